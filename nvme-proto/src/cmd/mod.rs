@@ -1,0 +1,1 @@
+//! Command layer (filled by the command-layer work).

@@ -1,0 +1,1 @@
+//! Transport layer (filled by the transport work).
