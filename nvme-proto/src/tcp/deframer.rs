@@ -1,0 +1,148 @@
+//! The streaming deframer: the caller owns the receive buffer, the deframer says "need N more bytes" or hands back
+//! one complete, validated PDU borrowed from it.
+//!
+//! Facts: nvme-tcp.md §6 (IC ordering), §7.2 (TermReq handling), §9.1 (check order, bounding PLEN before buffering).
+
+use super::error::PduError;
+use super::header::{DIGEST_LEN, Role};
+use super::params::{DEFAULT_MAXH2CDATA, Params};
+use super::pdu::Pdu;
+use super::rx::{IcPhase, Rx, Step, step};
+use super::term::{TERM_REQ_MAX_PLEN, TermReq};
+
+/// The PLEN ceiling of [`Deframer::new`]: room for 4 MiB of data ([`DEFAULT_MAXH2CDATA`], the Linux target's
+/// MAXH2CDATA) behind the largest possible PDO (255) and a data digest. Our choice, not the specification's: raise
+/// it with [`Deframer::with_max_plen`] for larger C2HData PDUs or in-capsule data.
+pub const DEFAULT_MAX_PLEN: u32 = DEFAULT_MAXH2CDATA + 256 + DIGEST_LEN as u32;
+
+/// The smallest PLEN ceiling a deframer accepts: 152, the largest TermReq, which every receiver must be able to read.
+pub const MIN_MAX_PLEN: u32 = TERM_REQ_MAX_PLEN as u32;
+
+/// The deframer's answer for the bytes it was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// `n` more bytes are needed (at least) before anything more can be said: first up to the 8-byte common header,
+    /// then, once that header passed its checks, up to PLEN.
+    Need(usize),
+    /// One complete, valid PDU at the start of the buffer; drop `consumed` (= PLEN) bytes before the next call.
+    Pdu {
+        /// The PDU, borrowing from the buffer.
+        pdu: Pdu<'a>,
+        /// Its length in bytes.
+        consumed: usize,
+    },
+}
+
+/// Where a connection is, as the deframer sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConnState {
+    /// Before the IC exchange: a controller accepts only ICReq, a host only ICResp (and either a TermReq). Anything
+    /// else is FES 0x02 PDU Sequence Error.
+    AwaitingIc,
+    /// After it: IC PDUs are FES 0x01, FEI 0 (nvme-tcp.md §9.1 step 1a).
+    Established,
+    /// After a fatal error or a received TermReq: every call returns [`PduError::Closed`].
+    Closed,
+}
+
+/// A Sans-IO NVMe/TCP receive deframer for one connection: no buffer, no allocation, no I/O.
+///
+/// Call order: feed [`decode`](Deframer::decode) the unconsumed received bytes (the caller appends what the socket
+/// delivers); on [`Decoded::Need`] read more and call again with the longer buffer; on [`Decoded::Pdu`] handle the
+/// PDU, then drop `consumed` bytes. After an ICReq/ICResp the deframer is [`ConnState::Established`]; the driver
+/// then installs the negotiated values with [`set_params`](Deframer::set_params) (a host after
+/// [`Params::from_ic`], a controller after sending its ICResp) before decoding the next PDU.
+///
+/// On an error: if [`is_fatal`](PduError::is_fatal), send [`term_req`](Deframer::term_req) if it gives one, then
+/// close; the deframer is [`ConnState::Closed`]. A data digest error is not fatal: fail the command
+/// ([`PduError::cccid`], status [`PduError::command_status`]), drop [`PduError::consumed`] bytes and continue.
+///
+/// The answer depends only on the bytes given, so every chunking of a stream yields the same PDUs. The common header
+/// (type, direction, IC ordering, flags against the negotiation, HLEN, PDO, PLEN and the PLEN ceiling) is checked as
+/// soon as its 8 bytes are present, before `Need` asks for the rest of the PDU.
+#[derive(Clone, Debug)]
+pub struct Deframer {
+    role: Role,
+    params: Params,
+    state: ConnState,
+    max_plen: u32,
+}
+
+impl Deframer {
+    /// A deframer for a fresh connection received by `role`: [`ConnState::AwaitingIc`], default parameters, PLEN
+    /// ceiling [`DEFAULT_MAX_PLEN`].
+    pub fn new(role: Role) -> Self {
+        Deframer { role, params: Params::default(), state: ConnState::AwaitingIc, max_plen: DEFAULT_MAX_PLEN }
+    }
+
+    /// A deframer for a connection whose IC exchange is done, with the negotiated `params`.
+    pub fn established(role: Role, params: Params) -> Self {
+        Deframer { role, params, state: ConnState::Established, max_plen: DEFAULT_MAX_PLEN }
+    }
+
+    /// Sets the PLEN ceiling: a PDU longer than `max_plen` is refused (FES 0x01, FEI 4) as soon as its common header
+    /// is read. Values below [`MIN_MAX_PLEN`] are raised to it.
+    pub fn with_max_plen(mut self, max_plen: u32) -> Self {
+        self.max_plen = max_plen.max(MIN_MAX_PLEN);
+        self
+    }
+
+    /// Installs the negotiated parameters (digests, PDAs, MAXH2CDATA) for the PDUs that follow.
+    pub fn set_params(&mut self, params: Params) {
+        self.params = params;
+    }
+
+    /// The receiving end.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The parameters in force.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The connection state.
+    pub fn state(&self) -> ConnState {
+        self.state
+    }
+
+    /// The PLEN ceiling.
+    pub fn max_plen(&self) -> u32 {
+        self.max_plen
+    }
+
+    /// Looks at the bytes at the start of `buf` (received, not yet consumed): either how many more bytes are needed,
+    /// or one complete valid PDU and its length. Never allocates and never reads past PLEN.
+    pub fn decode<'a>(&mut self, buf: &'a [u8]) -> Result<Decoded<'a>, PduError> {
+        let phase = match self.state {
+            ConnState::AwaitingIc => IcPhase::Awaiting,
+            ConnState::Established => IcPhase::Established,
+            ConnState::Closed => return Err(PduError::Closed),
+        };
+        let rx = Rx { role: self.role, params: &self.params, phase, max_plen: self.max_plen };
+        match step(&rx, buf) {
+            Ok(Step::Need(n)) => Ok(Decoded::Need(n)),
+            Ok(Step::Done(pdu, consumed)) => {
+                match pdu {
+                    Pdu::IcReq(_) | Pdu::IcResp(_) => self.state = ConnState::Established,
+                    Pdu::TermReq(_) => self.state = ConnState::Closed,
+                    _ => {}
+                }
+                Ok(Decoded::Pdu { pdu, consumed })
+            }
+            Err(e) => {
+                if e.is_fatal() {
+                    self.state = ConnState::Closed;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The termination request this end sends for `err`, copying the offending header from `received` (the buffer
+    /// given to the failing [`decode`](Deframer::decode) call); `None` when nothing is to be sent.
+    pub fn term_req<'b>(&self, err: &PduError, received: &'b [u8]) -> Option<TermReq<'b>> {
+        TermReq::for_error(self.role, err, received)
+    }
+}

@@ -1,0 +1,282 @@
+//! Receive-side validation, in the order of nvme-tcp.md §9.1 ("report the lowest incorrect field first"):
+//!
+//! 1. with the 8-byte common header: type and direction (1), IC ordering (1a), TermReq PLEN (2), flags (3, 3a, 3b),
+//!    HLEN (4), PDO (5), PLEN (6), then this receiver's PLEN ceiling, so an oversized PDU is refused before its
+//!    body is buffered;
+//! 2. with HLEN + HDGST bytes: the header digest (7), then the checks of the PDU-specific header that need no data
+//!    (9: PFV, HPDA/CPDA, MAXH2CDATA, DATAL against the PDU's data length and MAXH2CDATA, R2TL, DATAO + DATAL);
+//! 3. with PLEN bytes: the data digest (8), then the representation is built.
+//!
+//! Step 9's header-only checks run before step 8 so that a PDU whose framing is wrong is rejected before its data is
+//! buffered or digested (spec-notes/nvme-tcp.md).
+
+use core::mem::size_of;
+
+use zerocopy::{FromBytes, Immutable, KnownLayout};
+
+use super::capsule::{CapsuleCmd, CapsuleCmdPdu, CapsuleResp, CapsuleRespPdu};
+use super::data::{C2HData, DataPdu, H2CData, R2T, R2TPdu};
+use super::error::{DataDigestError, Fes, InvalidField, PduError, SequenceError};
+use super::header::{CH_LEN, CommonHeader, DIGEST_LEN, PduFlags, PduType, Role};
+use super::ic::{IC_PDU_LEN, IcReq, IcReqPdu, IcResp, IcRespPdu};
+use super::params::Params;
+use super::pdu::Pdu;
+use super::term::{TERM_REQ_HLEN, TERM_REQ_MAX_PLEN, TermReq, TermReqPdu};
+use crate::crc::crc32c;
+
+/// Where the connection is in the IC exchange, as far as ordering checks go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IcPhase {
+    /// Only ICReq (controller) / ICResp (host), or a TermReq, may arrive.
+    Awaiting,
+    /// IC PDUs are illegal.
+    Established,
+    /// No ordering check (a stand-alone `parse`).
+    Any,
+}
+
+/// The receiver's side of the checks.
+pub(crate) struct Rx<'p> {
+    pub role: Role,
+    pub params: &'p Params,
+    pub phase: IcPhase,
+    pub max_plen: u32,
+}
+
+/// The outcome of looking at a buffer that starts with a PDU.
+pub(crate) enum Step<'a> {
+    /// This many more bytes are needed.
+    Need(usize),
+    /// A complete, valid PDU of this many bytes.
+    Done(Pdu<'a>, usize),
+}
+
+/// What the common header says about the PDU, once checked.
+struct Frame {
+    pdu_type: PduType,
+    flags: PduFlags,
+    hlen: usize,
+    /// HLEN + HDGST.
+    header_end: usize,
+    /// 0 when no data.
+    pdo: usize,
+    /// Data bytes (from PDO, before DDGST).
+    data_len: usize,
+    ddgst: bool,
+    plen: usize,
+}
+
+/// Checks as much of the PDU at the start of `buf` as is present.
+pub(crate) fn step<'a>(rx: &Rx<'_>, buf: &'a [u8]) -> Result<Step<'a>, PduError> {
+    let Some(ch) = CommonHeader::view(buf) else {
+        return Ok(Step::Need(CH_LEN - buf.len()));
+    };
+    let frame = check_common(rx, ch)?;
+    if buf.len() >= frame.header_end {
+        check_header(rx, &frame, buf)?;
+    }
+    if buf.len() < frame.plen {
+        return Ok(Step::Need(frame.plen - buf.len()));
+    }
+    let pdu = finish(&frame, buf)?;
+    Ok(Step::Done(pdu, frame.plen))
+}
+
+/// Whether a digest matches. Under `cfg(fuzzing)` every digest matches, so fuzzers reach the code behind it.
+fn digest_ok(received: u32, computed: u32) -> bool {
+    cfg!(fuzzing) || received == computed
+}
+
+fn read_le32(buf: &[u8], at: usize) -> Result<u32, PduError> {
+    let bytes = buf
+        .get(at..at + DIGEST_LEN)
+        .ok_or(PduError::Truncated { needed: (at + DIGEST_LEN).saturating_sub(buf.len()) })?;
+    Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+}
+
+fn view<T: FromBytes + KnownLayout + Immutable>(buf: &[u8]) -> Result<&T, PduError> {
+    T::ref_from_prefix(buf)
+        .map(|(v, _)| v)
+        .map_err(|_| PduError::Truncated { needed: size_of::<T>().saturating_sub(buf.len()) })
+}
+
+/// Steps 1 to 6 and the PLEN ceiling, from the common header alone.
+fn check_common(rx: &Rx<'_>, ch: &CommonHeader) -> Result<Frame, PduError> {
+    let ty = ch.pdu_type;
+    let (flags, pdo, plen32) = (ch.flags, usize::from(ch.pdo), ch.plen.get());
+
+    // Step 1: defined type, sent by the other end.
+    let Some(hlen) = ty.hlen() else {
+        return Err(InvalidField::UndefinedType(ty).into());
+    };
+    if ty.sender() == rx.role {
+        return Err(InvalidField::WrongDirection(ty).into());
+    }
+    // Step 1a: IC PDUs only before the exchange, nothing else (but a TermReq) before it.
+    match rx.phase {
+        IcPhase::Awaiting if !ty.is_ic() && !ty.is_term_req() => {
+            return Err(PduError::Sequence(SequenceError::BeforeIcExchange(ty)));
+        }
+        IcPhase::Established if ty.is_ic() => return Err(InvalidField::UnexpectedIc(ty).into()),
+        _ => {}
+    }
+    // Step 2: a TermReq of impossible length: close, report nothing.
+    if ty.is_term_req() && !(TERM_REQ_HLEN as u32..=TERM_REQ_MAX_PLEN as u32).contains(&plen32) {
+        return Err(PduError::TermReqLength { plen: plen32 });
+    }
+    // Step 3: flags allowed for the type.
+    if flags.0 & !ty.allowed_flags().0 != 0 {
+        return Err(InvalidField::Flags(flags).into());
+    }
+    let carries_data = match ty {
+        PduType::CAPSULE_CMD => pdo != 0,
+        PduType::H2C_DATA | PduType::C2H_DATA => true,
+        _ => false,
+    };
+    // Step 3a: digest flags as negotiated (DDGSTF only with data).
+    if ty.allowed_flags().contains(PduFlags::HDGSTF) {
+        let want_h = rx.params.header_digest;
+        let want_d = rx.params.data_digest && carries_data;
+        if flags.contains(PduFlags::HDGSTF) != want_h || flags.contains(PduFlags::DDGSTF) != want_d {
+            return Err(InvalidField::DigestFlags(flags).into());
+        }
+    }
+    // Step 3b: SUCCESS needs LAST_PDU.
+    if flags.contains(PduFlags::SUCCESS) && !flags.contains(PduFlags::LAST_PDU) {
+        return Err(InvalidField::SuccessWithoutLast.into());
+    }
+    // Step 4: fixed HLEN.
+    if ch.hlen != hlen {
+        return Err(InvalidField::Hlen(ch.hlen).into());
+    }
+    let hlen = usize::from(hlen);
+    let hd = if flags.contains(PduFlags::HDGSTF) { DIGEST_LEN } else { 0 };
+    let dd = if flags.contains(PduFlags::DDGSTF) { DIGEST_LEN } else { 0 };
+    let header_end = hlen + hd;
+    // PLEN as usize; a value this platform cannot index is above any ceiling.
+    let plen = usize::try_from(plen32).map_err(|_| InvalidField::PlenLimit { plen: plen32, max: rx.max_plen })?;
+    // Step 5: PDO.
+    let pda = rx.params.pda_bytes(rx.role);
+    let pdo_ok = match (ty, pdo) {
+        (PduType::CAPSULE_CMD, 0) => plen <= header_end,
+        (PduType::H2C_DATA | PduType::C2H_DATA, 0) => false,
+        (PduType::CAPSULE_CMD | PduType::H2C_DATA | PduType::C2H_DATA, _) => {
+            header_end <= pdo && pdo <= plen && pdo.is_multiple_of(pda)
+        }
+        _ => pdo == 0,
+    };
+    if !pdo_ok {
+        return Err(InvalidField::Pdo(ch.pdo).into());
+    }
+    // Step 6: PLEN consistent with the type, HLEN, PDO and the digests.
+    let plen_ok = match ty {
+        PduType::IC_REQ | PduType::IC_RESP => plen == IC_PDU_LEN,
+        PduType::H2C_TERM_REQ | PduType::C2H_TERM_REQ => true, // bounded at step 2
+        PduType::CAPSULE_RESP | PduType::R2T => plen == header_end,
+        _ if pdo == 0 => plen == header_end, // CapsuleCmd without data (PLEN > HLEN + hd failed at step 5)
+        _ => plen > pdo + dd,                // at least one data byte before the DDGST
+    };
+    if !plen_ok {
+        return Err(InvalidField::Plen(plen32).into());
+    }
+    // The receiver's ceiling, before anything past the header is buffered.
+    if plen32 > rx.max_plen {
+        return Err(InvalidField::PlenLimit { plen: plen32, max: rx.max_plen }.into());
+    }
+    let data_len = if carries_data { plen - pdo - dd } else { 0 };
+    Ok(Frame { pdu_type: ty, flags, hlen, header_end, pdo, data_len, ddgst: dd != 0, plen })
+}
+
+/// Step 7 (header digest) and the header-only part of step 9; `buf` holds at least `header_end` bytes.
+fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), PduError> {
+    if f.header_end > f.hlen {
+        let header = buf.get(..f.hlen).ok_or(PduError::Truncated { needed: f.hlen.saturating_sub(buf.len()) })?;
+        let received = read_le32(buf, f.hlen)?;
+        let computed = crc32c(header);
+        if !digest_ok(received, computed) {
+            return Err(PduError::HeaderDigest { received, computed });
+        }
+    }
+    match f.pdu_type {
+        PduType::IC_REQ => IcReq::from_view(view::<IcReqPdu>(buf)?).map(drop),
+        PduType::IC_RESP => IcResp::from_view(view::<IcRespPdu>(buf)?).map(drop),
+        PduType::H2C_DATA | PduType::C2H_DATA => {
+            let v = view::<DataPdu>(buf)?;
+            let (datao, datal) = (v.datao.get(), v.datal.get());
+            if f.pdu_type == PduType::H2C_DATA && datal > rx.params.maxh2cdata {
+                return Err(PduError::DataLimitExceeded { len: datal, max: rx.params.maxh2cdata });
+            }
+            if datal as usize != f.data_len {
+                return Err(InvalidField::DataLength { datal, actual: f.data_len as u32 }.into());
+            }
+            if datao.checked_add(datal).is_none() {
+                return Err(PduError::DataOutOfRange { offset: datao, len: datal });
+            }
+            Ok(())
+        }
+        PduType::R2T => {
+            let v = view::<R2TPdu>(buf)?;
+            let (r2to, r2tl) = (v.r2to.get(), v.r2tl.get());
+            if r2tl == 0 {
+                return Err(InvalidField::R2tLength.into());
+            }
+            if r2to.checked_add(r2tl).is_none() {
+                return Err(PduError::DataOutOfRange { offset: r2to, len: r2tl });
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Step 8 (data digest) and the representation; `buf` holds at least PLEN bytes and passed the other checks.
+fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
+    let truncated = PduError::Truncated { needed: f.plen.saturating_sub(buf.len()) };
+    let data: &'a [u8] = buf.get(f.pdo..f.pdo + f.data_len).ok_or(truncated)?;
+    if f.ddgst {
+        let received = read_le32(buf, f.plen - DIGEST_LEN)?;
+        let computed = crc32c(data);
+        if !digest_ok(received, computed) {
+            // The command the data belongs to: CCCID of a data PDU, the SQE's CID (PDU bytes 11:10) of a capsule.
+            let cccid_at = if f.pdu_type == PduType::CAPSULE_CMD { 10 } else { 8 };
+            let cccid = buf.get(cccid_at..cccid_at + 2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
+            return Err(PduError::DataDigest(DataDigestError {
+                pdu_type: f.pdu_type,
+                cccid,
+                received,
+                computed,
+                consumed: f.plen,
+            }));
+        }
+    }
+    let last = f.flags.contains(PduFlags::LAST_PDU);
+    Ok(match f.pdu_type {
+        PduType::IC_REQ => Pdu::IcReq(IcReq::from_view(view(buf)?)?),
+        PduType::IC_RESP => Pdu::IcResp(IcResp::from_view(view(buf)?)?),
+        PduType::H2C_TERM_REQ | PduType::C2H_TERM_REQ => {
+            let v = view::<TermReqPdu>(buf)?;
+            Pdu::TermReq(TermReq {
+                sender: f.pdu_type.sender(),
+                fes: Fes(v.fes.get()),
+                fei: v.fei.get(),
+                data: buf.get(TERM_REQ_HLEN..f.plen).ok_or(truncated)?,
+            })
+        }
+        PduType::CAPSULE_CMD => Pdu::CapsuleCmd(CapsuleCmd { sqe: view::<CapsuleCmdPdu>(buf)?.sqe, data }),
+        PduType::CAPSULE_RESP => Pdu::CapsuleResp(CapsuleResp { cqe: view::<CapsuleRespPdu>(buf)?.cqe }),
+        PduType::H2C_DATA => {
+            let v = view::<DataPdu>(buf)?;
+            Pdu::H2CData(H2CData { cccid: v.cccid.get(), ttag: v.ttag.get(), datao: v.datao.get(), data, last })
+        }
+        PduType::C2H_DATA => {
+            let v = view::<DataPdu>(buf)?;
+            let success = f.flags.contains(PduFlags::SUCCESS);
+            Pdu::C2HData(C2HData { cccid: v.cccid.get(), datao: v.datao.get(), data, last, success })
+        }
+        PduType::R2T => {
+            let v = view::<R2TPdu>(buf)?;
+            Pdu::R2T(R2T { cccid: v.cccid.get(), ttag: v.ttag.get(), r2to: v.r2to.get(), r2tl: v.r2tl.get() })
+        }
+        other => return Err(InvalidField::UndefinedType(other).into()),
+    })
+}
