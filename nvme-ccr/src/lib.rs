@@ -1,1 +1,172 @@
-//! placeholder, replaced by the nvme-ccr work
+//! # nvme-ccr
+//!
+//! The Sans-IO engine that decides when a command that was in flight on a failed NVMe-oF path may safely run
+//! again elsewhere, and the controller-side half of Cross-Controller Reset. `no_std` (with `alloc`), no `unsafe`,
+//! no clock, thread, socket or randomness inside: time and random values are inputs, outputs are pulled.
+//!
+//! It follows **NVMe Base 2.3** (which includes **TP8028**, Rapid Path Failure Recovery: the Cross-Controller
+//! Reset command 0x38, the CCR log page 0x1E, CIU/CIRN/CCRL) and **TP4129** (Command Quiesce Time, CQT, in NVMe
+//! 2.1), and the Linux host design of the TP8028 series (states LIVE -> FENCING -> FENCED -> RESETTING ->
+//! CONNECTING -> LIVE), with the choices written down in `spec-notes/recovery.md` where Linux is vague.
+//!
+//! * [`Engine`]: the host side. One subsystem reached through several controllers ("paths"). When a LIVE
+//!   controller fails, its outstanding commands are **held**; CCRs are tried through the other live controllers
+//!   in turn (honouring CCRL); the held commands are released, to be retried on another path or failed with a
+//!   host path error when none is left, only once a CCR proved the exact failed instance (CNTLID, CIU, CIRN)
+//!   reset, or once the time-based hold `(TBKAS ? 3 : 2) x KATO + (CQT or F)` has passed. [`Policy`] selects
+//!   `legacy` (the unsafe baseline), `cqt`, `ccr` or `ccr-filter`.
+//! * [`target`]: the controller side, shared by the simulator and the test target: CIU/CIRN per controller,
+//!   executing a CCR (matching, CCRL, log capacity, 0x3F/0x40/0x41), the CCR log with RMC, the AEN, IRS, and the
+//!   `ccr-fail` / `ccr-unsupported` fault switches.
+//!
+//! ## Call order (host)
+//!
+//! 1. [`Engine::add_controller`] for each path as it becomes live.
+//! 2. For every event, the matching input, each with `now`: [`Engine::handle_submit`] before a command goes
+//!    out, [`Engine::handle_complete`] when its completion arrives, [`Engine::handle_controller_failed`],
+//!    [`Engine::handle_ccr_completion`], [`Engine::handle_aen`], [`Engine::handle_ccr_log`] /
+//!    [`Engine::handle_ccr_log_failed`], [`Engine::handle_connecting`], [`Engine::handle_reconnected`], and
+//!    [`Engine::handle_timeout`] when [`Engine::poll_timeout`] is reached.
+//! 3. After each input, drain [`Engine::poll_ccr`], [`Engine::poll_log_read`], [`Engine::poll_release`],
+//!    [`Engine::poll_path_action`], [`Engine::poll_event`], then re-arm the timer from [`Engine::poll_timeout`].
+//!
+//! New commands go only to [`Engine::usable_paths`].
+//!
+//! ## Example: one failover with CCR
+//!
+//! The seed timeline (ccr-cqt.md §14): W5 is in flight on ctrl1 when ctrl1 dies; the CCR through ctrl2 succeeds
+//! at t = 2 s, and only then is W5 retried, on ctrl2.
+//!
+//! ```
+//! use core::time::Duration;
+//! use nvme_ccr::{CommandKind, Config, ControllerFacts, Cqt, Engine, FailureReason, Instant, PathAction, Policy,
+//!                ReleaseAction, ReleaseReason};
+//! use nvme_proto::cmd::{AsyncEvent, CcrLogEntry, CcrLogPage, Ccrs, Status};
+//!
+//! let facts = |cntlid, cirn| ControllerFacts {
+//!     cntlid, ciu: 1, cirn, cqt: Cqt::from_identify_ms(1), ccrl: 4, kato: Duration::from_secs(5), tbkas: true,
+//! };
+//! let ms = Instant::from_millis;
+//! let mut engine = Engine::new(Config::new(Policy::Ccr));
+//! let ctrl1 = engine.add_controller(ms(0), facts(1, 0xAAAA)).unwrap();
+//! let ctrl2 = engine.add_controller(ms(0), facts(2, 0xBBBB)).unwrap();
+//!
+//! // t = 0: W5 goes out on ctrl1.
+//! engine.handle_submit(ms(0), ctrl1, 5, CommandKind::Write).unwrap();
+//!
+//! // t = 1 ms: ctrl1's connection drops. W5 is held; new commands go to ctrl2 only.
+//! engine.handle_controller_failed(ms(1), ctrl1, FailureReason::TransportError).unwrap();
+//! assert_eq!(engine.usable_paths().collect::<Vec<_>>(), [ctrl2]);
+//! assert_eq!(engine.hold_deadline(ctrl1), Some(ms(1 + 15_001)));
+//! assert!(engine.poll_release().is_none());
+//!
+//! // The engine asks for a CCR through ctrl2 naming ctrl1's instance; the source accepts it (IRS = 0).
+//! let ccr = engine.poll_ccr().unwrap();
+//! assert_eq!((ccr.source, ccr.command.icid, ccr.command.ciu, ccr.command.cirn), (ctrl2, 1, 1, 0xAAAA));
+//! let _sqe = ccr.command.to_sqe(7); // what the driver sends on ctrl2's admin queue
+//! engine.handle_ccr_completion(ms(2), ccr.id, Status::SUCCESS, 0).unwrap();
+//!
+//! // t = 2 s: ctrl1's teardown is complete; ctrl2 raises the CCR Completed notice; the engine reads the log.
+//! engine.handle_aen(ms(2_000), ctrl2, AsyncEvent::ccr_completed().to_dw0()).unwrap();
+//! let read = engine.poll_log_read().unwrap();
+//! assert!(read.rmc);
+//! let mut page = [0u8; 16];
+//! let entry = CcrLogEntry { icid: 1, ciu: 1, acid: 2, ccrs: Ccrs::SUCCESS, ccrf: 0 };
+//! CcrLogPage::emit(&[entry], &mut page).unwrap();
+//! engine.handle_ccr_log(ms(2_001), read.id, &page).unwrap();
+//!
+//! // Proof obtained: W5 is released for a retry on ctrl2, and ctrl1 may now reconnect.
+//! let r = engine.poll_release().unwrap();
+//! assert_eq!((r.token, r.action), (5, ReleaseAction::Retry { path: ctrl2 }));
+//! assert_eq!(r.reason, ReleaseReason::CcrSucceeded { source: ctrl2 });
+//! assert_eq!(engine.poll_path_action(), Some(PathAction::Reconnect { path: ctrl1 }));
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod engine;
+mod error;
+mod facts;
+mod hold;
+mod output;
+mod policy;
+mod source;
+mod table;
+pub mod target;
+mod time;
+
+pub use engine::Engine;
+pub use error::{CcrError, CompleteError, LogError, PathError, SubmitError};
+pub use facts::{ControllerFacts, Cqt, Instance};
+pub use hold::ReleaseReason;
+pub use output::{CCR_LOG_BYTES, CcrFailure, Event, PathAction, ReadCcrLog, Release, ReleaseAction, SendCcr};
+pub use policy::{
+    CcrWait, CommandKind, Config, DEFAULT_CQT_FALLBACK, DEFAULT_FINAL_LOG_WAIT, Policy, SourceCandidate, SourceOrder,
+};
+pub use table::CommandInfo;
+pub use time::Instant;
+
+/// The most paths (controllers of the subsystem) one engine tracks. Controllers are few; the bound lets a fencing
+/// episode remember the sources it tried in one `u64`.
+pub const MAX_PATHS: usize = 64;
+
+/// A path: the engine's name for one controller position of the subsystem, stable across reconnects (the
+/// controller behind it, its CNTLID, CIU and CIRN, may change). Assigned by [`Engine::add_controller`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PathId(pub u32);
+
+impl PathId {
+    pub(crate) const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// The path's bit in a fencing episode's `tried` set (ids are below [`MAX_PATHS`]).
+    pub(crate) const fn bit(self) -> u64 {
+        1u64 << (self.0 % 64)
+    }
+}
+
+/// The engine's name for one CCR it asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CcrId(pub u64);
+
+/// The engine's name for one CCR log read it asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogReadId(pub u64);
+
+/// The state of a path (ccr-cqt.md §7.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PathState {
+    /// Normal: commands may be sent; a usable CCR source.
+    Live,
+    /// Failed while LIVE: its outstanding commands are held until a proof releases them; no new commands.
+    Fencing,
+    /// Released; waiting for the driver to poll the [`PathAction::Reconnect`].
+    Fenced,
+    /// The driver is tearing the association down.
+    Resetting,
+    /// The driver is connecting a new association.
+    Connecting,
+}
+
+/// Why a controller failed (all of them start fencing the same way; the reason is for the caller's logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    /// The keep-alive timer expired.
+    KeepAliveTimeout,
+    /// A transport error (TCP reset, socket error, digest error fatal to the connection).
+    TransportError,
+    /// A command timed out (on TCP/RDMA a timeout resets the controller).
+    CommandTimeout,
+}
+
+/// What to do with a completion (from [`Engine::handle_complete`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Completion {
+    /// The command is done: hand the completion to its submitter.
+    Deliver,
+    /// The command is held (its path is fencing): drop this completion, the command stays held.
+    Held,
+}

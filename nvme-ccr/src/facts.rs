@@ -1,0 +1,146 @@
+//! What the host knows about one controller (one path), and the time-based hold formula (TP4129, ccr-cqt.md §6).
+
+use core::time::Duration;
+
+/// Command Quiesce Time as the controller reported it (Identify Controller bytes 387:386, CQT, NVMe Base 2.1,
+/// TP4129; unit milliseconds).
+///
+/// 0 on the wire means "not reported", not "quiesces instantly" (ccr-cqt.md §6.3), so it is its own variant
+/// (STYLE rule 10): the hold then uses the administrator-set fallback [`Config::cqt_fallback`](crate::Config).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cqt {
+    /// CQT = 0: the controller did not report a quiesce time (every controller older than TP4129).
+    NotReported,
+    /// A non-zero CQT, used exactly as reported.
+    Reported(Duration),
+}
+
+impl Cqt {
+    /// From the Identify Controller field (bytes 387:386, milliseconds).
+    pub const fn from_identify_ms(cqt_ms: u16) -> Self {
+        if cqt_ms == 0 { Self::NotReported } else { Self::Reported(Duration::from_millis(cqt_ms as u64)) }
+    }
+
+    /// The value that takes CQT's place in every formula: the reported CQT, or `fallback` (F) when none was
+    /// reported. F is never added on top of a reported CQT (ccr-cqt.md §6.3).
+    pub const fn or_fallback(self, fallback: Duration) -> Duration {
+        match self {
+            Self::NotReported => fallback,
+            Self::Reported(cqt) => cqt,
+        }
+    }
+}
+
+/// One instance of a controller: CNTLID, CIU and CIRN from its Identify Controller data (bytes 79:78, 135 and
+/// 143:136; NVMe Base 2.3 / TP8028). A reconnect may reuse the CNTLID but renews CIU and CIRN, so a CCR naming an
+/// old instance does not match the new one (ccr-cqt.md §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Instance {
+    /// CNTLID (Identify bytes 79:78): the ICID a CCR names.
+    pub cntlid: u16,
+    /// CIU (Identify byte 135), 0 on pre-TP8028 controllers; sent exactly as read.
+    pub ciu: u8,
+    /// CIRN (Identify bytes 143:136), 0 on pre-TP8028 controllers; sent exactly as read.
+    pub cirn: u64,
+}
+
+/// The facts the host learns when a controller becomes live (Identify Controller and the Connect it made).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ControllerFacts {
+    /// CNTLID (Identify bytes 79:78).
+    pub cntlid: u16,
+    /// CIU (Identify byte 135).
+    pub ciu: u8,
+    /// CIRN (Identify bytes 143:136).
+    pub cirn: u64,
+    /// CQT (Identify bytes 387:386).
+    pub cqt: Cqt,
+    /// CCRL (Identify byte 1807): how many CCRs this controller accepts in flight as a source. 0 = not reported
+    /// (pre-TP8028): the engine still uses the controller as a source, one CCR at a time (ccr-cqt.md §2).
+    pub ccrl: u8,
+    /// The keep-alive timeout the host asked for in Connect (KATO).
+    pub kato: Duration,
+    /// CTRATT bit 6 (Identify bytes 99:96), Traffic Based Keep Alive Support.
+    pub tbkas: bool,
+}
+
+impl ControllerFacts {
+    /// The instance these facts describe.
+    pub const fn instance(&self) -> Instance {
+        Instance { cntlid: self.cntlid, ciu: self.ciu, cirn: self.cirn }
+    }
+
+    /// The time-based hold (ccr-cqt.md §6.3): `(TBKAS ? 3 : 2) x KATO + (CQT != 0 ? CQT : F)`, measured from loss
+    /// detection. Saturates instead of overflowing.
+    ///
+    /// KATO 5 s, TBKAS, CQT 1 ms gives 15 001 ms; KATO 5 s, TBKAS, CQT not reported and F = 10 s gives 25 000 ms.
+    pub fn hold(&self, cqt_fallback: Duration) -> Duration {
+        let m = if self.tbkas { 3 } else { 2 };
+        self.kato.saturating_mul(m).saturating_add(self.cqt.or_fallback(cqt_fallback))
+    }
+
+    /// The most CCRs the host keeps in flight through this controller as a source: CCRL, or 1 when CCRL = 0
+    /// ("limit not reported", ccr-cqt.md §2).
+    pub const fn ccr_limit(&self) -> usize {
+        if self.ccrl == 0 { 1 } else { self.ccrl as usize }
+    }
+
+    /// Whether the controller reported neither CIU nor CCRL, i.e. looks older than TP8028. Such a source that
+    /// answers Invalid Field in Command is marked CCR-incapable (ccr-cqt.md §2).
+    pub const fn looks_pre_tp8028(&self) -> bool {
+        self.ciu == 0 || self.ccrl == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(kato_ms: u64, tbkas: bool, cqt_ms: u16) -> ControllerFacts {
+        ControllerFacts {
+            cntlid: 1,
+            ciu: 1,
+            cirn: 1,
+            cqt: Cqt::from_identify_ms(cqt_ms),
+            ccrl: 4,
+            kato: Duration::from_millis(kato_ms),
+            tbkas,
+        }
+    }
+
+    const F: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn hold_matches_the_worked_examples_of_ccr_cqt_6_4() {
+        assert_eq!(facts(5_000, false, 0).hold(F), Duration::from_millis(20_000));
+        assert_eq!(facts(5_000, true, 0).hold(F), Duration::from_millis(25_000));
+        assert_eq!(facts(5_000, true, 1).hold(F), Duration::from_millis(15_001));
+        assert_eq!(facts(5_000, false, 5_000).hold(F), Duration::from_millis(15_000));
+        assert_eq!(facts(10_000, true, 2_000).hold(F), Duration::from_millis(32_000));
+    }
+
+    #[test]
+    fn cqt_zero_is_not_reported_and_fallback_is_never_added_to_a_reported_cqt() {
+        assert_eq!(Cqt::from_identify_ms(0), Cqt::NotReported);
+        assert_eq!(Cqt::from_identify_ms(7).or_fallback(F), Duration::from_millis(7));
+        assert_eq!(Cqt::NotReported.or_fallback(F), F);
+    }
+
+    #[test]
+    fn hold_saturates_instead_of_overflowing() {
+        let mut f = facts(0, true, 1);
+        f.kato = Duration::MAX;
+        assert_eq!(f.hold(F), Duration::MAX);
+    }
+
+    #[test]
+    fn ccrl_zero_means_one_at_a_time() {
+        let mut f = facts(5_000, true, 1);
+        f.ccrl = 0;
+        assert_eq!(f.ccr_limit(), 1);
+        assert!(f.looks_pre_tp8028());
+        f.ccrl = 4;
+        assert_eq!(f.ccr_limit(), 4);
+        assert!(!f.looks_pre_tp8028());
+    }
+}

@@ -1,0 +1,161 @@
+//! Held commands may leave only with a proof (STYLE rule 9, ccr-cqt.md §7.4 and §14).
+//!
+//! A [`ReleaseProof`] has no public constructor and no field anyone outside this module can set: the only ways
+//! to get one are the checking functions below, one per reason the spec accepts. The command table
+//! ([`crate::table`]) removes a held command only in exchange for a proof (or, for a command without side effects
+//! under `ccr-filter`, a [`FilterProof`]), so "retry a held write before it is safe" cannot be written without
+//! going through one of these checks.
+
+use core::time::Duration;
+
+use crate::facts::Instance;
+use crate::policy::{CommandKind, Policy};
+use crate::time::Instant;
+use crate::{CcrId, PathId};
+
+/// Why a controller's held commands were released (reported in [`Event::HoldReleased`](crate::Event) and
+/// every [`Release`](crate::Release)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReleaseReason {
+    /// A CCR through `source` reset exactly the instance that failed (IRS, or a log entry with CCRS = Success).
+    CcrSucceeded {
+        /// The source controller's path.
+        source: PathId,
+    },
+    /// The time-based hold, `(TBKAS ? 3 : 2) x KATO + (CQT or F)` from loss detection, has passed.
+    HoldDeadline,
+    /// Nothing was outstanding when the controller failed: there is nothing to protect.
+    NothingHeld,
+    /// Policy [`Policy::Legacy`]: released at once, without any proof (unsafe by design).
+    Legacy,
+    /// Policy [`Policy::CcrFilter`]: a command without side effects, released at fencing start.
+    SideEffectFree,
+}
+
+/// One fencing episode of one controller: from its failure while LIVE until its held commands are released.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fence {
+    /// Unique across the engine's life; a CCR attempt remembers the epoch it was made for.
+    pub(crate) epoch: u64,
+    /// The instance that failed: the only one a CCR success may prove reset.
+    pub(crate) instance: Instance,
+    /// Loss detection.
+    pub(crate) started: Instant,
+    /// `started + hold`.
+    pub(crate) deadline: Instant,
+    /// Sources (bit = path index) already tried in this episode.
+    pub(crate) tried: u64,
+    /// The CCR this episode waits for, if any.
+    pub(crate) current: Option<CcrId>,
+    /// Whether [`Event::FellBackToTimer`](crate::Event) was reported since the last CCR was sent.
+    pub(crate) fell_back: bool,
+}
+
+impl Fence {
+    pub(crate) fn remaining(&self, now: Instant) -> Duration {
+        self.deadline.saturating_duration_since(now)
+    }
+}
+
+/// Evidence that the held commands of one fencing episode may run again elsewhere. See the module docs.
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct ReleaseProof {
+    reason: ReleaseReason,
+}
+
+impl ReleaseProof {
+    /// A CCR success through `source`, if it named exactly the instance that `fence` protects and was made for
+    /// this very episode (a success for an earlier episode of the same path proves nothing now).
+    pub(crate) fn ccr_success(fence: &Fence, named: Instance, for_epoch: u64, source: PathId) -> Option<Self> {
+        (fence.epoch == for_epoch && fence.instance == named)
+            .then_some(Self { reason: ReleaseReason::CcrSucceeded { source } })
+    }
+
+    /// The hold deadline, if it has passed.
+    pub(crate) fn deadline(fence: &Fence, now: Instant) -> Option<Self> {
+        (now >= fence.deadline).then_some(Self { reason: ReleaseReason::HoldDeadline })
+    }
+
+    /// Nothing is held.
+    pub(crate) fn nothing_held(held: usize) -> Option<Self> {
+        (held == 0).then_some(Self { reason: ReleaseReason::NothingHeld })
+    }
+
+    /// The legacy policy, which needs no proof.
+    pub(crate) fn legacy(policy: Policy) -> Option<Self> {
+        (policy == Policy::Legacy).then_some(Self { reason: ReleaseReason::Legacy })
+    }
+
+    pub(crate) fn reason(&self) -> ReleaseReason {
+        self.reason
+    }
+}
+
+/// Permission to release the side-effect-free commands of a fenced controller at once (`ccr-filter` only).
+#[derive(Debug)]
+pub(crate) struct FilterProof {
+    release_admin: bool,
+}
+
+impl FilterProof {
+    pub(crate) fn new(policy: Policy) -> Option<Self> {
+        match policy {
+            Policy::CcrFilter { release_admin } => Some(Self { release_admin }),
+            _ => None,
+        }
+    }
+
+    /// Whether `kind` may go; never true for a command with side effects.
+    pub(crate) fn allows(&self, kind: CommandKind) -> bool {
+        !kind.has_side_effects() && kind.filtered_by(self.release_admin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fence() -> Fence {
+        Fence {
+            epoch: 7,
+            instance: Instance { cntlid: 1, ciu: 2, cirn: 3 },
+            started: Instant::from_millis(0),
+            deadline: Instant::from_millis(15_001),
+            tried: 0,
+            current: None,
+            fell_back: false,
+        }
+    }
+
+    #[test]
+    fn ccr_success_must_name_the_exact_instance_of_this_episode() {
+        let f = fence();
+        let s = PathId(1);
+        assert!(ReleaseProof::ccr_success(&f, f.instance, 7, s).is_some());
+        assert!(ReleaseProof::ccr_success(&f, f.instance, 6, s).is_none());
+        assert!(ReleaseProof::ccr_success(&f, Instance { cirn: 4, ..f.instance }, 7, s).is_none());
+        assert!(ReleaseProof::ccr_success(&f, Instance { ciu: 3, ..f.instance }, 7, s).is_none());
+        assert!(ReleaseProof::ccr_success(&f, Instance { cntlid: 2, ..f.instance }, 7, s).is_none());
+    }
+
+    #[test]
+    fn deadline_proof_only_once_the_deadline_passed() {
+        let f = fence();
+        assert!(ReleaseProof::deadline(&f, Instant::from_millis(15_000)).is_none());
+        assert!(ReleaseProof::deadline(&f, Instant::from_millis(15_001)).is_some());
+    }
+
+    #[test]
+    fn legacy_and_filter_proofs_only_under_their_policy() {
+        assert!(ReleaseProof::legacy(Policy::Legacy).is_some());
+        assert!(ReleaseProof::legacy(Policy::Ccr).is_none());
+        assert!(FilterProof::new(Policy::Ccr).is_none());
+        let p = FilterProof::new(Policy::CcrFilter { release_admin: false }).unwrap();
+        assert!(p.allows(CommandKind::Read));
+        assert!(!p.allows(CommandKind::Write));
+        assert!(!p.allows(CommandKind::Admin { side_effects: false }));
+        assert!(ReleaseProof::nothing_held(1).is_none());
+        assert!(ReleaseProof::nothing_held(0).is_some());
+    }
+}

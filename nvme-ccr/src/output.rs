@@ -1,0 +1,177 @@
+//! What the engine asks of the driver, and what it reports (pulled with the `poll_*` methods).
+
+use core::time::Duration;
+
+use nvme_proto::cmd::{CCR_LOG_MAX_ENTRIES, CcrLogPage, CrossControllerReset, GetLogPage, Status};
+
+use crate::facts::Instance;
+use crate::hold::ReleaseReason;
+use crate::policy::CommandKind;
+use crate::time::Instant;
+use crate::{CcrId, LogReadId, PathId};
+
+/// Bytes of a full CCR log page (511 entries): what [`ReadCcrLog`] asks for.
+pub const CCR_LOG_BYTES: u32 = CcrLogPage::buffer_len(CCR_LOG_MAX_ENTRIES) as u32;
+
+/// Send a Cross-Controller Reset on the admin queue of `source`; report its completion with
+/// [`Engine::handle_ccr_completion`](crate::Engine::handle_ccr_completion)`(id, ...)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendCcr {
+    /// The engine's name for this CCR.
+    pub id: CcrId,
+    /// The path to send it on.
+    pub source: PathId,
+    /// The fencing path it is for.
+    pub impacted: PathId,
+    /// The command: ICID, CIU and CIRN of the impacted instance exactly as read. `command.to_sqe(cid)` builds it.
+    pub command: CrossControllerReset,
+}
+
+/// Read the CCR log page (LID 0x1E) from `source`; report the bytes with
+/// [`Engine::handle_ccr_log`](crate::Engine::handle_ccr_log)`(id, ...)` or a failure with
+/// [`Engine::handle_ccr_log_failed`](crate::Engine::handle_ccr_log_failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadCcrLog {
+    /// The engine's name for this read.
+    pub id: LogReadId,
+    /// The path to read it from.
+    pub source: PathId,
+    /// Remove Completed (LSP bit 0): always set, so the log never fills up (0x40) with entries we already saw.
+    pub rmc: bool,
+}
+
+impl ReadCcrLog {
+    /// The Get Log Page command for this read (the full 4096-byte page).
+    pub const fn command(&self) -> GetLogPage {
+        GetLogPage::ccr_log(self.rmc, CCR_LOG_BYTES)
+    }
+}
+
+/// What to do with a released command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseAction {
+    /// Submit it again on `path` (a LIVE path chosen when the release was polled: the one with the fewest
+    /// outstanding commands). Any other usable path is as good; call
+    /// [`Engine::handle_submit`](crate::Engine::handle_submit) for it as for a new command.
+    Retry {
+        /// The suggested path.
+        path: PathId,
+    },
+    /// No path is left: complete it to its submitter with this status (Host Pathing Error, SCT 3 / SC 0x70).
+    Fail {
+        /// The status to complete it with.
+        status: Status,
+    },
+}
+
+/// A command that left the engine after its controller failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Release {
+    /// The caller's token.
+    pub token: u64,
+    /// Its kind.
+    pub kind: CommandKind,
+    /// The failed path it was outstanding on.
+    pub from: PathId,
+    /// Why it may go now.
+    pub reason: ReleaseReason,
+    /// What to do with it.
+    pub action: ReleaseAction,
+}
+
+/// An order about a path's association.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathAction {
+    /// Its held commands are released (FENCED): tear the association down and reconnect. Polling this moves the
+    /// path to RESETTING. Report [`Engine::handle_reconnected`](crate::Engine::handle_reconnected) when a new
+    /// association is live.
+    Reconnect {
+        /// The path.
+        path: PathId,
+    },
+}
+
+/// Why one CCR attempt did not lead to a success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CcrFailure {
+    /// The CCR completed with this error status (0x3F, 0x40, 0x41, Invalid Opcode, Invalid Field, ...).
+    Status(nvme_proto::cmd::StatusCode),
+    /// The source's CCR log reported CCRS = Failed.
+    LogFailed,
+    /// The per-CCR wait expired and the last log read showed no success.
+    TimedOut,
+    /// The source itself failed (or its log read failed) while the CCR was in flight.
+    SourceFailed,
+}
+
+/// What happened, for logs and metrics. Nothing depends on the caller reading these, but the queue grows until it
+/// does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A LIVE path failed: its outstanding commands are held (LIVE -> FENCING).
+    FencingStarted {
+        /// The path.
+        path: PathId,
+        /// The instance that failed.
+        instance: Instance,
+        /// Commands held.
+        held: usize,
+        /// Commands released at once (`ccr-filter`: no side effects).
+        released_at_once: usize,
+        /// When the time-based hold ends.
+        deadline: Instant,
+    },
+    /// A CCR for `path` was queued for `source` ("CCR sent via N").
+    CcrSent {
+        /// The fencing path.
+        path: PathId,
+        /// The source.
+        source: PathId,
+        /// The CCR.
+        ccr: CcrId,
+    },
+    /// A CCR for `path` succeeded through `source`.
+    CcrSucceeded {
+        /// The fencing path.
+        path: PathId,
+        /// The source.
+        source: PathId,
+        /// The CCR.
+        ccr: CcrId,
+    },
+    /// The current CCR for `path` through `source` failed; the next source is tried.
+    CcrFailed {
+        /// The fencing path.
+        path: PathId,
+        /// The source.
+        source: PathId,
+        /// The CCR.
+        ccr: CcrId,
+        /// Why.
+        reason: CcrFailure,
+    },
+    /// `source` answered a CCR with Invalid Opcode (or, pre-TP8028, Invalid Field): no more CCRs through it until
+    /// it reconnects.
+    SourceCcrIncapable {
+        /// The source.
+        source: PathId,
+    },
+    /// No source is left to try for `path`: only the time-based hold can release it now.
+    FellBackToTimer {
+        /// The fencing path.
+        path: PathId,
+        /// Time left until the hold deadline.
+        remaining: Duration,
+    },
+    /// The held commands of `path` were released (FENCING -> FENCED).
+    HoldReleased {
+        /// The path.
+        path: PathId,
+        /// The proof.
+        reason: ReleaseReason,
+        /// Time since fencing started.
+        after: Duration,
+        /// Commands released.
+        released: usize,
+    },
+}

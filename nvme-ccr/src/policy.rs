@@ -1,0 +1,221 @@
+//! Knobs: the recovery policy, the per-CCR wait, the source order, and what a command is (ccr-cqt.md §7, §9, §12).
+
+use core::time::Duration;
+
+use crate::PathId;
+use crate::facts::ControllerFacts;
+
+/// How the host recovers the commands that were in flight on a controller that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// Retry (or fail) every outstanding command at once, as hosts do today. **Unsafe**: a write still queued
+    /// in the unreachable controller can land after its retry (ccr-cqt.md §14). Kept as the baseline that shows
+    /// the bug; it is also what the Linux TP8028 RFC does for CQT = 0.
+    Legacy,
+    /// Time-based recovery only (TP4129): hold until `(TBKAS ? 3 : 2) x KATO + CQT` (F for CQT = 0).
+    Cqt,
+    /// Cross-Controller Reset through the other live controllers in turn, then the time-based hold
+    /// (the Linux TP8028 design).
+    Ccr,
+    /// As [`Policy::Ccr`], but commands without side effects (reads, I/O commands the caller marks
+    /// side-effect-free, and, when `release_admin` is set, side-effect-free admin commands such as Identify or
+    /// Get Log Page with RAE = 1) are released at once (ccr-cqt.md §9).
+    CcrFilter {
+        /// Also release side-effect-free admin commands at once.
+        release_admin: bool,
+    },
+}
+
+impl Policy {
+    /// Whether this policy sends CCRs.
+    pub const fn uses_ccr(self) -> bool {
+        matches!(self, Self::Ccr | Self::CcrFilter { .. })
+    }
+
+    /// Whether this policy holds commands at all.
+    pub const fn holds(self) -> bool {
+        !matches!(self, Self::Legacy)
+    }
+}
+
+/// How long the engine waits for one CCR (from sending it to a success) before it reads the source's CCR log
+/// one last time and moves on (ccr-cqt.md §12, "How long to wait for one CCR"). CQT here is the impacted
+/// controller's, with F in its place when not reported; KATO is the impacted controller's. Whatever the choice,
+/// the wait never runs past the overall hold deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CcrWait {
+    /// `max(CQT, KATO)`: Linux v3 18/21.
+    MaxCqtKato,
+    /// `KATO + CQT`: the reviewers' (Hannes Reinecke) reading, CQT being extra time after KATO. The default.
+    KatoPlusCqt,
+    /// A fixed wait.
+    Fixed(Duration),
+    /// Up to the overall deadline (later Linux versions, best guess): one source gets all the time left.
+    UntilDeadline,
+}
+
+impl CcrWait {
+    /// The wait for one CCR against the impacted controller described by `facts`, before the deadline cap.
+    pub fn duration(self, facts: &ControllerFacts, cqt_fallback: Duration) -> Duration {
+        let cqt = facts.cqt.or_fallback(cqt_fallback);
+        match self {
+            Self::MaxCqtKato => cqt.max(facts.kato),
+            Self::KatoPlusCqt => facts.kato.saturating_add(cqt),
+            Self::Fixed(d) => d,
+            Self::UntilDeadline => Duration::MAX,
+        }
+    }
+}
+
+/// What a custom [`SourceOrder`] sees of one candidate source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceCandidate {
+    /// The candidate's path.
+    pub path: PathId,
+    /// Its facts (CNTLID, CCRL, ...).
+    pub facts: ControllerFacts,
+    /// CCRs in flight through it now.
+    pub in_flight: usize,
+}
+
+/// The order in which candidate sources are tried for one impacted controller. Ties are broken by [`PathId`].
+#[derive(Clone, Copy, Debug)]
+pub enum SourceOrder {
+    /// Ascending CNTLID (the Linux order, `nvme_find_ctrl_ccr` with `min_cntlid`). The default.
+    AscendingCntlid,
+    /// The order the paths were added in.
+    Registration,
+    /// Lowest key first, the key computed by the caller (for example a preference for another storage node).
+    Custom(fn(&SourceCandidate) -> u64),
+}
+
+impl SourceOrder {
+    pub(crate) fn key(self, c: &SourceCandidate) -> u64 {
+        match self {
+            Self::AscendingCntlid => c.facts.cntlid as u64,
+            Self::Registration => c.path.0 as u64,
+            Self::Custom(f) => f(c),
+        }
+    }
+}
+
+/// The default fallback F for CQT = 0: 10 s, the spec's own example (ccr-cqt.md §6.3).
+pub const DEFAULT_CQT_FALLBACK: Duration = Duration::from_secs(10);
+
+/// The default bound on the last CCR log read after a per-CCR wait expired. Our choice (not from the spec): a
+/// live source answers an admin Get Log Page in milliseconds; giving up on it early costs nothing in safety,
+/// because a late success of that CCR is still accepted while the fence lasts.
+pub const DEFAULT_FINAL_LOG_WAIT: Duration = Duration::from_secs(1);
+
+/// Engine configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// The recovery policy.
+    pub policy: Policy,
+    /// F: replaces CQT in every formula when a controller reports CQT = 0 (default 10 s).
+    pub cqt_fallback: Duration,
+    /// The wait for one CCR (default [`CcrWait::KatoPlusCqt`]).
+    pub ccr_wait: CcrWait,
+    /// How long the final CCR log read after a per-CCR wait may take (default 1 s).
+    pub final_log_wait: Duration,
+    /// The order sources are tried in (default ascending CNTLID).
+    pub source_order: SourceOrder,
+}
+
+impl Config {
+    /// The defaults with `policy`.
+    pub const fn new(policy: Policy) -> Self {
+        Self {
+            policy,
+            cqt_fallback: DEFAULT_CQT_FALLBACK,
+            ccr_wait: CcrWait::KatoPlusCqt,
+            final_log_wait: DEFAULT_FINAL_LOG_WAIT,
+            source_order: SourceOrder::AscendingCntlid,
+        }
+    }
+}
+
+impl Default for Config {
+    /// [`Policy::Ccr`] with the defaults above.
+    fn default() -> Self {
+        Self::new(Policy::Ccr)
+    }
+}
+
+/// What a submitted command is, as far as recovery cares: its family and whether running it twice, or running
+/// it late, can change stored data or controller state (ccr-cqt.md §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    /// NVM Read: no side effects.
+    Read,
+    /// NVM Write: side effects.
+    Write,
+    /// Another I/O command (Flush, Write Zeroes, DSM, Copy, reservations: side effects; Compare, Verify: none).
+    OtherIo {
+        /// Whether it can change stored data or state.
+        side_effects: bool,
+    },
+    /// An admin command (Set Features, Format, Sanitize, Get Log Page with RAE = 0: side effects; Identify,
+    /// Get Features, Get Log Page with RAE = 1: none). Passthrough commands are held too.
+    Admin {
+        /// Whether it can change stored data or state.
+        side_effects: bool,
+    },
+}
+
+impl CommandKind {
+    /// Whether the command can change stored data or controller state.
+    pub const fn has_side_effects(self) -> bool {
+        match self {
+            Self::Read => false,
+            Self::Write => true,
+            Self::OtherIo { side_effects } | Self::Admin { side_effects } => side_effects,
+        }
+    }
+
+    /// Whether [`Policy::CcrFilter`] releases this command at fencing start.
+    pub(crate) const fn filtered_by(self, release_admin: bool) -> bool {
+        match self {
+            Self::Read => true,
+            Self::Write => false,
+            Self::OtherIo { side_effects } => !side_effects,
+            Self::Admin { side_effects } => release_admin && !side_effects,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::Cqt;
+
+    fn facts(cqt: Cqt) -> ControllerFacts {
+        ControllerFacts { cntlid: 1, ciu: 1, cirn: 1, cqt, ccrl: 4, kato: Duration::from_secs(5), tbkas: true }
+    }
+
+    #[test]
+    fn ccr_wait_variants() {
+        let f = Duration::from_secs(10);
+        let one_ms = facts(Cqt::Reported(Duration::from_millis(1)));
+        assert_eq!(CcrWait::MaxCqtKato.duration(&one_ms, f), Duration::from_secs(5));
+        assert_eq!(CcrWait::KatoPlusCqt.duration(&one_ms, f), Duration::from_millis(5_001));
+        assert_eq!(CcrWait::KatoPlusCqt.duration(&facts(Cqt::NotReported), f), Duration::from_secs(15));
+        assert_eq!(CcrWait::MaxCqtKato.duration(&facts(Cqt::NotReported), f), Duration::from_secs(10));
+        assert_eq!(CcrWait::Fixed(Duration::from_millis(3)).duration(&one_ms, f), Duration::from_millis(3));
+        assert_eq!(CcrWait::UntilDeadline.duration(&one_ms, f), Duration::MAX);
+    }
+
+    #[test]
+    fn filter_releases_only_side_effect_free_commands() {
+        assert!(CommandKind::Read.filtered_by(false));
+        assert!(!CommandKind::Write.filtered_by(true));
+        assert!(CommandKind::OtherIo { side_effects: false }.filtered_by(false));
+        assert!(!CommandKind::OtherIo { side_effects: true }.filtered_by(true));
+        assert!(!CommandKind::Admin { side_effects: false }.filtered_by(false));
+        assert!(CommandKind::Admin { side_effects: false }.filtered_by(true));
+        assert!(!CommandKind::Admin { side_effects: true }.filtered_by(true));
+        for kind in [CommandKind::Read, CommandKind::Write, CommandKind::OtherIo { side_effects: true }] {
+            assert_eq!(kind.filtered_by(true), !kind.has_side_effects());
+        }
+    }
+}

@@ -1,0 +1,730 @@
+//! Scenario tests of the host engine: each reads like the timeline it checks. The invariant each one checks is
+//! named in its doc line: (1) = a held command with side effects leaves only with a proof (ccr-cqt.md §14).
+
+mod common;
+
+use core::time::Duration;
+
+use common::*;
+use nvme_ccr::{
+    CcrError, CcrFailure, CcrWait, CommandKind, CompleteError, Completion, Config, Cqt, Event, FailureReason, LogError,
+    PathAction, PathError, PathId, PathState, Policy, ReleaseAction, ReleaseReason, SourceOrder, SubmitError,
+};
+use nvme_proto::cmd::{Ccrs, CrossControllerReset, Sct, Status, StatusCode};
+
+const W: CommandKind = CommandKind::Write;
+const R: CommandKind = CommandKind::Read;
+const KA: FailureReason = FailureReason::KeepAliveTimeout;
+
+fn retried_on(r: &nvme_ccr::Release) -> Option<PathId> {
+    match r.action {
+        ReleaseAction::Retry { path } => Some(path),
+        ReleaseAction::Fail { .. } => None,
+    }
+}
+
+/// The seed timeline: t=0 W5 on ctrl1; t=1ms ctrl1 fails -> W5 held; CCR via ctrl2; t=2s AEN; log read;
+/// entry success -> W5 retried on ctrl2; ctrl1 FENCED -> RESETTING -> CONNECTING -> LIVE with a new instance. (1)
+#[test]
+fn seed_ccr_via_aen_and_log_releases_w5_on_ctrl2() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(1), c1, FailureReason::TransportError).unwrap();
+    assert_eq!(h.e.path_state(c1), Some(PathState::Fencing));
+    assert_eq!(h.e.held(c1), 1);
+    assert!(h.saw(|e| matches!(e, Event::FencingStarted { path, held: 1, .. } if *path == c1)));
+
+    let ccr = h.one_ccr();
+    assert_eq!((ccr.source, ccr.impacted), (c2, c1));
+    assert_eq!(ccr.command, CrossControllerReset { icid: 1, ciu: 0x11, cirn: 0xC1C1_0001 });
+    assert!(h.saw(|e| matches!(e, Event::CcrSent { path, source, .. } if *path == c1 && *source == c2)));
+    h.e.handle_ccr_completion(ms(2), ccr.id, Status::SUCCESS, 0).unwrap();
+    assert!(h.take_releases().is_empty(), "IRS = 0: accepted, not yet done");
+
+    h.e.handle_aen(ms(2_000), c2, ccr_aen()).unwrap();
+    let read = h.one_read();
+    assert_eq!((read.source, read.rmc), (c2, true));
+    assert!(h.take_releases().is_empty(), "the AEN alone is no proof");
+    h.e.handle_ccr_log(ms(2_001), read.id, &page(&[(1, 0x11, Ccrs::SUCCESS)])).unwrap();
+
+    let rel = h.take_releases();
+    assert_eq!(rel.len(), 1);
+    assert_eq!((rel[0].token, rel[0].from, retried_on(&rel[0])), (5, c1, Some(c2)));
+    assert_eq!(rel[0].reason, ReleaseReason::CcrSucceeded { source: c2 });
+    assert!(h.saw(|e| matches!(e, Event::CcrSucceeded { path, source, .. } if *path == c1 && *source == c2)));
+    assert!(h.saw(|e| matches!(e, Event::HoldReleased { path, after, released: 1, .. }
+        if *path == c1 && *after == Duration::from_millis(2_000))));
+    assert_eq!(h.actions, [PathAction::Reconnect { path: c1 }]);
+    assert_eq!(h.e.path_state(c1), Some(PathState::Resetting), "polling the action moves FENCED -> RESETTING");
+    h.e.handle_connecting(ms(2_002), c1).unwrap();
+    assert_eq!(h.e.path_state(c1), Some(PathState::Connecting));
+    let mut new = facts(1);
+    new.ciu = 0x12;
+    new.cirn = 0xDEAD;
+    h.e.handle_reconnected(ms(12_000), c1, new).unwrap();
+    assert_eq!(h.e.path_state(c1), Some(PathState::Live));
+    assert_eq!(h.e.facts(c1).unwrap().cirn, 0xDEAD);
+    assert_eq!(h.e.poll_timeout(), None, "nothing left to time");
+}
+
+fn time_based(policy: Policy, f: impl FnOnce(&mut nvme_ccr::ControllerFacts), hold_ms: u64) {
+    let mut h = Host::new(policy);
+    let mut fa = facts(1);
+    f(&mut fa);
+    let c1 = h.e.add_controller(ms(0), fa).unwrap();
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    assert_eq!(h.e.hold_deadline(c1), Some(ms(hold_ms)));
+    assert_eq!(h.e.poll_timeout(), Some(ms(hold_ms)));
+    h.e.handle_timeout(ms(hold_ms - 1));
+    assert!(h.take_releases().is_empty(), "held until {hold_ms} ms");
+    h.e.handle_timeout(ms(hold_ms));
+    let rel = h.take_releases();
+    assert_eq!(rel.len(), 1);
+    assert_eq!(rel[0].reason, ReleaseReason::HoldDeadline);
+}
+
+/// KATO 5 s, TBKAS, CQT 1 ms -> 15 001 ms hold (ccr-cqt.md §6.4). (1)(2)
+#[test]
+fn hold_kato_5s_tbkas_cqt_1ms_is_15001_ms() {
+    time_based(Policy::Cqt, |_| {}, 15_001);
+}
+
+/// CQT 0 -> F = 10 s replaces it: 3 x 5 s + 10 s = 25 000 ms. (1)(2)
+#[test]
+fn hold_cqt_zero_uses_the_fallback_25000_ms() {
+    time_based(Policy::Cqt, |f| f.cqt = Cqt::NotReported, 25_000);
+}
+
+/// TBKAS off -> 2 x KATO: 10 001 ms. (1)(2)
+#[test]
+fn hold_tbkas_off_is_two_katos_plus_cqt() {
+    time_based(Policy::Cqt, |f| f.tbkas = false, 10_001);
+}
+
+/// An administrator-set F is honoured.
+#[test]
+fn hold_uses_a_configured_fallback() {
+    let mut cfg = Config::new(Policy::Cqt);
+    cfg.cqt_fallback = Duration::from_secs(2);
+    let mut h = Host::with(cfg);
+    let mut fa = facts(1);
+    fa.cqt = Cqt::NotReported;
+    let c1 = h.e.add_controller(ms(0), fa).unwrap();
+    h.submit(ms(0), c1, 1, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    assert_eq!(h.e.hold_deadline(c1), Some(ms(17_000)));
+}
+
+/// Policy cqt: no CCR at all, the timer is reported at once. (1)
+#[test]
+fn cqt_policy_never_sends_ccr() {
+    let mut h = Host::new(Policy::Cqt);
+    let [c1, _c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    h.drain();
+    assert!(h.ccrs.is_empty());
+    assert!(
+        h.saw(|e| matches!(e, Event::FellBackToTimer { remaining, .. } if *remaining == Duration::from_millis(15_001)))
+    );
+}
+
+/// t=0 ctrl1 fails; CCR via ctrl2 completes with IRS = 1 at t=3ms -> W5 retried on ctrl2 at once. (1)
+#[test]
+fn irs_success_releases_at_once() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    h.e.handle_ccr_completion(ms(3), ccr.id, Status::SUCCESS, 0b011).unwrap();
+    let rel = h.take_releases();
+    assert_eq!(rel.len(), 1);
+    assert_eq!((rel[0].token, retried_on(&rel[0])), (5, Some(c2)));
+    assert!(h.reads.is_empty(), "IRS needs no log read");
+    assert_eq!(h.e.ccrs_in_flight(c2), 0);
+    assert_eq!(h.e.handle_ccr_completion(ms(4), ccr.id, Status::SUCCESS, 1), Err(CcrError::UnknownCcr), "duplicate");
+}
+
+/// Each failing status from ctrl2 moves the CCR on to ctrl3 (ascending CNTLID); W5 stays held. (1)
+#[test]
+fn every_error_status_moves_to_the_next_source() {
+    let other = StatusCode::new(Sct::GENERIC, 0x06); // Internal Error
+    for code in [
+        StatusCode::CCR_IN_PROGRESS,
+        StatusCode::CCR_LOG_PAGE_FULL,
+        StatusCode::CCR_LIMIT_EXCEEDED,
+        StatusCode::INVALID_OPCODE,
+        StatusCode::INVALID_FIELD,
+        other,
+    ] {
+        let mut h = Host::new(Policy::Ccr);
+        let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+        h.submit(ms(0), c1, 5, W);
+        h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+        let first = h.one_ccr();
+        assert_eq!(first.source, c2);
+        h.e.handle_ccr_completion(ms(1), first.id, status(code), 0).unwrap();
+        let second = h.one_ccr();
+        assert_eq!(second.source, c3, "{code:?}");
+        assert!(h.take_releases().is_empty(), "{code:?}: still held");
+        assert!(h.saw(|e| matches!(e, Event::CcrFailed { reason: CcrFailure::Status(c), .. } if *c == code)));
+        assert_eq!(h.e.ccrs_in_flight(c2), 0);
+        // Invalid Opcode: ctrl2 is CCR-incapable until it reconnects; CCRL 4 + Invalid Field: a failed attempt only.
+        assert_eq!(h.e.is_ccr_capable(c2), code != StatusCode::INVALID_OPCODE, "{code:?}");
+        // Log Page Full: the engine drains ctrl2's log.
+        assert_eq!(h.reads.iter().any(|r| r.source == c2), code == StatusCode::CCR_LOG_PAGE_FULL, "{code:?}");
+    }
+}
+
+/// The last source failing leaves only the timer: FellBackToTimer with the time left, release at the deadline. (1)(2)
+#[test]
+fn all_sources_fail_then_the_timer_releases() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1_000), ccr.id, status(StatusCode::CCR_LIMIT_EXCEEDED), 0).unwrap();
+    assert!(h.saw(|e| matches!(e, Event::FellBackToTimer { path, remaining } if *path == c1 && *remaining == Duration::from_millis(14_001))));
+    assert!(h.ccrs.is_empty());
+    h.e.handle_timeout(ms(15_000));
+    assert!(h.take_releases().is_empty());
+    h.e.handle_timeout(ms(15_001));
+    assert_eq!(retried_on(&h.take_releases()[0]), Some(c2));
+}
+
+/// ctrl2's log says CCRS = Failed -> the CCR moves to ctrl3. (1)
+#[test]
+fn ccrs_failed_in_log_moves_to_the_next_source() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), ccr.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_aen(ms(100), c2, ccr_aen()).unwrap();
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(101), read.id, &page(&[(1, 0x11, Ccrs::FAILED)])).unwrap();
+    assert_eq!(h.one_ccr().source, c3);
+    assert!(h.saw(|e| matches!(e, Event::CcrFailed { reason: CcrFailure::LogFailed, .. })));
+    assert!(h.take_releases().is_empty());
+    assert_eq!(h.e.ccrs_in_flight(c2), 0);
+}
+
+/// Per-CCR wait (KATO + CQT = 5 001 ms) expires without an AEN -> one more log read from ctrl2 -> the entry is
+/// still In Progress -> the CCR moves on to ctrl3. (1)
+#[test]
+fn per_ccr_timeout_rereads_the_log_then_moves_on() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), ccr.id, Status::SUCCESS, 0).unwrap();
+    assert_eq!(h.e.poll_timeout(), Some(ms(5_001)));
+    h.e.handle_timeout(ms(5_000));
+    h.drain();
+    assert!(h.reads.is_empty());
+    h.e.handle_timeout(ms(5_001));
+    let read = h.one_read();
+    assert_eq!(read.source, c2);
+    assert!(h.ccrs.is_empty(), "no new source before the last read answered");
+    h.e.handle_ccr_log(ms(5_002), read.id, &page(&[(1, 0x11, Ccrs::IN_PROGRESS)])).unwrap();
+    assert_eq!(h.one_ccr().source, c3);
+    assert!(h.saw(|e| matches!(e, Event::CcrFailed { reason: CcrFailure::TimedOut, .. })));
+    assert_eq!(h.e.ccrs_in_flight(c2), 1, "ctrl2 still counts its unresolved CCR against CCRL");
+}
+
+/// The final log read shows the lost success (AEN lost) -> release. (1)
+#[test]
+fn per_ccr_timeout_final_read_finds_the_success() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), ccr.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_timeout(ms(5_001));
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(5_010), read.id, &page(&[(1, 0x11, Ccrs::SUCCESS)])).unwrap();
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::CcrSucceeded { source: c2 }));
+}
+
+/// The final log read is never answered: after `final_log_wait` (1 s) the next source is tried; a failed read
+/// does the same at once. (1)
+#[test]
+fn unanswered_or_failed_final_read_moves_on() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, _c2, c3, c4] = h.paths(&[1, 2, 3, 4])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let _ = h.one_ccr();
+    h.e.handle_timeout(ms(5_001));
+    let _read = h.one_read();
+    assert_eq!(h.e.poll_timeout(), Some(ms(6_001)));
+    h.e.handle_timeout(ms(6_001));
+    let ccr3 = h.one_ccr();
+    assert_eq!(ccr3.source, c3);
+    h.e.handle_timeout(ms(6_001 + 5_001));
+    let read3 = h.one_read();
+    h.e.handle_ccr_log_failed(ms(11_003), read3.id).unwrap();
+    assert_eq!(h.one_ccr().source, c4);
+    assert_eq!(h.e.handle_ccr_log_failed(ms(11_004), read3.id), Err(LogError::UnknownRead), "duplicate");
+}
+
+/// The hold deadline passes while a CCR is still awaited (wait = until deadline) -> release at 15 001 ms; the
+/// late success that follows changes nothing; the orphaned CCR stops counting once answered. (1)(2)
+#[test]
+fn deadline_passing_during_a_ccr_wait_releases() {
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.ccr_wait = CcrWait::UntilDeadline;
+    let mut h = Host::with(cfg);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), ccr.id, Status::SUCCESS, 0).unwrap();
+    assert_eq!(h.e.poll_timeout(), Some(ms(15_001)), "the per-CCR wait never runs past the deadline");
+    h.e.handle_timeout(ms(15_001));
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline));
+    assert!(h.reads.is_empty(), "no final read once the deadline released everything");
+    assert_eq!(h.e.ccrs_in_flight(c2), 1);
+    h.e.handle_ccr_completion(ms(16_000), ccr.id, Status::SUCCESS, 1).unwrap();
+    assert!(h.take_releases().is_empty());
+    assert!(!h.saw(|e| matches!(e, Event::CcrSucceeded { .. })));
+    assert_eq!(h.e.ccrs_in_flight(c2), 0);
+}
+
+/// Three controllers fail at once; ctrl4 (CCRL 2) is the only source -> two CCRs in flight, the third waits
+/// until one of them completes. (3)
+#[test]
+fn ccrl_is_respected_with_several_impacted_controllers() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    let mut f4 = facts(4);
+    f4.ccrl = 2;
+    let c4 = h.e.add_controller(ms(0), f4).unwrap();
+    for (t, c) in [(1, c1), (2, c2), (3, c3)] {
+        h.submit(ms(0), c, t, W);
+    }
+    for (t, c) in [(10, c1), (11, c2), (12, c3)] {
+        h.e.handle_controller_failed(ms(t), c, KA).unwrap();
+    }
+    h.drain();
+    let sent: Vec<_> = h.ccrs.drain(..).collect();
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|c| c.source == c4));
+    assert_eq!(sent.iter().map(|c| c.impacted).collect::<Vec<_>>(), [c1, c2], "oldest fence first");
+    assert_eq!(h.e.ccrs_in_flight(c4), 2);
+    h.e.handle_ccr_completion(ms(20), sent[0].id, Status::SUCCESS, 1).unwrap();
+    let third = h.one_ccr();
+    assert_eq!((third.source, third.impacted), (c4, c3));
+    assert_eq!(h.e.ccrs_in_flight(c4), 2);
+    let rel = h.take_releases();
+    assert_eq!((rel[0].token, retried_on(&rel[0])), (1, Some(c4)));
+}
+
+/// A source that reports CCRL = 0 (pre-TP8028) is still used, one CCR at a time. (3)
+#[test]
+fn ccrl_zero_source_takes_one_ccr_at_a_time() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    let mut f3 = facts(3);
+    f3.ccrl = 0;
+    let c3 = h.e.add_controller(ms(0), f3).unwrap();
+    h.submit(ms(0), c1, 1, W);
+    h.submit(ms(0), c2, 2, W);
+    h.e.handle_controller_failed(ms(1), c1, KA).unwrap();
+    h.e.handle_controller_failed(ms(2), c2, KA).unwrap();
+    let first = h.one_ccr();
+    assert_eq!((first.source, first.impacted), (c3, c1));
+    assert_eq!(h.e.ccrs_in_flight(c3), 1);
+    h.e.handle_ccr_completion(ms(3), first.id, Status::SUCCESS, 1).unwrap();
+    let second = h.one_ccr();
+    assert_eq!((second.source, second.impacted), (c3, c2));
+    assert_eq!(h.e.ccrs_in_flight(c3), 1);
+}
+
+/// A CIU = 0 / CCRL = 0 source answering Invalid Opcode is CCR-incapable until it reconnects; after the
+/// reconnect (maybe an upgraded target) it is tried again. (1)
+#[test]
+fn pre_tp8028_source_is_incapable_until_it_reconnects() {
+    let mut h = Host::new(Policy::Ccr);
+    let c1 = h.e.add_controller(ms(0), facts(1)).unwrap();
+    let mut old = facts(2);
+    old.ciu = 0;
+    old.cirn = 0;
+    old.ccrl = 0;
+    old.cqt = Cqt::NotReported;
+    let c2 = h.e.add_controller(ms(0), old).unwrap();
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), ccr.id, status(StatusCode::INVALID_OPCODE).with_dnr(true), 0).unwrap();
+    assert!(!h.e.is_ccr_capable(c2));
+    assert!(h.saw(|e| matches!(e, Event::SourceCcrIncapable { source } if *source == c2)));
+    assert!(h.saw(|e| matches!(e, Event::FellBackToTimer { .. })));
+    assert!(h.ccrs.is_empty());
+    // ctrl2 drops and reconnects (upgraded): it is a candidate again for ctrl1's still-running fence.
+    h.e.handle_controller_failed(ms(100), c2, KA).unwrap();
+    h.drain();
+    h.actions.clear();
+    let mut upgraded = facts(2);
+    upgraded.ciu = 1;
+    h.e.handle_reconnected(ms(200), c2, upgraded).unwrap();
+    assert!(h.e.is_ccr_capable(c2));
+    let again = h.one_ccr();
+    assert_eq!((again.source, again.impacted), (c2, c1));
+}
+
+/// Invalid Field from a CIU = 0 source also marks it incapable; from a CCRL > 0, CIU != 0 source it does not.
+#[test]
+fn invalid_field_disables_only_pre_tp8028_sources() {
+    for (ciu, ccrl, disabled) in [(0, 4, true), (5, 0, true), (5, 4, false)] {
+        let mut h = Host::new(Policy::Ccr);
+        let c1 = h.e.add_controller(ms(0), facts(1)).unwrap();
+        let mut f2 = facts(2);
+        f2.ciu = ciu;
+        f2.ccrl = ccrl;
+        let c2 = h.e.add_controller(ms(0), f2).unwrap();
+        h.submit(ms(0), c1, 5, W);
+        h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+        let ccr = h.one_ccr();
+        h.e.handle_ccr_completion(ms(1), ccr.id, status(StatusCode::INVALID_FIELD), 0).unwrap();
+        assert_eq!(!h.e.is_ccr_capable(c2), disabled, "ciu {ciu} ccrl {ccrl}");
+    }
+}
+
+/// ctrl2 fails while its CCR for ctrl1 is in flight -> ctrl2 starts its own fence, ctrl1's CCR moves to ctrl3,
+/// and ctrl3 then serves both; the dead CCR's late completion is ignored. (1)(4)
+#[test]
+fn source_failing_while_its_ccr_is_in_flight() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 1, W);
+    h.submit(ms(0), c2, 2, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let lost = h.one_ccr();
+    assert_eq!(lost.source, c2);
+    h.e.handle_controller_failed(ms(5), c2, KA).unwrap();
+    h.drain();
+    let next: Vec<_> = h.ccrs.drain(..).collect();
+    assert_eq!(next.iter().map(|c| (c.source, c.impacted)).collect::<Vec<_>>(), [(c3, c1), (c3, c2)]);
+    assert!(h.saw(|e| matches!(e, Event::CcrFailed { reason: CcrFailure::SourceFailed, .. })));
+    assert_eq!(h.e.handle_ccr_completion(ms(6), lost.id, Status::SUCCESS, 1), Err(CcrError::UnknownCcr));
+    assert!(h.take_releases().is_empty());
+}
+
+/// A CCR queued for a source that fails before the driver polled it is withdrawn: no output names a dead
+/// source. (4)
+#[test]
+fn queued_ccr_is_withdrawn_when_its_source_fails() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 1, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    h.e.handle_controller_failed(ms(1), c2, KA).unwrap();
+    let ccr = h.one_ccr();
+    assert_eq!(ccr.source, c3);
+}
+
+/// Stale identity: ctrl1 is released by the timer, reconnects as a new instance (new CIU and CIRN) and fails
+/// again; the late success of the CCR that named the old instance does not release the new episode. (1)
+#[test]
+fn late_success_for_an_old_instance_proves_nothing() {
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.ccr_wait = CcrWait::UntilDeadline;
+    let mut h = Host::with(cfg);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 1, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let old = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), old.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_timeout(ms(15_001));
+    assert_eq!(h.take_releases()[0].reason, ReleaseReason::HoldDeadline);
+    let mut new = facts(1);
+    new.ciu = 0x99;
+    new.cirn = 0x1234;
+    h.e.handle_reconnected(ms(16_000), c1, new).unwrap();
+    h.submit(ms(16_001), c1, 2, W);
+    h.e.handle_controller_failed(ms(16_002), c1, KA).unwrap();
+    let fresh = h.one_ccr();
+    assert_eq!(fresh.command, CrossControllerReset { icid: 1, ciu: 0x99, cirn: 0x1234 });
+    assert_eq!(h.e.ccrs_in_flight(c2), 2, "the old CCR still counts until ctrl2 resolves it");
+    // The old CCR finally succeeds (it named CIU 0x11), by IRS-less log entry: the new instance stays held.
+    h.e.handle_aen(ms(16_100), c2, ccr_aen()).unwrap();
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(16_101), read.id, &page(&[(1, 0x11, Ccrs::SUCCESS), (1, 0x99, Ccrs::IN_PROGRESS)])).unwrap();
+    assert!(h.take_releases().is_empty());
+    assert_eq!(h.e.held(c1), 1);
+    assert_eq!(h.e.ccrs_in_flight(c2), 1);
+    // The new CCR's own success releases it.
+    h.e.handle_ccr_completion(ms(16_200), fresh.id, Status::SUCCESS, 1).unwrap();
+    assert_eq!(h.take_releases()[0].token, 2);
+}
+
+/// Same, for a CIU = 0 controller whose new instance differs only in CIRN: log entries (ICID + CIU, no CIRN)
+/// could not tell the two CCRs apart, so the new CCR waits until ctrl2 has resolved the old one. (1)
+#[test]
+fn same_icid_and_ciu_waits_for_the_old_ccr_to_resolve() {
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.ccr_wait = CcrWait::UntilDeadline;
+    let mut h = Host::with(cfg);
+    let mut f1 = facts(1);
+    f1.ciu = 0;
+    let c1 = h.e.add_controller(ms(0), f1).unwrap();
+    let c2 = h.e.add_controller(ms(0), facts(2)).unwrap();
+    h.submit(ms(0), c1, 1, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let old = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), old.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_timeout(ms(15_001));
+    assert_eq!(h.take_releases()[0].reason, ReleaseReason::HoldDeadline);
+    h.e.handle_reconnected(ms(16_000), c1, nvme_ccr::ControllerFacts { cirn: 0x5555, ..f1 }).unwrap();
+    h.submit(ms(16_001), c1, 2, W);
+    h.e.handle_controller_failed(ms(16_002), c1, KA).unwrap();
+    h.drain();
+    assert!(h.ccrs.is_empty(), "ctrl2 is busy with an unresolved CCR for (ICID 1, CIU 0)");
+    assert!(!h.saw(|e| matches!(e, Event::FellBackToTimer { .. })), "waiting, not out of sources");
+    h.e.handle_aen(ms(16_100), c2, ccr_aen()).unwrap();
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(16_101), read.id, &page(&[(1, 0, Ccrs::SUCCESS)])).unwrap();
+    assert!(h.take_releases().is_empty(), "the old CCR's success is not the new instance's");
+    let fresh = h.one_ccr();
+    assert_eq!(fresh.command, CrossControllerReset { icid: 1, ciu: 0, cirn: 0x5555 });
+}
+
+/// Duplicate, late and unmatched inputs change nothing. (4)
+#[test]
+fn duplicate_late_and_unmatched_inputs_are_ignored() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.submit(ms(0), c2, 6, W);
+    assert_eq!(h.e.handle_submit(ms(0), c2, 6, W), Err(SubmitError::DuplicateToken));
+    assert_eq!(h.e.handle_complete(ms(0), c1, 6), Err(CompleteError::WrongPath { path: c2 }));
+    assert_eq!(h.e.handle_complete(ms(0), c2, 6), Ok(Completion::Deliver));
+    assert_eq!(h.e.handle_complete(ms(0), c2, 6), Err(CompleteError::UnknownCommand), "duplicate completion");
+    assert_eq!(h.e.handle_complete(ms(0), c2, 99), Err(CompleteError::UnknownCommand), "unknown command");
+
+    // An AEN before any CCR is in flight: nothing to read.
+    h.e.handle_aen(ms(0), c2, ccr_aen()).unwrap();
+    h.drain();
+    assert!(h.reads.is_empty());
+
+    h.e.handle_controller_failed(ms(1), c1, KA).unwrap();
+    h.e.handle_controller_failed(ms(2), c1, KA).unwrap(); // duplicate failure: no second fence
+    let ccr = h.one_ccr();
+    assert_eq!(h.events.iter().filter(|e| matches!(e, Event::FencingStarted { .. })).count(), 1);
+    h.e.handle_ccr_completion(ms(3), ccr.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_ccr_completion(ms(3), ccr.id, Status::SUCCESS, 0).unwrap(); // duplicate accept: harmless
+    assert_eq!(h.e.handle_ccr_completion(ms(3), nvme_ccr::CcrId(77), Status::SUCCESS, 1), Err(CcrError::UnknownCcr));
+
+    // Late completion of the held W5 from the dead path: dropped, W5 stays held.
+    assert_eq!(h.e.handle_complete(ms(4), c1, 5), Ok(Completion::Held));
+    assert!(h.e.command(5).unwrap().held);
+
+    // Two AENs: one read in flight, one follow-up at most; other AEN types and other sources: nothing.
+    h.e.handle_aen(ms(5), c2, ccr_aen()).unwrap();
+    h.e.handle_aen(ms(5), c2, ccr_aen()).unwrap();
+    h.e.handle_aen(ms(5), c2, ccr_aen()).unwrap();
+    h.e.handle_aen(ms(5), c2, 0x0003_0002).unwrap(); // a Notice for another log
+    h.e.handle_aen(ms(5), c3, ccr_aen()).unwrap(); // no CCR through ctrl3
+    let read = h.one_read();
+    assert_eq!(h.e.handle_aen(ms(5), PathId(9), ccr_aen()), Err(PathError::UnknownPath));
+
+    // The log holds only entries for other controllers, plus a garbage CCRS: nothing happens.
+    h.e.handle_ccr_log(
+        ms(6),
+        read.id,
+        &page(&[(7, 0x11, Ccrs::SUCCESS), (1, 0x55, Ccrs::SUCCESS), (1, 0x11, Ccrs(9))]),
+    )
+    .unwrap();
+    assert!(h.take_releases().is_empty());
+    assert_eq!(h.e.handle_ccr_log(ms(6), read.id, &page(&[(1, 0x11, Ccrs::SUCCESS)])), Err(LogError::UnknownRead));
+    assert!(h.take_releases().is_empty(), "a duplicate log answer is not a proof");
+    // The coalesced follow-up read; a truncated page is an error and counts as a failed read.
+    let follow = h.one_read();
+    assert!(matches!(h.e.handle_ccr_log(ms(7), follow.id, &[1, 0, 0, 0, 0, 0, 0, 0]), Err(LogError::Malformed(_))));
+    assert!(h.take_releases().is_empty());
+    assert_eq!(h.e.held(c1), 1);
+}
+
+/// Legacy: W5 is retried on ctrl2 the moment ctrl1 fails: the unsafe baseline.
+#[test]
+fn legacy_retries_at_once() {
+    let mut h = Host::new(Policy::Legacy);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.submit(ms(0), c1, 6, R);
+    h.e.handle_controller_failed(ms(1), c1, KA).unwrap();
+    let rel = h.take_releases();
+    assert_eq!(rel.len(), 2);
+    assert!(rel.iter().all(|r| r.reason == ReleaseReason::Legacy && retried_on(r) == Some(c2)));
+    assert!(h.ccrs.is_empty());
+    assert_eq!(h.actions, [PathAction::Reconnect { path: c1 }]);
+    assert_eq!(h.e.poll_timeout(), None);
+}
+
+/// ccr-filter: the read goes at once, the write waits for the CCR; admin reads go too with `release_admin`. (1)
+#[test]
+fn ccr_filter_releases_reads_at_once() {
+    for release_admin in [false, true] {
+        let mut h = Host::new(Policy::CcrFilter { release_admin });
+        let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+        h.submit(ms(0), c1, 5, W);
+        h.submit(ms(0), c1, 6, R);
+        h.submit(ms(0), c1, 7, CommandKind::Admin { side_effects: false });
+        h.submit(ms(0), c1, 8, CommandKind::OtherIo { side_effects: true });
+        h.submit(ms(0), c1, 9, CommandKind::OtherIo { side_effects: false });
+        h.e.handle_controller_failed(ms(1), c1, KA).unwrap();
+        let mut now: Vec<u64> = h.take_releases().iter().map(|r| r.token).collect();
+        now.sort();
+        assert_eq!(now, if release_admin { vec![6, 7, 9] } else { vec![6, 9] });
+        assert!(
+            h.saw(|e| matches!(e, Event::FencingStarted { released_at_once, .. } if *released_at_once == now.len()))
+        );
+        let ccr = h.one_ccr();
+        assert_eq!(ccr.source, c2);
+        h.e.handle_ccr_completion(ms(2), ccr.id, Status::SUCCESS, 1).unwrap();
+        let mut later: Vec<u64> = h.take_releases().iter().map(|r| r.token).collect();
+        later.sort();
+        assert_eq!(later, if release_admin { vec![5, 8] } else { vec![5, 7, 8] });
+    }
+}
+
+/// ccr-filter with only reads outstanding: nothing is held, the path is released at once (no CCR needed).
+#[test]
+fn nothing_held_releases_at_once() {
+    let mut h = Host::new(Policy::CcrFilter { release_admin: false });
+    let [c1, _c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 6, R);
+    h.e.handle_controller_failed(ms(1), c1, KA).unwrap();
+    h.drain();
+    assert!(h.ccrs.is_empty());
+    assert!(h.saw(|e| matches!(e, Event::HoldReleased { reason: ReleaseReason::NothingHeld, released: 0, .. })));
+    assert_eq!(h.e.path_state(c1), Some(PathState::Resetting));
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, _c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.e.handle_controller_failed(ms(1), c1, KA).unwrap();
+    assert!(h.saw(|e| matches!(e, Event::HoldReleased { reason: ReleaseReason::NothingHeld, .. })));
+}
+
+/// One path only: W5 is held for the full hold, then failed with Host Pathing Error (never before). (1)(2)
+#[test]
+fn no_path_left_fails_with_host_path_error_only_after_release() {
+    let mut h = Host::new(Policy::Ccr);
+    let c1 = h.paths(&[1])[0];
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    assert!(h.saw(|e| matches!(e, Event::FellBackToTimer { .. })));
+    h.e.handle_timeout(ms(15_000));
+    assert!(h.take_releases().is_empty());
+    h.e.handle_timeout(ms(15_001));
+    let rel = h.take_releases();
+    assert_eq!(rel[0].action, ReleaseAction::Fail { status: Status::new(StatusCode::HOST_PATHING_ERROR) });
+    assert_eq!(rel[0].action, ReleaseAction::Fail { status: Status::from_word(0x06E0) });
+}
+
+/// While ctrl1 is fencing, new commands go to ctrl2: ctrl1 is not usable, a submission to it is refused, and a
+/// reconnect of ctrl1 is refused until its release. (1)
+#[test]
+fn new_commands_during_fencing_go_elsewhere() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    assert!(!h.e.is_usable(c1));
+    assert!(h.e.is_usable(c2));
+    assert_eq!(h.e.usable_paths().collect::<Vec<_>>(), [c2]);
+    assert_eq!(h.e.handle_submit(ms(1), c1, 6, W), Err(SubmitError::PathNotUsable));
+    h.submit(ms(1), c2, 6, W);
+    assert_eq!(h.e.handle_complete(ms(2), c2, 6), Ok(Completion::Deliver));
+    assert_eq!(
+        h.e.handle_reconnected(ms(3), c1, facts(1)),
+        Err(PathError::WrongState { state: PathState::Fencing }),
+        "the impacted path must not reconnect before release"
+    );
+    assert_eq!(h.e.handle_reconnected(ms(3), c2, facts(2)), Err(PathError::WrongState { state: PathState::Live }));
+    assert_eq!(h.e.handle_submit(ms(3), PathId(7), 8, W), Err(SubmitError::UnknownPath));
+}
+
+/// Every path fails at once (HA node loss): both fence, no source is left, both fall back to their timers. (1)(2)
+#[test]
+fn several_controllers_failing_at_once_fall_back_to_timers() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 1, W);
+    h.submit(ms(0), c2, 2, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    h.e.handle_controller_failed(ms(1), c2, KA).unwrap();
+    h.drain();
+    assert!(h.ccrs.is_empty(), "the CCR queued through ctrl2 was withdrawn when ctrl2 failed");
+    let fell: Vec<PathId> = h
+        .events
+        .iter()
+        .filter_map(|e| if let Event::FellBackToTimer { path, .. } = e { Some(*path) } else { None })
+        .collect();
+    assert_eq!(fell, [c1, c2]);
+    h.e.handle_timeout(ms(15_001));
+    let rel = h.take_releases();
+    assert_eq!(rel.len(), 1);
+    assert_eq!(
+        (rel[0].token, rel[0].action),
+        (1, ReleaseAction::Fail { status: Status::new(StatusCode::HOST_PATHING_ERROR) })
+    );
+    h.e.handle_timeout(ms(15_002));
+    assert_eq!(h.take_releases()[0].token, 2);
+}
+
+/// A custom source order (prefer the highest CNTLID) is honoured; registration order is too.
+#[test]
+fn source_order_is_pluggable() {
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.source_order = SourceOrder::Custom(|c| u64::from(u16::MAX - c.facts.cntlid));
+    let mut h = Host::with(cfg);
+    let [c1, _c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 1, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    assert_eq!(h.one_ccr().source, c3);
+
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.source_order = SourceOrder::Registration;
+    let mut h = Host::with(cfg);
+    let c1 = h.e.add_controller(ms(0), facts(1)).unwrap();
+    let c9 = h.e.add_controller(ms(0), facts(9)).unwrap();
+    let _c2 = h.e.add_controller(ms(0), facts(2)).unwrap();
+    h.submit(ms(0), c1, 1, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    assert_eq!(h.one_ccr().source, c9);
+}
+
+/// Linux v3's per-CCR wait, max(CQT, KATO) = 5 000 ms with CQT 1 ms.
+#[test]
+fn ccr_wait_max_cqt_kato() {
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.ccr_wait = CcrWait::MaxCqtKato;
+    let mut h = Host::with(cfg);
+    let [c1, _c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 1, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let _ = h.one_ccr();
+    assert_eq!(h.e.poll_timeout(), Some(ms(5_000)));
+}
+
+/// Time never runs backwards: an input with an earlier `now` is taken at the latest time seen.
+#[test]
+fn earlier_now_does_not_rewind() {
+    let mut h = Host::new(Policy::Cqt);
+    let c1 = h.paths(&[1])[0];
+    h.submit(ms(0), c1, 1, W);
+    h.e.handle_controller_failed(ms(20_000), c1, KA).unwrap();
+    h.e.handle_timeout(ms(0));
+    assert!(h.take_releases().is_empty());
+    assert_eq!(h.e.hold_deadline(c1), Some(ms(35_001)));
+}
