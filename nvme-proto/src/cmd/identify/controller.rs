@@ -526,6 +526,8 @@ pub struct IdentifyController<'a> {
     pub mn: &'a str,
     /// Bytes 71:64, FR (at most 8).
     pub fr: &'a str,
+    /// Byte 72, RAB.
+    pub rab: u8,
     /// Bytes 75:73, IEEE OUI.
     pub ieee: [u8; 3],
     /// Byte 76, CMIC ([`CMIC_MULTI_CONTROLLER`], [`CMIC_ANA`]).
@@ -618,6 +620,7 @@ impl<'a> IdentifyController<'a> {
             sn: "",
             mn: "",
             fr: "",
+            rab: 0,
             ieee: [0; 3],
             cmic: CMIC_MULTI_CONTROLLER,
             mdts: 0,
@@ -669,6 +672,7 @@ impl<'a> IdentifyController<'a> {
             sn: v.serial_number()?,
             mn: v.model_number()?,
             fr: v.firmware_revision()?,
+            rab: v.rab,
             ieee: v.ieee,
             cmic: v.cmic,
             mdts: v.mdts,
@@ -722,6 +726,7 @@ impl<'a> IdentifyController<'a> {
         write_ascii_field(&mut v.sn, self.sn, 4)?;
         write_ascii_field(&mut v.mn, self.mn, 24)?;
         write_ascii_field(&mut v.fr, self.fr, 64)?;
+        v.rab = self.rab;
         v.ieee = self.ieee;
         v.cmic = self.cmic;
         v.mdts = self.mdts;
