@@ -1,0 +1,80 @@
+//! What a run produced: the checker's verdict, latencies, the recovery timeline and (optionally) the wire capture.
+
+use core::time::Duration;
+
+use serde::Serialize;
+
+/// One line of the recovery timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TimelineEntry {
+    /// Virtual time since the start of the run.
+    pub at: Duration,
+    /// The path concerned (0-based; path 0 is controller 1), if any.
+    pub path: Option<usize>,
+    /// What happened, in words ("controller 1 failed: connection closed by the target", "CCR sent via controller 2", ...).
+    pub what: String,
+}
+
+/// One completed application I/O.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LatencySample {
+    /// Completion time (virtual, since start).
+    pub at: Duration,
+    /// Submission to completion as the application saw it (retries and holds included).
+    pub latency: Duration,
+    /// NVM opcode (1 Write, 2 Read).
+    pub opcode: u8,
+    /// Path (0-based) whose controller completed it.
+    pub path: usize,
+}
+
+/// One PDU on the simulated wire (recorded when [`Scenario::capture`](crate::Scenario::capture) is set).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WireRecord {
+    /// Virtual time at which the sender put it on the wire.
+    pub at: Duration,
+    /// Path (0-based).
+    pub path: usize,
+    /// NVMe queue the TCP connection carries (0 = admin, 1 = I/O).
+    pub queue: u16,
+    /// `true` host to controller, `false` controller to host.
+    pub to_controller: bool,
+    /// The whole PDU, digests included.
+    pub bytes: Vec<u8>,
+    /// Which TCP connection of that path and queue (0 for the first association, 1 after the first reconnect, ...).
+    pub connection: u32,
+}
+
+/// Everything one [`run`](crate::run) reports.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// Checker verdict: rw_test validation failed, or the register check was violated.
+    pub corrupted: bool,
+    /// Human-readable checker violations (empty when not corrupted).
+    pub violations: Vec<String>,
+    /// Application I/O commands completed successfully.
+    pub commands_completed: u64,
+    /// Largest application I/O latency (the stall a user sees).
+    pub max_latency: Duration,
+    /// 99th percentile application I/O latency (nearest rank).
+    pub p99_latency: Duration,
+    /// Virtual time of the first failure detection (since start).
+    pub detect: Option<Duration>,
+    /// From that detection to the release of the held commands (`None` if nothing was held).
+    pub release: Option<Duration>,
+    /// Failure, fencing, CCR sent/succeeded, fallback, release, reconnect, checker verdicts.
+    pub timeline: Vec<TimelineEntry>,
+    /// One sample per completed application I/O, in completion order.
+    pub latencies: Vec<LatencySample>,
+    /// Every PDU on the wire, in time order (only when capturing).
+    pub wire: Vec<WireRecord>,
+    /// rw_test: the exact stdout/stderr lines the seed program prints.
+    pub rw_test_output: Vec<String>,
+    /// rw_test: the exit status the seed program would return (0 all iterations passed, 1 at the first failure);
+    /// `None` for other workloads or when the run hit its time limit first.
+    pub rw_test_exit: Option<i32>,
+    /// Virtual time the run covered.
+    pub sim_time: Duration,
+    /// Number of discrete events processed (a cost measure).
+    pub events: u64,
+}

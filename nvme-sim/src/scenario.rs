@@ -1,0 +1,351 @@
+//! What to simulate: the scenario knobs, with the seed's values as defaults, and random fault schedules.
+
+use core::fmt;
+use core::str::FromStr;
+use core::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::Policy;
+
+/// The application workload the simulated host runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WorkloadKind {
+    /// The seed's `rw_test` (ccr-cqt.md §10): per iteration 10 synchronous 4 KiB writes of byte value 0..9 to offset 0,
+    /// sleep 5 s, read back and check every byte is 9, sleep 3 s; stops at the first failure.
+    RwTest,
+    /// Read-only, queue depth [`Scenario::queue_depth`], random blocks of [`Scenario::blocks`]. Cannot corrupt: shows stalls.
+    Read,
+    /// Write-only, queue depth [`Scenario::queue_depth`], random blocks of [`Scenario::blocks`].
+    Write,
+    /// Mixed reads and writes (half each), queue depth [`Scenario::queue_depth`].
+    ReadWrite,
+}
+
+impl WorkloadKind {
+    /// Every workload, in matrix order.
+    pub const ALL: [WorkloadKind; 4] =
+        [WorkloadKind::RwTest, WorkloadKind::Read, WorkloadKind::Write, WorkloadKind::ReadWrite];
+
+    /// The command-line name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::RwTest => "rw_test",
+            WorkloadKind::Read => "read",
+            WorkloadKind::Write => "write",
+            WorkloadKind::ReadWrite => "readwrite",
+        }
+    }
+}
+
+impl fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not one of the known values (workload, fault).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownName {
+    /// What kind of name was expected ("workload", "fault").
+    pub what: &'static str,
+    /// The name given.
+    pub given: String,
+    /// The accepted names.
+    pub expected: &'static [&'static str],
+}
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown {} {:?}: expected one of {}", self.what, self.given, self.expected.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownName {}
+
+impl FromStr for WorkloadKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        WorkloadKind::ALL.into_iter().find(|w| w.name() == s).ok_or_else(|| UnknownName {
+            what: "workload",
+            given: s.to_string(),
+            expected: &["rw_test", "read", "write", "readwrite"],
+        })
+    }
+}
+
+/// The injected fault (ccr-cqt.md §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// `fopcode <opcode> <delay>` on controller 1: the first matching command is accepted, lands on the media only
+    /// after the delay and cannot be cancelled; the controller fails at once and closes its connections.
+    Fopcode,
+    /// Path 1 goes silent without closing, the instant controller 1 accepts the first command matching
+    /// [`Scenario::fopcode`]; that command is stuck in the backend for [`Scenario::delay`] (the "freeze-time service").
+    Freeze,
+    /// As `Fopcode`, and every CCR is accepted but then reported Failed in the CCR log (with the AEN).
+    CcrFail,
+    /// As `Fopcode`, and the target answers the CCR opcode with Invalid Command Opcode (DNR).
+    CcrUnsupported,
+    /// No fault.
+    None,
+}
+
+impl FaultKind {
+    /// Every fault, in matrix order (`None` last).
+    pub const ALL: [FaultKind; 5] =
+        [FaultKind::Fopcode, FaultKind::Freeze, FaultKind::CcrFail, FaultKind::CcrUnsupported, FaultKind::None];
+
+    /// The command-line name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FaultKind::Fopcode => "fopcode",
+            FaultKind::Freeze => "freeze",
+            FaultKind::CcrFail => "ccr-fail",
+            FaultKind::CcrUnsupported => "ccr-unsupported",
+            FaultKind::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for FaultKind {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FaultKind::ALL.into_iter().find(|w| w.name() == s).ok_or_else(|| UnknownName {
+            what: "fault",
+            given: s.to_string(),
+            expected: &["fopcode", "freeze", "ccr-fail", "ccr-unsupported", "none"],
+        })
+    }
+}
+
+/// What a [`FaultSpec`] does to its path when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PathFault {
+    /// The controller fails at once and closes its connections (ccr-cqt.md §11 `fopcode`).
+    Fatal,
+    /// The path goes silent in both directions; the connections stay open (ccr-cqt.md §11 `freeze`).
+    Freeze,
+}
+
+/// One more path fault, on top of [`Scenario::fault`] (used by random schedules: several failures at once).
+///
+/// It fires on the first command with opcode `opcode` that controller `path + 1` (the controller of that path's first
+/// association) accepts at or after `at`; that command is stuck in the backend for `delay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FaultSpec {
+    /// Path index (0-based; path 0 is controller 1).
+    pub path: usize,
+    /// What happens to the path.
+    pub kind: PathFault,
+    /// The I/O opcode that triggers it (1 = Write, 2 = Read).
+    pub opcode: u8,
+    /// Earliest virtual time (since start) at which it is armed.
+    pub at: Duration,
+    /// How long the triggering command stays in the backend before it lands.
+    pub delay: Duration,
+}
+
+/// One simulation: policy, workload, fault and every timing knob. `Default` gives the seed's values
+/// (ccr-cqt.md §11: KATO 5000 ms, TBKAS on, CQT 1 ms, fopcode 1 (Write) with 2000 ms, two paths).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Host recovery policy.
+    pub policy: Policy,
+    /// Application workload.
+    pub workload: WorkloadKind,
+    /// The fault on path 0 (controller 1).
+    pub fault: FaultKind,
+    /// Keep Alive Timeout sent in the admin Connect (default 5000 ms).
+    pub kato: Duration,
+    /// CQT the target reports in Identify Controller (default 1 ms); `Duration::ZERO` = CQT 0, "not reported".
+    pub cqt: Duration,
+    /// The host's fallback F used in CQT's place when a controller reports CQT 0 (default 10 s).
+    pub cqt_fallback: Duration,
+    /// Traffic-based keep alive (CTRATT.TBKAS) on the target (default true).
+    pub tbkas: bool,
+    /// How long the fault's stuck command stays in the backend (fopcode delay, default 2000 ms).
+    pub delay: Duration,
+    /// Opcode that triggers the fault (default 1 = Write). A read-only workload never sends a Write; there the fault
+    /// triggers on Read instead (noted in the timeline).
+    pub fopcode: u8,
+    /// Seed of the one ChaCha8 generator (link jitter, loss, service times, CIU/CIRN, workload choices).
+    pub seed: u64,
+    /// Number of paths = controllers (default 2).
+    pub paths: usize,
+    /// rw_test iterations (`None` = 255, the seed program).
+    pub iterations: Option<u32>,
+    /// Record every PDU on the simulated wire in [`Report::wire`](crate::Report::wire).
+    pub capture: bool,
+    /// Queue-depth workloads: how long the application issues I/O (default 60 s).
+    pub duration: Duration,
+    /// Queue-depth workloads: outstanding commands (default 4).
+    pub queue_depth: usize,
+    /// Queue-depth workloads: think time between a completion and the worker's next command (default 10 ms).
+    pub think_time: Duration,
+    /// Queue-depth workloads: number of 4 KiB blocks touched, LBAs 0..blocks (default 4).
+    pub blocks: u64,
+    /// The fault is armed at this virtual time: the first matching command after it triggers (default: 0 for
+    /// rw_test, 5 s for the other workloads, so the graph shows normal latencies first; `None` = that default).
+    pub fault_at: Option<Duration>,
+    /// More faults (several failures at once); empty by default.
+    pub extra_faults: Vec<FaultSpec>,
+    /// One-way link latency (default 100 us).
+    pub link_latency: Duration,
+    /// Uniform random extra latency per PDU, 0..=jitter (default 20 us).
+    pub link_jitter: Duration,
+    /// Probability that a PDU's segment is lost and retransmitted (default 0).
+    pub loss: f64,
+    /// TCP retransmission timeout added per loss (default 200 ms; doubles per consecutive loss of one segment).
+    pub rto: Duration,
+    /// Minimum I/O service time per command on a controller (default 50 us).
+    pub service_min: Duration,
+    /// Maximum I/O service time per command on a controller (default 100 us).
+    pub service_max: Duration,
+    /// Fixed part of a controller teardown after its last outstanding command finished (default 10 ms).
+    pub teardown: Duration,
+    /// Host reconnect delay after a controller is released (default 1 s; Linux uses 10 s).
+    pub reconnect_delay: Duration,
+    /// The target answers a CCR with IRS = 1 when the impacted controller can be torn down at once (nothing
+    /// outstanding); default false (Linux nvmet never sets IRS).
+    pub immediate_reset: bool,
+    /// CCRL the target reports (default 4, Linux nvmet).
+    pub ccrl: u8,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            policy: Policy::Ccr,
+            workload: WorkloadKind::RwTest,
+            fault: FaultKind::Fopcode,
+            kato: Duration::from_millis(5000),
+            cqt: Duration::from_millis(1),
+            cqt_fallback: Duration::from_secs(10),
+            tbkas: true,
+            delay: Duration::from_millis(2000),
+            fopcode: 1,
+            seed: 0,
+            paths: 2,
+            iterations: None,
+            capture: false,
+            duration: Duration::from_secs(60),
+            queue_depth: 4,
+            think_time: Duration::from_millis(10),
+            blocks: 4,
+            fault_at: None,
+            extra_faults: Vec::new(),
+            link_latency: Duration::from_micros(100),
+            link_jitter: Duration::from_micros(20),
+            loss: 0.0,
+            rto: Duration::from_millis(200),
+            service_min: Duration::from_micros(50),
+            service_max: Duration::from_micros(100),
+            teardown: Duration::from_millis(10),
+            reconnect_delay: Duration::from_secs(1),
+            immediate_reset: false,
+            ccrl: 4,
+        }
+    }
+}
+
+impl Scenario {
+    /// The default scenario with the given policy, workload and fault (what one matrix cell runs).
+    pub fn new(policy: Policy, workload: WorkloadKind, fault: FaultKind) -> Scenario {
+        Scenario { policy, workload, fault, ..Scenario::default() }
+    }
+
+    /// The hold a time-based recovery waits from detection: `(TBKAS ? 3 : 2) x KATO + (CQT != 0 ? CQT : F)`
+    /// (ccr-cqt.md §6.3).
+    pub fn hold(&self) -> Duration {
+        let m = if self.tbkas { 3 } else { 2 };
+        self.kato * m + if self.cqt.is_zero() { self.cqt_fallback } else { self.cqt }
+    }
+
+    /// The largest stuck-command delay a target keeping its CQT promise may have when detection is at arrival:
+    /// `(TBKAS ? 3 : 2) x KATO + CQT` (ccr-cqt.md §11; CQT 0 counts as 0, the stricter reading).
+    pub fn cqt_promise(&self) -> Duration {
+        let m = if self.tbkas { 3 } else { 2 };
+        self.kato * m + self.cqt
+    }
+
+    /// When the primary fault is armed (see [`Scenario::fault_at`]).
+    pub fn effective_fault_at(&self) -> Duration {
+        self.fault_at.unwrap_or(match self.workload {
+            WorkloadKind::RwTest => Duration::ZERO,
+            _ => Duration::from_secs(5),
+        })
+    }
+
+    /// A short random scenario for exploration: random paths (2..=4), workload, KATO, TBKAS, CQT, delays, freezes,
+    /// CCR failures and several failures at once. Delays stay within the target's CQT promise unless
+    /// `noncompliant`; a noncompliant scenario keeps CCR working and one path healthy, so that `ccr` must still not
+    /// corrupt while `cqt` may.
+    pub fn random(seed: u64, policy: Policy, noncompliant: bool) -> Scenario {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_5CE7_A210_0000);
+        let paths = rng.random_range(2..=4usize);
+        let workload = WorkloadKind::ALL[rng.random_range(0..4usize)];
+        let kato = Duration::from_millis([1000, 2000, 3000, 5000][rng.random_range(0..4usize)]);
+        let tbkas = rng.random_bool(0.7);
+        let cqt = Duration::from_millis([0, 1, 1, 100, 1000][rng.random_range(0..5usize)]);
+        let fault = if noncompliant {
+            [FaultKind::Fopcode, FaultKind::Fopcode, FaultKind::Freeze][rng.random_range(0..3usize)]
+        } else {
+            [FaultKind::Fopcode, FaultKind::Fopcode, FaultKind::Freeze, FaultKind::CcrFail, FaultKind::CcrUnsupported]
+                [rng.random_range(0..5usize)]
+        };
+        let mut s = Scenario {
+            policy,
+            workload,
+            fault,
+            kato,
+            tbkas,
+            cqt,
+            cqt_fallback: Duration::from_secs(10),
+            seed,
+            paths,
+            iterations: Some(rng.random_range(1..=3)),
+            duration: Duration::from_secs(rng.random_range(20..=40)),
+            queue_depth: rng.random_range(1..=4),
+            think_time: Duration::from_millis(rng.random_range(5..=50)),
+            blocks: rng.random_range(1..=4),
+            loss: if rng.random_bool(0.3) { rng.random_range(0.0..0.01) } else { 0.0 },
+            reconnect_delay: Duration::from_millis(rng.random_range(500..=3000)),
+            immediate_reset: rng.random_bool(0.2),
+            ..Scenario::default()
+        };
+        let bound = s.cqt_promise().as_millis() as u64;
+        let pick_delay = |rng: &mut ChaCha8Rng| {
+            let max = if noncompliant { bound * 3 } else { bound };
+            Duration::from_millis(rng.random_range(0..=max))
+        };
+        s.delay = pick_delay(&mut rng);
+        s.fopcode = if rng.random_bool(0.8) { 1 } else { 2 };
+        s.fault_at = Some(Duration::from_millis(
+            rng.random_range(0..=if workload == WorkloadKind::RwTest { 8000 } else { 10_000 }),
+        ));
+        // Several failures at once: only with three or more paths, and (noncompliant) always leave one path healthy.
+        let max_extra = if noncompliant { paths - 2 } else { paths - 1 };
+        if max_extra > 0 && rng.random_bool(0.35) {
+            let n = rng.random_range(1..=max_extra);
+            for k in 0..n {
+                let path = 1 + k;
+                s.extra_faults.push(FaultSpec {
+                    path,
+                    kind: if rng.random_bool(0.7) { PathFault::Fatal } else { PathFault::Freeze },
+                    opcode: if rng.random_bool(0.8) { 1 } else { 2 },
+                    at: s.effective_fault_at() + Duration::from_millis(rng.random_range(0..=200)),
+                    delay: pick_delay(&mut rng),
+                });
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,363 @@
+//! The discrete-event loop that ties the target, the links, the host and the workload together.
+
+use std::collections::HashMap;
+
+use nvme_ccr::{Config, Engine};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::checker::Checker;
+use crate::clock::{EventQueue, MS, Nanos, SEC, dur, ns, secs};
+use crate::host::{Host, HostCfg};
+use crate::net::{ConnId, LinkCfg, Net};
+use crate::proto::opc;
+use crate::report::{LatencySample, Report, TimelineEntry};
+use crate::scenario::{FaultKind, PathFault, Scenario, WorkloadKind};
+use crate::target::{Armed, CcrMode, Target, TgtCfg};
+use crate::workload::{AppIo, Codec, RW_ITERATIONS, WlOut, Workload};
+
+/// Virtual time allowed beyond the workload's nominal length before a run is stopped (a run whose application can
+/// never finish, e.g. every path frozen, ends there).
+const TIME_CAP_MARGIN: Nanos = 600 * SEC;
+/// Nominal virtual length of one rw_test iteration (5 s + 3 s of sleeps, plus I/O).
+const RW_ITERATION_NOMINAL: Nanos = 8_100 * MS;
+
+/// Everything scheduled.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// The next segment of a stream arrives.
+    Arrive {
+        conn: ConnId,
+        to_controller: bool,
+    },
+    TgtServiceDone {
+        ctrl: usize,
+    },
+    TgtStuckDone {
+        ctrl: usize,
+        slot: u32,
+    },
+    TgtKaCheck {
+        ctrl: usize,
+    },
+    TgtTeardownDone {
+        ctrl: usize,
+    },
+    HostKa {
+        path: usize,
+        assoc: u32,
+    },
+    HostKaCheck {
+        path: usize,
+        assoc: u32,
+        cid: u16,
+    },
+    HostReconnect {
+        path: usize,
+    },
+    HostConnectTimeout {
+        path: usize,
+        assoc: u32,
+    },
+    HostEngine {
+        at: Nanos,
+    },
+    AppTimer {
+        worker: usize,
+    },
+}
+
+/// The shared simulation context handed to every component.
+pub(crate) struct Ctx {
+    pub(crate) now: Nanos,
+    pub(crate) q: EventQueue<Event>,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) net: Net,
+    pub(crate) timeline: Vec<TimelineEntry>,
+    /// (I/O connection, CID) -> application op: lets the target tell the checker whose data landed.
+    pub(crate) op_map: HashMap<(ConnId, u16), u64>,
+    /// Completed application I/Os: (io, path, read data).
+    pub(crate) completions: Vec<(AppIo, usize, Vec<u8>)>,
+    pub(crate) checker: Checker,
+    pub(crate) codec: Codec,
+}
+
+impl Ctx {
+    /// Add a timeline line.
+    pub(crate) fn note(&mut self, path: Option<usize>, what: String) {
+        self.timeline.push(TimelineEntry { at: dur(self.now), path, what });
+    }
+}
+
+/// The faults to arm and the target's CCR behaviour for a scenario.
+pub(crate) fn faults_of(s: &Scenario, paths: usize, notes: &mut Vec<String>) -> (Vec<Armed>, CcrMode) {
+    let mut armed = Vec::new();
+    let mut opcode = s.fopcode;
+    if s.workload == WorkloadKind::Read && opcode == opc::WRITE && s.fault != FaultKind::None {
+        notes.push("fault: a read-only workload never sends a Write; the fault triggers on Read (0x02) instead".into());
+        opcode = opc::READ;
+    }
+    let kind = match s.fault {
+        FaultKind::None => None,
+        FaultKind::Freeze => Some(PathFault::Freeze),
+        _ => Some(PathFault::Fatal),
+    };
+    if let Some(kind) = kind {
+        armed.push(Armed { path: 0, kind, opcode, at: ns(s.effective_fault_at()), delay: ns(s.delay), fired: false });
+    }
+    for f in &s.extra_faults {
+        if f.path < paths {
+            armed.push(Armed {
+                path: f.path,
+                kind: f.kind,
+                opcode: f.opcode,
+                at: ns(f.at),
+                delay: ns(f.delay),
+                fired: false,
+            });
+        }
+    }
+    let mode = match s.fault {
+        FaultKind::CcrFail => CcrMode::Fail,
+        FaultKind::CcrUnsupported => CcrMode::Unsupported,
+        _ => CcrMode::Normal,
+    };
+    (armed, mode)
+}
+
+/// Run one scenario to the end.
+pub(crate) fn run(s: &Scenario) -> Report {
+    let paths = s.paths.clamp(1, nvme_ccr::MAX_PATHS);
+    let mut notes = Vec::new();
+    if paths != s.paths {
+        notes.push(format!("scenario asked for {} paths; simulating {paths}", s.paths));
+    }
+    let (faults, ccr_mode) = faults_of(s, paths, &mut notes);
+    let workload = Workload::new(s);
+    let mut ctx = Ctx {
+        now: 0,
+        q: EventQueue::new(),
+        rng: ChaCha8Rng::seed_from_u64(s.seed),
+        net: Net::new(
+            LinkCfg {
+                latency: ns(s.link_latency),
+                jitter: ns(s.link_jitter),
+                loss: s.loss.clamp(0.0, 0.5),
+                rto: ns(s.rto),
+            },
+            paths,
+            s.capture,
+        ),
+        timeline: Vec::new(),
+        op_map: HashMap::new(),
+        completions: Vec::new(),
+        checker: Checker::default(),
+        codec: workload.codec,
+    };
+    for n in notes {
+        ctx.note(None, n);
+    }
+    let kato = ns(s.kato).max(MS);
+    let cqt_ms = u16::try_from(s.cqt.as_millis()).unwrap_or(u16::MAX);
+    let mut target = Target::new(
+        TgtCfg {
+            tbkas: s.tbkas,
+            cqt_ms,
+            ccrl: s.ccrl,
+            service_min: ns(s.service_min),
+            service_max: ns(s.service_max),
+            teardown: ns(s.teardown),
+            immediate_reset: s.immediate_reset,
+            ccr_mode,
+        },
+        faults,
+    );
+    let mut config = Config::new(s.policy);
+    config.cqt_fallback = s.cqt_fallback;
+    let host = Host::new(HostCfg { kato, reconnect_delay: ns(s.reconnect_delay) }, Engine::new(config), paths);
+
+    let nominal = match s.workload {
+        WorkloadKind::RwTest => u64::from(s.iterations.unwrap_or(RW_ITERATIONS)) * RW_ITERATION_NOMINAL,
+        _ => ns(s.duration),
+    };
+    let cap = nominal.saturating_add(TIME_CAP_MARGIN);
+
+    let mut sim = Sim {
+        ctx,
+        target,
+        host,
+        workload,
+        started: false,
+        invoked: HashMap::new(),
+        latencies: Vec::new(),
+        rw_out: Vec::new(),
+        events: 0,
+    };
+    sim.host.start(&mut sim.ctx);
+    let mut capped = false;
+    while let Some((at, ev)) = sim.ctx.q.pop() {
+        if at > cap {
+            capped = true;
+            sim.ctx.now = cap;
+            break;
+        }
+        sim.ctx.now = at;
+        sim.events += 1;
+        sim.dispatch(ev);
+        sim.after_event();
+        if sim.started && sim.workload.done(sim.ctx.now) && !sim.target.has_pending_media_work() {
+            break;
+        }
+    }
+    target = sim.target;
+    let host = sim.host;
+    let mut ctx = sim.ctx;
+    if capped {
+        ctx.note(None, format!("run stopped at the time limit ({}) with the application unfinished", secs(cap)));
+    }
+    let codec = ctx.codec;
+    let now = ctx.now;
+    ctx.checker.finish(now, |lba| codec.value(target.block(lba)));
+    let violations = core::mem::take(&mut ctx.checker.violations);
+    let exit = sim.workload.exit();
+    let rw_failed = exit == Some(1);
+    let corrupted = rw_failed || !violations.is_empty();
+    if sim.workload.is_rw_test() {
+        match exit {
+            Some(0) => ctx.note(None, "checker: rw_test passed every iteration (exit 0)".into()),
+            Some(_) => ctx.note(None, "checker: rw_test printed \"validation failed\" (exit 1)".into()),
+            None => {}
+        }
+    }
+    if violations.is_empty() {
+        ctx.note(None, "checker: register check clean".into());
+    } else {
+        for v in &violations {
+            ctx.note(None, format!("checker: {v}"));
+        }
+    }
+    let mut lat: Vec<Nanos> = sim.latencies.iter().map(|l| ns(l.latency)).collect();
+    lat.sort_unstable();
+    let p99 = if lat.is_empty() { 0 } else { lat[(lat.len() * 99).div_ceil(100).saturating_sub(1)] };
+    let detect = host.first_detect;
+    Report {
+        corrupted,
+        violations: if corrupted && violations.is_empty() {
+            vec!["rw_test: validation failed (LBA 0 did not hold 9)".into()]
+        } else {
+            violations
+        },
+        commands_completed: sim.latencies.len() as u64,
+        max_latency: dur(lat.last().copied().unwrap_or(0)),
+        p99_latency: dur(p99),
+        detect: detect.map(dur),
+        release: match (detect, host.first_release) {
+            (Some(d), Some(r)) => Some(dur(r.saturating_sub(d))),
+            _ => None,
+        },
+        timeline: ctx.timeline,
+        latencies: sim.latencies,
+        wire: ctx.net.capture.take().unwrap_or_default(),
+        rw_test_output: sim.rw_out,
+        rw_test_exit: exit,
+        sim_time: dur(now),
+        events: sim.events,
+    }
+}
+
+struct Sim {
+    ctx: Ctx,
+    target: Target,
+    host: Host,
+    workload: Workload,
+    started: bool,
+    invoked: HashMap<u64, Nanos>,
+    latencies: Vec<LatencySample>,
+    rw_out: Vec<String>,
+    events: u64,
+}
+
+impl Sim {
+    fn dispatch(&mut self, ev: Event) {
+        let ctx = &mut self.ctx;
+        match ev {
+            Event::Arrive { conn, to_controller } => {
+                if let Some(seg) = ctx.net.arrive(conn, to_controller) {
+                    if to_controller {
+                        self.target.on_segment(ctx, conn, seg);
+                    } else {
+                        self.host.on_segment(ctx, conn, seg);
+                    }
+                }
+            }
+            Event::TgtServiceDone { ctrl } => self.target.on_service_done(ctx, ctrl),
+            Event::TgtStuckDone { ctrl, slot } => self.target.on_stuck_done(ctx, ctrl, slot),
+            Event::TgtKaCheck { ctrl } => self.target.on_ka_check(ctx, ctrl),
+            Event::TgtTeardownDone { ctrl } => self.target.on_teardown_done(ctx, ctrl),
+            Event::HostKa { path, assoc } => self.host.on_ka(ctx, path, assoc),
+            Event::HostKaCheck { path, assoc, cid } => self.host.on_ka_check(ctx, path, assoc, cid),
+            Event::HostReconnect { path } => self.host.on_reconnect(ctx, path),
+            Event::HostConnectTimeout { path, assoc } => self.host.on_connect_timeout(ctx, path, assoc),
+            Event::HostEngine { at } => self.host.on_engine_timer(ctx, at),
+            Event::AppTimer { worker } => {
+                let mut out = WlOut::default();
+                self.workload.timer(ctx.now, &mut ctx.rng, worker, &mut out);
+                self.apply(out);
+            }
+        }
+    }
+
+    fn after_event(&mut self) {
+        if !self.started && self.host.all_connected {
+            self.started = true;
+            self.ctx.note(None, "application started".into());
+            let mut out = WlOut::default();
+            self.workload.start(self.ctx.now, &mut self.ctx.rng, &mut out);
+            self.apply(out);
+        }
+        while !self.ctx.completions.is_empty() {
+            let done = core::mem::take(&mut self.ctx.completions);
+            for (io, path, data) in done {
+                let now = self.ctx.now;
+                let invoke = self.invoked.remove(&io.op).unwrap_or(now);
+                self.latencies.push(LatencySample {
+                    at: dur(now),
+                    latency: dur(now - invoke),
+                    opcode: if io.write { opc::WRITE } else { opc::READ },
+                    path,
+                });
+                if io.write {
+                    self.ctx.checker.write_acked(io.op, io.lba, now);
+                } else {
+                    let v = self.ctx.codec.value(&data);
+                    self.ctx.checker.read_done(io.op, io.lba, v, now);
+                }
+                let mut out = WlOut::default();
+                self.workload.complete(now, &mut self.ctx.rng, &io, &data, &mut out);
+                self.apply(out);
+            }
+        }
+    }
+
+    fn apply(&mut self, out: WlOut) {
+        let now = self.ctx.now;
+        for line in out.lines {
+            if line == "validation failed" {
+                self.ctx.note(None, "rw_test: validation failed".into());
+            }
+            self.rw_out.push(line);
+        }
+        for (t, w) in out.timers {
+            self.ctx.q.push(t, Event::AppTimer { worker: w });
+        }
+        for io in out.submit {
+            self.invoked.insert(io.op, now);
+            if io.write {
+                self.ctx.checker.write_invoked(io.op, io.lba, io.value, now);
+            } else {
+                self.ctx.checker.read_invoked(io.op, io.lba, now);
+            }
+            self.host.submit(&mut self.ctx, io);
+        }
+    }
+}
