@@ -117,7 +117,7 @@ fn assert_fes(err: PduError, fes: u16, fei: u32) {
 
 #[test]
 fn undefined_types_are_fes1_fei0() {
-    for t in [0x08u8, 0x0A, 0x0B, 0x0C, 0x10, 0x7F, 0xFE, 0xFF] {
+    for t in [0x08u8, PduType::KD_REQ.0, PduType::KD_RESP.0, 0x0C, 0x10, 0x7F, 0xFE, 0xFF] {
         let mut bytes = enc(&resp(), &HD);
         bytes[0] = t;
         // The receiver that would accept the direction bit, so the type itself is what fails.

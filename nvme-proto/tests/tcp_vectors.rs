@@ -380,3 +380,22 @@ fn every_shipped_vector_decodes_byte_by_byte_like_whole() {
         assert_eq!(d.decode(&bytes), Ok(Decoded::Pdu { pdu: whole, consumed: bytes.len() }));
     }
 }
+
+#[test]
+fn data_digest_covers_exactly_the_data_bytes_for_odd_lengths() {
+    // peers.md §6 #8: DATAL 1, 5, 4095. Linux, FreeBSD and Wireshark digest exactly DATAL bytes; SPDK zero-pads to a
+    // dword multiple. We follow the majority (DATA_DIGEST_ZERO_PADS = false), so the two differ here.
+    assert!(!DATA_DIGEST_ZERO_PADS);
+    for len in [1usize, 5, 4095] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
+        let pdu = Pdu::C2HData(C2HData { cccid: 1, datao: 0, data: &data, last: true, success: false });
+        let mut buf = vec![0; pdu.buffer_len(&HD_DD)];
+        let n = pdu.emit(&HD_DD, &mut buf).unwrap();
+        let ddgst = u32::from_le_bytes(buf[n - 4..n].try_into().unwrap());
+        assert_eq!(ddgst, crc32c(&data));
+        assert_eq!(ddgst, data_digest(&data));
+        let padded = Crc32c::new().update(&data).update(&vec![0u8; (4 - len % 4) % 4]).finish();
+        assert_ne!(ddgst, padded, "len {len}");
+        assert_eq!(decode_one(Role::Host, HD_DD, &buf), pdu);
+    }
+}

@@ -11,6 +11,15 @@ use super::header::{PduFlags, PduType};
 /// Error, DNR 0 (word = SC << 1 = 0x0044; vectors.md §3.1). The host may retry the command.
 pub const STATUS_TRANSIENT_TRANSPORT_ERROR: u16 = 0x0044;
 
+/// The FEI we send with FES 0x02, 0x04 and 0x05. Unconfirmed: best guess 0, because the specification's table
+/// marks FEI reserved for them (SPDK sends a field offset with FES 0x02). Received TermReqs may carry any FEI.
+pub const FEI_RESERVED: u32 = 0;
+
+/// Whether the FEI of a FES 0x03 Header Digest Error carries the received header digest (otherwise
+/// [`FEI_RESERVED`]). Unconfirmed: best guess yes, because FreeBSD sends it and Wireshark names the field
+/// "PDU header digest".
+pub const FEI_HEADER_DIGEST_IS_RECEIVED_DIGEST: bool = true;
+
 /// Fatal Error Status, TermReq bytes 9:8 (nvme-tcp.md §3.3, §7.1). An open enum: unknown values round-trip (a
 /// receiver accepts any FES, logs it and closes).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -250,13 +259,13 @@ impl PduError {
     }
 
     /// The FEI a termination request carries: the field offset for FES 0x01 and 0x06, the received header digest
-    /// for FES 0x03, and 0 otherwise (nvme-tcp.md §7.2, our rule for FES 0x02/0x04/0x05).
+    /// for FES 0x03 ([`FEI_HEADER_DIGEST_IS_RECEIVED_DIGEST`]), and [`FEI_RESERVED`] otherwise (nvme-tcp.md §7.2).
     pub const fn fei(&self) -> u32 {
         match self {
             PduError::InvalidField(f) => f.offset() as u32,
-            PduError::HeaderDigest { received, .. } => *received,
+            PduError::HeaderDigest { received, .. } if FEI_HEADER_DIGEST_IS_RECEIVED_DIGEST => *received,
             PduError::UnsupportedParameter { offset } => *offset as u32,
-            _ => 0,
+            _ => FEI_RESERVED,
         }
     }
 

@@ -65,6 +65,12 @@ impl PduType {
     pub const C2H_DATA: PduType = PduType(0x07);
     /// 0x09 R2T: Ready to Transfer, controller to host. (0x08 is reserved.)
     pub const R2T: PduType = PduType(0x09);
+    /// 0x0A KDReq (key update request), named in one third-party header only. Unconfirmed: best guess it is not a
+    /// PDU Format Version 0 type, because no Linux/SPDK/FreeBSD code defines it; received, it is rejected as
+    /// undefined (FES 0x01, FEI 0). See spec-notes/nvme-tcp.md.
+    pub const KD_REQ: PduType = PduType(0x0A);
+    /// 0x0B KDResp (key update response): unconfirmed like [`PduType::KD_REQ`], and rejected the same way.
+    pub const KD_RESP: PduType = PduType(0x0B);
 
     /// The name used in the specification, or `None` for a value PDU Format Version 0 does not define.
     pub const fn name(self) -> Option<&'static str> {
@@ -82,8 +88,8 @@ impl PduType {
         })
     }
 
-    /// Whether PDU Format Version 0 defines this type (0x00..=0x07 and 0x09). 0x0A/0x0B (KDReq/KDResp in one
-    /// third-party header) are treated as undefined: see spec-notes/nvme-tcp.md.
+    /// Whether PDU Format Version 0 defines this type (0x00..=0x07 and 0x09). [`PduType::KD_REQ`] and
+    /// [`PduType::KD_RESP`] are treated as undefined.
     pub const fn is_defined(self) -> bool {
         self.name().is_some()
     }

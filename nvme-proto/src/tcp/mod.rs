@@ -57,10 +57,11 @@ pub use capsule::{CAPSULE_CMD_HLEN, CAPSULE_RESP_HLEN, CapsuleCmd, CapsuleCmdPdu
 pub use data::{C2HData, DATA_PDU_HLEN, DataPdu, H2CData, R2T, R2TPdu, check_in_window};
 pub use deframer::{ConnState, DEFAULT_MAX_PLEN, Decoded, Deframer, MIN_MAX_PLEN};
 pub use error::{
-    DataDigestError, EmitError, Fes, InvalidField, PduError, STATUS_TRANSIENT_TRANSPORT_ERROR, SequenceError,
+    DataDigestError, EmitError, FEI_HEADER_DIGEST_IS_RECEIVED_DIGEST, FEI_RESERVED, Fes, InvalidField, PduError,
+    STATUS_TRANSIENT_TRANSPORT_ERROR, SequenceError,
 };
 pub use header::{CH_LEN, CommonHeader, DIGEST_LEN, PduFlags, PduType, Role};
 pub use ic::{IC_PDU_LEN, IcReq, IcReqPdu, IcResp, IcRespPdu};
 pub use params::{DEFAULT_MAXH2CDATA, MAX_PDA, MIN_MAXH2CDATA, Params, maxh2cdata_is_valid};
-pub use pdu::Pdu;
+pub use pdu::{DATA_DIGEST_ZERO_PADS, PAD_BYTE, Pdu, data_digest};
 pub use term::{TERM_REQ_HLEN, TERM_REQ_MAX_DATA, TERM_REQ_MAX_PLEN, TermReq, TermReqPdu};

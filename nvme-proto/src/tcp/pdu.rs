@@ -10,7 +10,27 @@ use super::ic::{IcReq, IcResp};
 use super::params::Params;
 use super::rx::{IcPhase, Rx, Step, step};
 use super::term::TermReq;
-use crate::crc::crc32c;
+use crate::crc::{Crc32c, crc32c};
+
+/// The value of every PAD byte we send (between HDGST and PDO). Unconfirmed: our rule is zeros (FreeBSD zero-fills;
+/// no digest covers PAD and no receiver checks it). Received PAD is ignored whatever it holds.
+pub const PAD_BYTE: u8 = 0;
+
+/// Whether the data digest of a data length that is not a multiple of 4 covers zero bytes appended up to the next
+/// multiple of 4 (SPDK) instead of exactly the data bytes (Linux, FreeBSD, Wireshark). Unconfirmed: best guess
+/// exactly the data bytes (`false`), because three of four implementations do.
+pub const DATA_DIGEST_ZERO_PADS: bool = false;
+
+/// The data digest (DDGST) of `data`: CRC-32C of exactly the data bytes, or zero-padded to a dword multiple when
+/// [`DATA_DIGEST_ZERO_PADS`] is set.
+pub fn data_digest(data: &[u8]) -> u32 {
+    let pad = (4 - data.len() % 4) % 4;
+    if DATA_DIGEST_ZERO_PADS && pad != 0 {
+        Crc32c::new().update(data).update(&[0u8; 3][..pad]).finish()
+    } else {
+        crc32c(data)
+    }
+}
 
 /// Any NVMe/TCP PDU, validated. Borrowed parts (data, a TermReq's copied header) point into the received bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +180,7 @@ impl Layout {
         CommonHeader::new(pdu_type, flags, self.hlen as u8, self.pdo as u8, self.plen as u32)
     }
 
-    /// Fills `out` (the `PLEN` bytes from [`Layout::prepare`]): the `header` (HLEN bytes), its digest, zero PAD,
+    /// Fills `out` (the `PLEN` bytes from [`Layout::prepare`]): the `header` (HLEN bytes), its digest, PAD,
     /// `data` and its digest. Returns PLEN.
     pub(crate) fn finish(&self, out: &mut [u8], header: &[u8], data: &[u8]) -> Result<usize, EmitError> {
         let short = EmitError::BufferTooShort { needed: self.plen };
@@ -174,11 +194,11 @@ impl Layout {
             return Ok(self.plen);
         }
         let (pad, rest) = rest.split_at_mut_checked(self.pdo.saturating_sub(self.hlen + self.hd)).ok_or(short)?;
-        pad.fill(0);
+        pad.fill(PAD_BYTE);
         let (body, ddgst) = rest.split_at_mut_checked(self.data_len).ok_or(short)?;
         body.copy_from_slice(data.get(..self.data_len).ok_or(short)?);
         if self.dd != 0 {
-            ddgst.copy_from_slice(&crc32c(body).to_le_bytes());
+            ddgst.copy_from_slice(&data_digest(body).to_le_bytes());
         }
         Ok(self.plen)
     }

@@ -20,7 +20,7 @@ use super::error::{DataDigestError, Fes, InvalidField, PduError, SequenceError};
 use super::header::{CH_LEN, CommonHeader, DIGEST_LEN, PduFlags, PduType, Role};
 use super::ic::{IC_PDU_LEN, IcReq, IcReqPdu, IcResp, IcRespPdu};
 use super::params::Params;
-use super::pdu::Pdu;
+use super::pdu::{Pdu, data_digest};
 use super::term::{TERM_REQ_HLEN, TERM_REQ_MAX_PLEN, TermReq, TermReqPdu};
 use crate::crc::crc32c;
 
@@ -235,7 +235,7 @@ fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
     let data: &'a [u8] = buf.get(f.pdo..f.pdo + f.data_len).ok_or(truncated)?;
     if f.ddgst {
         let received = read_le32(buf, f.plen - DIGEST_LEN)?;
-        let computed = crc32c(data);
+        let computed = data_digest(data);
         if !digest_ok(received, computed) {
             // The command the data belongs to: CCCID of a data PDU, the SQE's CID (PDU bytes 11:10) of a capsule.
             let cccid_at = if f.pdu_type == PduType::CAPSULE_CMD { 10 } else { 8 };
