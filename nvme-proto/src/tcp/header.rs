@@ -255,8 +255,14 @@ mod tests {
         assert_eq!(PduType::CAPSULE_RESP.allowed_flags(), PduFlags::HDGSTF);
         assert_eq!(PduType::H2C_TERM_REQ.allowed_flags(), PduFlags::NONE);
         assert_eq!(Role::Host.peer(), Role::Controller);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn debug_names_types_and_flags() {
         assert_eq!(std::format!("{:?}", PduType(0x0A)), "PduType(0x0a)");
         assert_eq!(std::format!("{:?}", PduType::R2T), "R2T(0x09)");
+        assert_eq!(std::format!("{}", PduType::C2H_DATA), "C2HData");
         assert_eq!(std::format!("{:?}", PduFlags(0x05)), "PduFlags(0x05 HDGSTF LAST_PDU)");
     }
 
