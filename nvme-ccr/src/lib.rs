@@ -39,12 +39,12 @@
 //!
 //! ```
 //! use core::time::Duration;
-//! use nvme_ccr::{CommandKind, Config, ControllerFacts, Cqt, Engine, FailureReason, Instant, PathAction, Policy,
+//! use nvme_ccr::{Ccrl, CommandKind, Config, ControllerFacts, Cqt, Engine, FailureReason, Instant, PathAction, Policy,
 //!                ReleaseAction, ReleaseReason};
 //! use nvme_proto::cmd::{AsyncEvent, CcrLogEntry, CcrLogPage, Ccrs, Status};
 //!
 //! let facts = |cntlid, cirn| ControllerFacts {
-//!     cntlid, ciu: 1, cirn, cqt: Cqt::from_identify_ms(1), ccrl: 4, kato: Duration::from_secs(5), tbkas: true,
+//!     cntlid, ciu: 1, cirn, cqt: Cqt::from_raw(1), ccrl: Ccrl::from_raw(4), kato: Duration::from_secs(5), tbkas: true,
 //! };
 //! let ms = Instant::from_millis;
 //! let mut engine = Engine::new(Config::new(Policy::Ccr));
@@ -99,8 +99,9 @@ mod time;
 
 pub use engine::Engine;
 pub use error::{CcrError, CompleteError, LogError, PathError, SubmitError};
-pub use facts::{ControllerFacts, Cqt, Instance};
+pub use facts::{ControllerFacts, Instance, cqt_or_fallback};
 pub use hold::ReleaseReason;
+pub use nvme_proto::cmd::{Ccrl, Cqt};
 pub use output::{CCR_LOG_BYTES, CcrFailure, Event, PathAction, ReadCcrLog, Release, ReleaseAction, SendCcr};
 pub use policy::{
     CcrWait, CommandKind, Config, DEFAULT_CQT_FALLBACK, DEFAULT_FINAL_LOG_WAIT, Policy, SourceCandidate, SourceOrder,

@@ -3,7 +3,8 @@
 use core::time::Duration;
 
 use crate::PathId;
-use crate::facts::ControllerFacts;
+use crate::facts::{ControllerFacts, cqt_or_fallback};
+use nvme_proto::cmd::{AdminCommand, Command, IoCommand};
 
 /// How the host recovers the commands that were in flight on a controller that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,7 +58,7 @@ pub enum CcrWait {
 impl CcrWait {
     /// The wait for one CCR against the impacted controller described by `facts`, before the deadline cap.
     pub fn duration(self, facts: &ControllerFacts, cqt_fallback: Duration) -> Duration {
-        let cqt = facts.cqt.or_fallback(cqt_fallback);
+        let cqt = cqt_or_fallback(facts.cqt, cqt_fallback);
         match self {
             Self::MaxCqtKato => cqt.max(facts.kato),
             Self::KatoPlusCqt => facts.kato.saturating_add(cqt),
@@ -164,6 +165,17 @@ pub enum CommandKind {
 }
 
 impl CommandKind {
+    /// The kind of a parsed command, with nvme-proto's side-effect classification (Get Log Page with RAE = 0,
+    /// unknown opcodes and every Fabrics command but Property Get count as side-effecting).
+    pub const fn of(command: &Command) -> Self {
+        match command {
+            Command::Io(IoCommand::Read(_)) => Self::Read,
+            Command::Io(IoCommand::Write(_)) => Self::Write,
+            Command::Io(c) => Self::OtherIo { side_effects: c.has_side_effects() },
+            Command::Admin(c) => Self::Admin { side_effects: AdminCommand::has_side_effects(c) },
+        }
+    }
+
     /// Whether the command can change stored data or controller state.
     pub const fn has_side_effects(self) -> bool {
         match self {
@@ -187,22 +199,48 @@ impl CommandKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::Cqt;
+    use nvme_proto::cmd::{Ccrl, Cqt};
 
     fn facts(cqt: Cqt) -> ControllerFacts {
-        ControllerFacts { cntlid: 1, ciu: 1, cirn: 1, cqt, ccrl: 4, kato: Duration::from_secs(5), tbkas: true }
+        ControllerFacts {
+            cntlid: 1,
+            ciu: 1,
+            cirn: 1,
+            cqt,
+            ccrl: Ccrl::from_raw(4),
+            kato: Duration::from_secs(5),
+            tbkas: true,
+        }
     }
 
     #[test]
     fn ccr_wait_variants() {
         let f = Duration::from_secs(10);
-        let one_ms = facts(Cqt::Reported(Duration::from_millis(1)));
+        let one_ms = facts(Cqt::from_raw(1));
         assert_eq!(CcrWait::MaxCqtKato.duration(&one_ms, f), Duration::from_secs(5));
         assert_eq!(CcrWait::KatoPlusCqt.duration(&one_ms, f), Duration::from_millis(5_001));
         assert_eq!(CcrWait::KatoPlusCqt.duration(&facts(Cqt::NotReported), f), Duration::from_secs(15));
         assert_eq!(CcrWait::MaxCqtKato.duration(&facts(Cqt::NotReported), f), Duration::from_secs(10));
         assert_eq!(CcrWait::Fixed(Duration::from_millis(3)).duration(&one_ms, f), Duration::from_millis(3));
         assert_eq!(CcrWait::UntilDeadline.duration(&one_ms, f), Duration::MAX);
+    }
+
+    #[test]
+    fn kind_of_a_parsed_command() {
+        use nvme_proto::cmd::{QueueKind, Sqe};
+        let kind = |q, opcode, cdw10| {
+            let mut sqe = Sqe::new(opcode, 1);
+            sqe.cdw10 = cdw10;
+            CommandKind::of(&Command::parse(q, &sqe).unwrap())
+        };
+        assert_eq!(kind(QueueKind::Io, 0x02, 0), CommandKind::Read);
+        assert_eq!(kind(QueueKind::Io, 0x01, 0), CommandKind::Write);
+        assert_eq!(kind(QueueKind::Io, 0x00, 0), CommandKind::OtherIo { side_effects: true }); // Flush
+        assert_eq!(kind(QueueKind::Io, 0x0C, 0), CommandKind::OtherIo { side_effects: false }); // Verify
+        assert_eq!(kind(QueueKind::Admin, 0x06, 1), CommandKind::Admin { side_effects: false }); // Identify
+        assert_eq!(kind(QueueKind::Admin, 0x02, 0x1E), CommandKind::Admin { side_effects: true }); // Get Log Page RAE 0
+        assert_eq!(kind(QueueKind::Admin, 0x02, 0x801E), CommandKind::Admin { side_effects: false }); // RAE 1
+        assert_eq!(kind(QueueKind::Admin, 0x38, 0), CommandKind::Admin { side_effects: true }); // CCR
     }
 
     #[test]

@@ -21,9 +21,11 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use core::num::NonZeroU8;
 
 use nvme_proto::cmd::{
-    AsyncEvent, CCR_LOG_MAX_ENTRIES, CcrLogEntry, CcrLogPage, CcrResult, Ccrs, CrossControllerReset, Status, StatusCode,
+    AsyncEvent, CCR_LOG_MAX_ENTRIES, CcrLogEntry, CcrLogPage, CcrResult, Ccrl, Ccrs, CrossControllerReset, Status,
+    StatusCode,
 };
 
 /// The host a controller belongs to (a key derived from its host NQN). A CCR only finds impacted controllers of
@@ -32,14 +34,14 @@ use nvme_proto::cmd::{
 pub struct HostId(pub u64);
 
 /// Linux nvmet's CCRL, "as recommended by TP8028" (ccr-cqt.md §8.1).
-pub const DEFAULT_CCRL: u8 = 4;
+pub const DEFAULT_CCRL: Ccrl = Ccrl::Limit(NonZeroU8::new(4).unwrap());
 
 /// Target configuration, including the fault switches of ccr-cqt.md §11. The switches may be flipped at any
 /// time through [`Target::config_mut`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TargetConfig {
-    /// CCRL reported in Identify and enforced per source (0x41). 0 means "not reported": nothing is enforced.
-    pub ccrl: u8,
+    /// CCRL reported in Identify and enforced per source (0x41). [`Ccrl::NotReported`]: nothing is enforced.
+    pub ccrl: Ccrl,
     /// Entries one source's CCR log holds (0x40 beyond); at most 511.
     pub log_capacity: usize,
     /// Immediate Reset Successful mode: the CCR command completes only when the impacted controller's teardown
@@ -275,7 +277,9 @@ impl Target {
             self.answer(source, req, Status::new(StatusCode::INVALID_FIELD).with_dnr(true), 0);
             return Ok(());
         }
-        if self.config.ccrl != 0 && self.in_progress(s) >= self.config.ccrl as usize {
+        if let Ccrl::Limit(limit) = self.config.ccrl
+            && self.in_progress(s) >= limit.get() as usize
+        {
             self.answer(source, req, Status::new(StatusCode::CCR_LIMIT_EXCEEDED), 0);
             return Ok(());
         }

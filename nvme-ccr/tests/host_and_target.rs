@@ -9,7 +9,7 @@ use nvme_ccr::{
     CcrId, CommandKind, ControllerFacts, Cqt, Engine, Event, FailureReason, Instant, PathId, Policy, Release,
     ReleaseAction, ReleaseReason,
 };
-use nvme_proto::cmd::{CrossControllerReset, GetLogPage, LSP_RMC, LogId};
+use nvme_proto::cmd::{Ccrl, CrossControllerReset, GetLogPage, LSP_RMC, LogId};
 
 use core::time::Duration;
 
@@ -35,8 +35,8 @@ impl Lab {
                 cntlid,
                 ciu: id.ciu,
                 cirn: id.cirn,
-                cqt: Cqt::from_identify_ms(1),
-                ccrl: if config.ccr_unsupported { 0 } else { config.ccrl },
+                cqt: Cqt::from_raw(1),
+                ccrl: if config.ccr_unsupported { Ccrl::NotReported } else { config.ccrl },
                 kato: Duration::from_secs(5),
                 tbkas: true,
             };

@@ -21,7 +21,7 @@ use nvme_ccr::{
     CcrId, CcrWait, CommandKind, Completion, Config, ControllerFacts, Cqt, Engine, Instance, Instant, LogReadId,
     PathAction, PathId, Policy, ReleaseAction,
 };
-use nvme_proto::cmd::{CcrLogEntry, CcrLogPage, Ccrs, Sct, Status, StatusCode};
+use nvme_proto::cmd::{CcrLogEntry, CcrLogPage, Ccrl, Ccrs, Sct, Status, StatusCode};
 use proptest::prelude::*;
 
 const F: Duration = Duration::from_secs(10);
@@ -123,9 +123,8 @@ fn facts_of(cntlid: u16, (ciu, cqt, ccrl, kato, tbkas): (u8, u8, u8, u8, bool), 
         cntlid,
         ciu: ciu % 3, // 0 (pre-TP8028) is common, and CIU collisions across reconnects happen
         cirn,
-        cqt: [Cqt::NotReported, Cqt::Reported(Duration::from_millis(1)), Cqt::Reported(Duration::from_millis(700))]
-            [cqt as usize % 3],
-        ccrl: [0, 1, 2, 4][ccrl as usize % 4],
+        cqt: [Cqt::NotReported, Cqt::from_raw(1), Cqt::from_raw(700)][cqt as usize % 3],
+        ccrl: Ccrl::from_raw([0, 1, 2, 4][ccrl as usize % 4]),
         kato: [Duration::from_secs(1), Duration::from_secs(5)][kato as usize % 2],
         tbkas,
     }
@@ -136,7 +135,7 @@ fn hold_ms(f: &ControllerFacts) -> u64 {
     let kato = f.kato.as_millis() as u64;
     let cqt = match f.cqt {
         Cqt::NotReported => F.as_millis() as u64,
-        Cqt::Reported(d) => d.as_millis() as u64,
+        Cqt::Millis(ms) => ms.get() as u64,
     };
     (if f.tbkas { 3 } else { 2 }) * kato + cqt
 }
@@ -235,8 +234,10 @@ impl Model {
     }
 
     fn limit(&self, p: PathId) -> usize {
-        let ccrl = self.facts[p.0 as usize].ccrl;
-        if ccrl == 0 { 1 } else { ccrl as usize }
+        match self.facts[p.0 as usize].ccrl.to_raw() {
+            0 => 1,
+            n => n as usize,
+        }
     }
 
     fn step(&mut self, op: Op) {

@@ -10,7 +10,7 @@ use nvme_ccr::{
     CcrError, CcrFailure, CcrWait, CommandKind, CompleteError, Completion, Config, Cqt, Event, FailureReason, LogError,
     PathAction, PathError, PathId, PathState, Policy, ReleaseAction, ReleaseReason, SourceOrder, SubmitError,
 };
-use nvme_proto::cmd::{Ccrs, CrossControllerReset, Sct, Status, StatusCode};
+use nvme_proto::cmd::{Ccrl, Ccrs, CrossControllerReset, Sct, Status, StatusCode};
 
 const W: CommandKind = CommandKind::Write;
 const R: CommandKind = CommandKind::Read;
@@ -307,7 +307,7 @@ fn ccrl_is_respected_with_several_impacted_controllers() {
     let mut h = Host::new(Policy::Ccr);
     let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
     let mut f4 = facts(4);
-    f4.ccrl = 2;
+    f4.ccrl = Ccrl::from_raw(2);
     let c4 = h.e.add_controller(ms(0), f4).unwrap();
     for (t, c) in [(1, c1), (2, c2), (3, c3)] {
         h.submit(ms(0), c, t, W);
@@ -335,7 +335,7 @@ fn ccrl_zero_source_takes_one_ccr_at_a_time() {
     let mut h = Host::new(Policy::Ccr);
     let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
     let mut f3 = facts(3);
-    f3.ccrl = 0;
+    f3.ccrl = Ccrl::NotReported;
     let c3 = h.e.add_controller(ms(0), f3).unwrap();
     h.submit(ms(0), c1, 1, W);
     h.submit(ms(0), c2, 2, W);
@@ -359,7 +359,7 @@ fn pre_tp8028_source_is_incapable_until_it_reconnects() {
     let mut old = facts(2);
     old.ciu = 0;
     old.cirn = 0;
-    old.ccrl = 0;
+    old.ccrl = Ccrl::NotReported;
     old.cqt = Cqt::NotReported;
     let c2 = h.e.add_controller(ms(0), old).unwrap();
     h.submit(ms(0), c1, 5, W);
@@ -390,7 +390,7 @@ fn invalid_field_disables_only_pre_tp8028_sources() {
         let c1 = h.e.add_controller(ms(0), facts(1)).unwrap();
         let mut f2 = facts(2);
         f2.ciu = ciu;
-        f2.ccrl = ccrl;
+        f2.ccrl = Ccrl::from_raw(ccrl);
         let c2 = h.e.add_controller(ms(0), f2).unwrap();
         h.submit(ms(0), c1, 5, W);
         h.e.handle_controller_failed(ms(0), c1, KA).unwrap();

@@ -2,7 +2,7 @@
 //! and the fault switches (ccr-cqt.md §3, §4, §8, §11).
 
 use nvme_ccr::target::{CcrAnswer, HostId, Identity, Target, TargetConfig};
-use nvme_proto::cmd::{AsyncEvent, CcrLogPage, CcrResult, Ccrs, CrossControllerReset, Status, StatusCode};
+use nvme_proto::cmd::{AsyncEvent, CcrLogPage, CcrResult, Ccrl, Ccrs, CrossControllerReset, Status, StatusCode};
 
 const HOST: HostId = HostId(0xA);
 const OTHER_HOST: HostId = HostId(0xB);
@@ -107,7 +107,7 @@ fn stale_instance_after_ready_is_not_found() {
 
 #[test]
 fn limit_in_progress_and_log_full() {
-    let cfg = TargetConfig { ccrl: 2, log_capacity: 3, ..TargetConfig::default() };
+    let cfg = TargetConfig { ccrl: Ccrl::from_raw(2), log_capacity: 3, ..TargetConfig::default() };
     let (mut t, ids) = target(cfg, 5);
     t.handle_ccr(5, 1, ccr(ids[0])).unwrap();
     assert!(answer(&mut t).status.is_success());

@@ -7,7 +7,7 @@ use nvme_ccr::{
     CommandKind, Config, ControllerFacts, Cqt, Engine, Event, Instant, PathAction, PathId, Policy, ReadCcrLog, Release,
     SendCcr,
 };
-use nvme_proto::cmd::{AsyncEvent, CcrLogEntry, CcrLogPage, Ccrs, Status, StatusCode};
+use nvme_proto::cmd::{AsyncEvent, CcrLogEntry, CcrLogPage, Ccrl, Ccrs, Status, StatusCode};
 
 /// `t` milliseconds after the epoch.
 pub fn ms(t: u64) -> Instant {
@@ -20,8 +20,8 @@ pub fn facts(cntlid: u16) -> ControllerFacts {
         cntlid,
         ciu: 0x10 + cntlid as u8,
         cirn: 0xC1C1_0000 + cntlid as u64,
-        cqt: Cqt::from_identify_ms(1),
-        ccrl: 4,
+        cqt: Cqt::from_raw(1),
+        ccrl: Ccrl::from_raw(4),
         kato: Duration::from_secs(5),
         tbkas: true,
     }
