@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use nvme_ccr::{
-    CcrId, CommandKind, Completion, ControllerFacts, Cqt, Engine, Event as EngEvent, FailureReason, Instant, LogReadId,
-    PathAction, PathId, ReleaseAction, ReleaseReason,
+    CcrId, Ccrl, CommandKind, Completion, ControllerFacts, Cqt, Engine, Event as EngEvent, FailureReason, Instant,
+    LogReadId, PathAction, PathId, ReleaseAction, ReleaseReason,
 };
 use nvme_proto::cmd::{Sqe, Status};
 use nvme_proto::tcp::Role;
@@ -450,8 +450,8 @@ impl Host {
             cntlid: f.cntlid,
             ciu: f.ciu,
             cirn: f.cirn,
-            cqt: Cqt::from_identify_ms(f.cqt_ms),
-            ccrl: f.ccrl,
+            cqt: Cqt::from_raw(f.cqt_ms),
+            ccrl: Ccrl::from_raw(f.ccrl),
             kato: dur(self.cfg.kato),
             tbkas: f.tbkas,
         };
@@ -650,6 +650,10 @@ impl Host {
                 );
                 if released_at_once > 0 {
                     s += &format!("; {released_at_once} side-effect-free command(s) released at once");
+                    // Nothing with side effects left to hold: everything was released at detection.
+                    if held == 0 && self.first_release.is_none() && self.first_detect.is_some() {
+                        self.first_release = Some(ctx.now);
+                    }
                 }
                 ctx.note(p, s);
             }

@@ -120,7 +120,7 @@ pub(crate) struct Target {
 impl Target {
     pub(crate) fn new(cfg: TgtCfg, faults: Vec<Armed>) -> Target {
         let ccr = CcrTarget::new(TargetConfig {
-            ccrl: cfg.ccrl,
+            ccrl: nvme_proto::cmd::Ccrl::from_raw(cfg.ccrl),
             irs: cfg.immediate_reset,
             ccr_fail: cfg.ccr_mode == CcrMode::Fail,
             ccr_unsupported: cfg.ccr_mode == CcrMode::Unsupported,
