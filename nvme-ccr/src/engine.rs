@@ -70,8 +70,8 @@ struct PendingRelease {
 ///
 /// It decides when a command that was in flight on a failed path may run again elsewhere: never before a
 /// Cross-Controller Reset proved the exact failed instance reset, or before the time-based hold passed (ccr-cqt.md
-/// §14), except under [`Policy::Legacy`] (the unsafe baseline) and for side-effect-free commands under
-/// [`Policy::CcrFilter`].
+/// §14), except under [`Policy::Legacy`](crate::Policy::Legacy) (the unsafe baseline) and for side-effect-free commands under
+/// [`Policy::CcrFilter`](crate::Policy::CcrFilter).
 ///
 /// # Call order
 ///

@@ -36,6 +36,19 @@ pub struct HostId(pub u64);
 /// Linux nvmet's CCRL, "as recommended by TP8028" (ccr-cqt.md §8.1).
 pub const DEFAULT_CCRL: Ccrl = Ccrl::Limit(NonZeroU8::new(4).unwrap());
 
+/// The status for "impacted controller not found" (no controller of the source's host with that ICID + CIU + CIRN,
+/// or the source itself). **Unconfirmed**: no dedicated code is known; best guess Invalid Field in Command (SCT 0 /
+/// SC 0x02), sent with DNR (ccr-cqt.md §3, §17).
+pub const CCR_NOT_FOUND: StatusCode = StatusCode::INVALID_FIELD;
+
+/// DW0 of a CCR completed in IRS mode. IRS = 1 is certain; **unconfirmed**: V = 1 ("identity validated", best guess
+/// from the name) and CLRI = 0 (we model no controller-level reset) (ccr-cqt.md §3).
+pub const IRS_RESULT: CcrResult = CcrResult { irs: true, v: true, clri: false };
+
+/// CCRF of an entry that ended in Success. **Unconfirmed**: V (bit 0) set, best guess from the name; RETRY bits 0
+/// (ccr-cqt.md §4).
+pub const SUCCESS_CCRF: u8 = CcrLogEntry::CCRF_V;
+
 /// Target configuration, including the fault switches of ccr-cqt.md §11. The switches may be flipped at any
 /// time through [`Target::config_mut`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,7 +268,7 @@ impl Target {
     ///
     /// Checks, in this order (ccr-cqt.md §8.2): `ccr-unsupported` -> Invalid Command Opcode + DNR; the impacted
     /// controller is found among the same host's controllers by ICID + CIU + CIRN (not the source itself),
-    /// otherwise Invalid Field in Command + DNR (our choice for "not found / mismatch", unconfirmed); in-progress
+    /// otherwise [`CCR_NOT_FOUND`] + DNR; in-progress
     /// CCRs through this source >= CCRL -> 0x41; one already in progress for the same impacted controller ->
     /// 0x3F; log full -> 0x40. Then the CCR is accepted.
     pub fn handle_ccr(&mut self, source: u16, req: u64, cmd: CrossControllerReset) -> Result<(), TargetError> {
@@ -270,11 +283,11 @@ impl Target {
             .iter()
             .position(|c| c.host == host && c.id.cntlid == cmd.icid && c.id.ciu == cmd.ciu && c.id.cirn == cmd.cirn)
         else {
-            self.answer(source, req, Status::new(StatusCode::INVALID_FIELD).with_dnr(true), 0);
+            self.answer(source, req, Status::new(CCR_NOT_FOUND).with_dnr(true), 0);
             return Ok(());
         };
         if t == s {
-            self.answer(source, req, Status::new(StatusCode::INVALID_FIELD).with_dnr(true), 0);
+            self.answer(source, req, Status::new(CCR_NOT_FOUND).with_dnr(true), 0);
             return Ok(());
         }
         if let Ccrl::Limit(limit) = self.config.ccrl
@@ -338,7 +351,7 @@ impl Target {
             for (e, &u) in c.log.iter_mut().zip(&c.log_uids) {
                 if u == gone.uid && e.ccrs == Ccrs::IN_PROGRESS {
                     e.ccrs = Ccrs::SUCCESS;
-                    e.ccrf |= CcrLogEntry::CCRF_V;
+                    e.ccrf |= SUCCESS_CCRF;
                     changed = true;
                 }
             }
@@ -353,8 +366,7 @@ impl Target {
                 self.irs_waits.swap_remove(k);
             } else if w.impacted_uid == gone.uid {
                 self.irs_waits.swap_remove(k);
-                let dw0 = CcrResult { irs: true, v: true, clri: false }.to_dw0();
-                self.answer(w.source, w.req, Status::SUCCESS, dw0);
+                self.answer(w.source, w.req, Status::SUCCESS, IRS_RESULT.to_dw0());
             } else {
                 k += 1;
             }
