@@ -57,6 +57,11 @@ fn seed_ccr_via_aen_and_log_releases_w5_on_ctrl2() {
         if *path == c1 && *after == Duration::from_millis(2_000))));
     assert_eq!(h.actions, [PathAction::Reconnect { path: c1 }]);
     assert_eq!(h.e.path_state(c1), Some(PathState::Resetting), "polling the action moves FENCED -> RESETTING");
+    h.events.clear();
+    h.e.handle_controller_failed(ms(2_001), c1, KA).unwrap();
+    assert!(!h.saw(|e| matches!(e, Event::FencingStarted { .. })), "a path that is not LIVE is not fenced");
+    assert_eq!(h.e.path_state(c1), Some(PathState::Resetting));
+    assert_eq!(h.e.handle_connecting(ms(2_001), c2), Err(PathError::WrongState { state: PathState::Live }));
     h.e.handle_connecting(ms(2_002), c1).unwrap();
     assert_eq!(h.e.path_state(c1), Some(PathState::Connecting));
     let mut new = facts(1);
