@@ -1,0 +1,182 @@
+#!/bin/busybox sh
+# /init of the interop guest (busybox initramfs built by scripts/interop.sh; runs as PID 1 under qemu).
+#
+# Roles, chosen on the kernel command line (interop_role=...):
+#   target  Linux nvmet-tcp target: memory-backed null_blk namespace, ports 4420 and 4421, then prints
+#           "INTEROP-READY" and idles until qemu is killed.
+#   host    Linux nvme-tcp host: connects to 10.0.2.2:PORT (the development machine's 127.0.0.1:PORT) with header
+#           and data digests, writes pattern regions of /dev/nvme0n1, reads them back with O_DIRECT, compares,
+#           disconnects, prints "INTEROP-PASS" or "INTEROP-FAIL: why" and powers off.
+#   probe   like host, but only attempts the connection (to a silent listener that records the ICReq) and powers off.
+# Other parameters: interop_nqn (subsystem NQN); host side: interop_port (the port at 10.0.2.2, default 4420),
+# interop_hostnqn, interop_hostid.
+# Every line this script prints starts with "interop:" or "INTEROP-"; the host script greps for the latter.
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp
+
+say() { echo "interop: $*"; }
+fail() {
+	echo "INTEROP-FAIL: $*"
+	echo "interop: last kernel messages:"
+	dmesg | tail -n 40
+	poweroff -f
+	sleep 60
+}
+
+# Kernel command line value of interop_NAME (empty when absent).
+param() {
+	# shellcheck disable=SC2013 # the command line is one line of words
+	for word in $(cat /proc/cmdline); do
+		case "$word" in "interop_$1="*) echo "${word#*=}" ;; esac
+	done
+}
+
+role=$(param role)
+nqn=$(param nqn)
+[ -n "$role" ] || fail "no interop_role= on the kernel command line"
+[ -n "$nqn" ] || fail "no interop_nqn= on the kernel command line"
+port=$(param port)
+port=${port:-4420}
+say "role $role, kernel $(uname -r)"
+
+# /modules/ROLE.order: one module a line, dependencies first, optional module parameters after the name.
+while read -r mod args; do
+	[ -n "$mod" ] || continue
+	# shellcheck disable=SC2086 # the parameters are separate words on purpose
+	insmod "/modules/$mod.ko" $args || fail "insmod $mod $args"
+done <"/modules/$role.order"
+say "modules loaded: $(cut -d' ' -f1 "/modules/$role.order" | tr '\n' ' ')"
+
+ip link set lo up
+ip link set eth0 up || fail "no eth0"
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+# Without waiting for the carrier the first connection stalls for seconds (interop doc).
+n=0
+until [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" = 1 ]; do
+	n=$((n + 1))
+	[ "$n" -le 200 ] || fail "eth0 has no carrier after 20 s"
+	sleep 0.1
+done
+say "eth0 up (10.0.2.15/24, gateway 10.0.2.2)"
+
+run_target() {
+	mount -t configfs none /sys/kernel/config || fail "mount configfs"
+	[ -b /dev/nullb0 ] || fail "no /dev/nullb0 (null_blk)"
+	cd /sys/kernel/config/nvmet || fail "no nvmet configfs"
+	mkdir "subsystems/$nqn" || fail "mkdir subsystem $nqn"
+	echo 1 >"subsystems/$nqn/attr_allow_any_host"
+	mkdir "subsystems/$nqn/namespaces/1"
+	echo /dev/nullb0 >"subsystems/$nqn/namespaces/1/device_path" || fail "namespace device_path"
+	echo 1 >"subsystems/$nqn/namespaces/1/enable" || fail "namespace enable"
+	for p in 1 2; do
+		mkdir "ports/$p"
+		echo tcp >"ports/$p/addr_trtype"
+		echo ipv4 >"ports/$p/addr_adrfam"
+		echo 0.0.0.0 >"ports/$p/addr_traddr"
+		echo "442$((p - 1))" >"ports/$p/addr_trsvcid"
+		ln -s "/sys/kernel/config/nvmet/subsystems/$nqn" "ports/$p/subsystems/$nqn" || fail "enable port $p"
+	done
+	cd /
+	# From here on the kernel's nvmet messages (controller created, keep-alive expired...) reach the console.
+	echo 6 >/proc/sys/kernel/printk
+	echo "INTEROP-READY nqn=$nqn ports=4420,4421 namespace=1 device=/dev/nullb0 ($(cat /sys/block/nullb0/size) sectors)"
+	while :; do sleep 3600; done
+}
+
+connect() {
+	hostnqn=$(param hostnqn)
+	hostid=$(param hostid)
+	opts="transport=tcp,traddr=10.0.2.2,trsvcid=$port,nqn=$nqn,hostnqn=$hostnqn,hostid=$hostid,hdr_digest,data_digest"
+	say "connect: $opts"
+	exec 3<>/dev/nvme-fabrics || fail "cannot open /dev/nvme-fabrics"
+	if ! echo "$opts" >&3; then
+		exec 3>&-
+		return 1
+	fi
+	read -r answer <&3
+	exec 3>&-
+	say "connected: $answer"
+}
+
+# Compares the bytes at byte offset $1 (multiple of 4096), $2 bytes long, with the file $3.
+readback() {
+	dd if=/dev/nvme0n1 of=/tmp/back bs=4096 skip=$(($1 / 4096)) count=$(($2 / 4096)) iflag=direct 2>/tmp/dd.err ||
+		fail "read of $2 bytes at offset $1: $(cat /tmp/dd.err)"
+	cmp /tmp/back "$3" || fail "data read back at offset $1 ($2 bytes) differs from what was written"
+}
+
+run_host() {
+	echo 6 >/proc/sys/kernel/printk
+	connect || fail "connect to 10.0.2.2:$port was refused by the kernel (see the nvme messages above)"
+	n=0
+	until [ -b /dev/nvme0n1 ]; do
+		n=$((n + 1))
+		[ "$n" -le 200 ] || fail "no /dev/nvme0n1 20 s after connecting"
+		sleep 0.1
+	done
+	c=/sys/class/nvme/nvme0
+	say "controller: model '$(cat $c/model)' firmware '$(cat $c/firmware_rev)' cntlid $(cat $c/cntlid)" \
+		"subsysnqn $(cat $c/subsysnqn) state $(cat $c/state)"
+	sectors=$(cat /sys/block/nvme0n1/size)
+	lbs=$(cat /sys/block/nvme0n1/queue/logical_block_size)
+	bytes=$((sectors * 512))
+	say "namespace: /dev/nvme0n1, $bytes bytes, logical block $lbs bytes"
+	[ "$bytes" -ge $((4 * 1024 * 1024)) ] || fail "namespace too small for the test: $bytes bytes, need 4 MiB"
+	[ "$lbs" -le 4096 ] || fail "logical block size $lbs > 4096 is not handled by this test"
+
+	# Region A: 1 MiB at 1 MiB (many PDUs, R2T-driven H2CData). Region B: the last 4 KiB of the namespace.
+	# O_DIRECT on both sides so that the read-back comes from the target, not from the guest's page cache.
+	a_off=$((1024 * 1024))
+	a_len=$((1024 * 1024))
+	b_len=4096
+	b_off=$(((bytes / 4096 - 1) * 4096))
+	dd if=/dev/urandom of=/tmp/a bs=4096 count=$((a_len / 4096)) 2>/dev/null
+	dd if=/dev/urandom of=/tmp/b bs=4096 count=1 2>/dev/null
+	say "writing $a_len bytes at offset $a_off and $b_len bytes at offset $b_off (md5 $(md5sum </tmp/a | cut -c1-32)," \
+		"$(md5sum </tmp/b | cut -c1-32))"
+	dd if=/tmp/a of=/dev/nvme0n1 bs=4096 seek=$((a_off / 4096)) oflag=direct conv=fsync 2>/tmp/dd.err ||
+		fail "write of region A: $(cat /tmp/dd.err)"
+	dd if=/tmp/b of=/dev/nvme0n1 bs=4096 seek=$((b_off / 4096)) oflag=direct conv=fsync 2>/tmp/dd.err ||
+		fail "write of region B: $(cat /tmp/dd.err)"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	readback "$a_off" "$a_len" /tmp/a
+	readback "$b_off" "$b_len" /tmp/b
+	say "read back both regions with O_DIRECT: identical"
+	# A second read of region A at a different granularity (one 1 MiB request instead of 256 x 4 KiB).
+	dd if=/dev/nvme0n1 of=/tmp/back bs=$a_len skip=1 count=1 iflag=direct 2>/tmp/dd.err ||
+		fail "1 MiB read at offset $a_off: $(cat /tmp/dd.err)"
+	cmp /tmp/back /tmp/a || fail "1 MiB read at offset $a_off differs from what was written"
+	say "read back region A as one 1 MiB request: identical"
+
+	echo 1 >$c/delete_controller || fail "delete_controller (disconnect) failed"
+	say "disconnected"
+	echo "INTEROP-PASS wrote and read back $((a_len + b_len)) bytes over NVMe/TCP with header and data digests"
+	poweroff -f
+	sleep 60
+}
+
+run_probe() {
+	if connect; then
+		echo "INTEROP-PROBE connect unexpectedly succeeded"
+	else
+		echo "INTEROP-PROBE connect attempted and failed as expected (silent listener)"
+	fi
+	poweroff -f
+	sleep 60
+}
+
+case "$role" in
+target) run_target ;;
+host) run_host ;;
+probe) run_probe ;;
+*) fail "unknown role '$role'" ;;
+esac
+fail "role $role returned"
