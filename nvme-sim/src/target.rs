@@ -501,10 +501,10 @@ impl Target {
     }
 
     /// Execute `cmd` on the media; returns read data.
-    fn execute(&mut self, ctx: &mut Ctx, cmd: &Cmd) -> Option<Vec<u8>> {
+    fn execute(&mut self, ctx: &mut Ctx, cmd: &mut Cmd) -> Option<Vec<u8>> {
         if cmd.opc == opc::WRITE {
             let value = ctx.codec.value(&cmd.data);
-            self.media.insert(cmd.lba, cmd.data.clone());
+            self.media.insert(cmd.lba, core::mem::take(&mut cmd.data));
             ctx.checker.landed(cmd.op, cmd.lba, value, ctx.now);
             None
         } else {
@@ -514,8 +514,8 @@ impl Target {
 
     /// The command in service on `i` finished.
     pub(crate) fn on_service_done(&mut self, ctx: &mut Ctx, i: usize) {
-        let Some(cmd) = self.ctrls[i].busy.take() else { return };
-        let data = self.execute(ctx, &cmd);
+        let Some(mut cmd) = self.ctrls[i].busy.take() else { return };
+        let data = self.execute(ctx, &mut cmd);
         if self.ctrls[i].state == State::Live {
             self.respond(ctx, cmd.conn, cmd.cid, status::SUCCESS, 0, data.as_deref());
             self.start_service(ctx, i);
@@ -526,8 +526,8 @@ impl Target {
 
     /// A stuck (fault) command reached the media.
     pub(crate) fn on_stuck_done(&mut self, ctx: &mut Ctx, i: usize, slot: u32) {
-        let Some(cmd) = self.ctrls[i].stuck.remove(&slot) else { return };
-        let data = self.execute(ctx, &cmd);
+        let Some(mut cmd) = self.ctrls[i].stuck.remove(&slot) else { return };
+        let data = self.execute(ctx, &mut cmd);
         let (path, cntlid) = (self.ctrls[i].path, self.ctrls[i].cntlid);
         ctx.note(Some(path), format!("target: controller {cntlid}'s stuck command reached the media"));
         if self.ctrls[i].state == State::Live {
