@@ -10,14 +10,23 @@
 //! an undecodable PDU, a bad digest or a truncated stream); 2 bad arguments or unreadable input.
 
 mod decode;
+mod explore;
 mod hex;
 mod json;
+mod matrix;
+mod names;
+mod run;
+mod svg;
+mod wire;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use names::{FaultArg, OnOff, PolicyArg, WorkloadArg};
 
 /// Exit status for a finding (see the crate documentation).
 const EXIT_FINDING: u8 = 1;
@@ -45,9 +54,149 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Simulate every policy x workload x fault and print a table of corruption and stalls.
+    #[command(long_about = MATRIX_HELP)]
+    Matrix(MatrixArgs),
+    /// Simulate one scenario and print its timeline (optionally JSON, an SVG latency plot, a pcap).
+    #[command(long_about = RUN_HELP)]
+    Run(RunArgs),
+    /// Run random fault schedules over many seeds and report every seed that corrupts data.
+    #[command(long_about = EXPLORE_HELP)]
+    Explore(ExploreArgs),
     /// Decode NVMe/TCP PDUs from hex text or a pcap into JSON lines.
     #[command(long_about = DECODE_HELP)]
     Decode(DecodeArgs),
+}
+
+const MATRIX_HELP: &str = "Simulate the 64 cells policies {legacy, cqt, ccr, ccr-filter} x workloads {rw_test, read, \
+    write, readwrite} x faults {fopcode, freeze, ccr-fail, ccr-unsupported} with the seed's values (two paths, \
+    round-robin, KATO 5000 ms, TBKAS on, CQT 1 ms, fopcode 1 (Write) held 2000 ms) and print a table: corrupted, \
+    commands completed, max and p99 command latency (the I/O stall a user sees) and the time from failure \
+    detection to the release of the held commands. ccr-fail and ccr-unsupported are an fopcode failure whose CCR \
+    then fails or is refused.\n\n\
+    Exit status 0 when the expectations hold (legacy corrupts under fopcode with rw_test; no other policy corrupts \
+    anywhere), 1 otherwise, with the failed expectations on stderr.\n\n\
+    --json prints one object per cell and line instead, with the keys policy, workload, fault, corrupted, \
+    completed, max_stall_ms, p99_ms, detect_ms and release_ms (null when nothing was held).";
+
+const RUN_HELP: &str = "Simulate one scenario and print the recovery timeline (one line per event: time in ms, path, \
+    what happened), the rw_test program's output, and a summary (corrupted, commands completed, max and p99 latency, \
+    detection and release times).\n\n\
+    Knobs not given keep the seed's values. --random --seed N builds the random scenario that `explore` runs for \
+    seed N instead (so `explore` can print a command that reproduces each finding); the other scenario knobs cannot \
+    be combined with it.\n\n\
+    --json prints one JSON object (the matrix cell keys plus seed, violations, rw_test_exit and the timeline). \
+    --svg FILE draws command latency over time with failure, CCR and release marked. --pcap FILE writes every \
+    simulated NVMe/TCP PDU (both paths, each admin and I/O queue its own TCP connection, header and data digests on) \
+    as a pcap that Wireshark decodes. The exit status is 0 whatever the checker found (read `corrupted`).";
+
+const EXPLORE_HELP: &str = "Run Scenario::random(seed, policy) for --seeds seeds in parallel: random path counts, \
+    workloads, KATO, TBKAS, CQT, delays, freezes, CCR failures and several failures at once. Delays stay within the \
+    target's CQT promise ((TBKAS ? 3 : 2) x KATO + CQT) unless --noncompliant is given.\n\n\
+    Prints every seed that corrupts data with the `nvme-lab run` command that reproduces it, then a summary. Exit \
+    status 1 when a policy that must not corrupt did: cqt, ccr and ccr-filter always; with --noncompliant only ccr \
+    and ccr-filter (cqt's timer trusts the promise the target breaks). legacy is the unsafe baseline: its \
+    corruptions are counted, never a failure.";
+
+#[derive(Args, Debug)]
+struct MatrixArgs {
+    /// One JSON object per cell and line instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// rw_test iterations per cell (default 255, the seed program: about 34 virtual minutes).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    iterations: Option<u32>,
+    /// Seconds of I/O for the read, write and readwrite workloads (default 60).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    duration: Option<u64>,
+    /// Random seed of every cell (link jitter, service times, workload choices).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Host recovery policy.
+    #[arg(long, value_enum)]
+    policy: PolicyArg,
+    /// Application workload [default: rw_test]
+    #[arg(long, value_enum, conflicts_with = "random")]
+    workload: Option<WorkloadArg>,
+    /// Injected fault [default: fopcode]
+    #[arg(long, value_enum, conflicts_with = "random")]
+    fault: Option<FaultArg>,
+    /// Keep Alive Timeout, ms [default: 5000]
+    #[arg(long, value_name = "MS", conflicts_with = "random", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    kato: Option<u64>,
+    /// Command Quiesce Time the target reports, ms; 0 = not reported (the host then uses --cqt-fallback) [default: 1]
+    #[arg(long, value_name = "MS", conflicts_with = "random", value_parser = clap::value_parser!(u64).range(0..=65_535))]
+    cqt: Option<u64>,
+    /// The host's fallback F in CQT's place when the target reports CQT 0, ms [default: 10000]
+    #[arg(long, value_name = "MS", conflicts_with = "random", value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    cqt_fallback: Option<u64>,
+    /// Traffic-based keep alive (CTRATT.TBKAS) on the target [default: on]
+    #[arg(long, value_enum, conflicts_with = "random")]
+    tbkas: Option<OnOff>,
+    /// How long the fault's stuck command stays in the target's backend, ms [default: 2000]
+    #[arg(long, value_name = "MS", conflicts_with = "random", value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    delay: Option<u64>,
+    /// I/O opcode that triggers the fault (1 Write, 2 Read) [default: 1]
+    #[arg(long, value_name = "OPC", conflicts_with = "random")]
+    fopcode: Option<u8>,
+    /// Random seed (link jitter, service times, CIU/CIRN, workload choices; with --random, the whole scenario)
+    /// [default: 0]
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// rw_test iterations [default: 255]
+    #[arg(long, value_name = "N", conflicts_with = "random", value_parser = clap::value_parser!(u32).range(1..))]
+    iterations: Option<u32>,
+    /// Seconds of I/O for the read, write and readwrite workloads [default: 60]
+    #[arg(long, value_name = "S", conflicts_with = "random", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    duration: Option<u64>,
+    /// Number of paths (one controller each) [default: 2]
+    #[arg(long, value_name = "N", conflicts_with = "random", value_parser = clap::value_parser!(u64).range(2..=16))]
+    paths: Option<u64>,
+    /// Run the random scenario `explore` generates for --seed (with --policy and --noncompliant).
+    #[arg(long)]
+    random: bool,
+    /// With --random: the target may break its CQT promise (as `explore --noncompliant`).
+    #[arg(long, requires = "random")]
+    noncompliant: bool,
+    /// One JSON object instead of the text report.
+    #[arg(long)]
+    json: bool,
+    /// Write an SVG plot of command latency over time to FILE.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Write the simulated NVMe/TCP traffic to FILE as a pcap.
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Print every rw_test output line (by default long output is shortened).
+    #[arg(long)]
+    full_output: bool,
+}
+
+#[derive(Args, Debug)]
+struct ExploreArgs {
+    /// Number of seeds to run.
+    #[arg(long, value_name = "N")]
+    seeds: u64,
+    /// Host recovery policy.
+    #[arg(long, value_enum)]
+    policy: PolicyArg,
+    /// Let delays exceed the target's CQT promise (a non-compliant target).
+    #[arg(long)]
+    noncompliant: bool,
+    /// Worker threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
+    /// First seed (seeds start..start+N are run).
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    start: u64,
+    /// For legacy (and cqt with --noncompliant), print at most this many corrupting seeds; the count is always
+    /// given, and for the other policies every finding is printed.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_print: usize,
 }
 
 const DECODE_HELP: &str = "Decode NVMe/TCP PDUs into one JSON object per line.\n\n\
@@ -103,8 +252,120 @@ enum QueueArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Cmd::Matrix(args) => run_matrix(args),
+        Cmd::Run(args) => run_run(args),
+        Cmd::Explore(args) => run_explore(args),
         Cmd::Decode(args) => run_decode(args),
     }
+}
+
+fn run_matrix(args: MatrixArgs) -> ExitCode {
+    let opts = matrix::Options {
+        iterations: args.iterations,
+        duration: args.duration.map(Duration::from_secs),
+        seed: args.seed,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let failed = match matrix::run(&opts, args.json, &mut out).and_then(|f| out.flush().map(|()| f)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Err(e) => return usage_error(format!("cannot write the output: {e}")),
+    };
+    if failed.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    for f in &failed {
+        eprintln!("nvme-lab: expectation failed: {f}");
+    }
+    ExitCode::from(EXIT_FINDING)
+}
+
+fn ms_opt(v: Option<u64>) -> Option<Duration> {
+    v.map(Duration::from_millis)
+}
+
+fn run_run(args: RunArgs) -> ExitCode {
+    let policy = args.policy.policy();
+    let mut s = if args.random {
+        nvme_sim::Scenario::random(args.seed.unwrap_or(0), policy, args.noncompliant)
+    } else {
+        let base = nvme_sim::Scenario::new(
+            policy,
+            args.workload.unwrap_or(WorkloadArg::RwTest).workload(),
+            args.fault.unwrap_or(FaultArg::Fopcode).fault(),
+        );
+        let knobs = run::Knobs {
+            kato: ms_opt(args.kato),
+            cqt: ms_opt(args.cqt),
+            cqt_fallback: ms_opt(args.cqt_fallback),
+            tbkas: args.tbkas.map(|t| t == OnOff::On),
+            delay: ms_opt(args.delay),
+            fopcode: args.fopcode,
+            seed: args.seed,
+            iterations: args.iterations,
+            duration: args.duration.map(Duration::from_secs),
+            paths: args.paths.map(|p| p as usize),
+        };
+        run::scenario(base, &knobs)
+    };
+    s.capture = args.pcap.is_some();
+    let started = Instant::now();
+    let report = nvme_sim::run(&s);
+    let wall = started.elapsed();
+    if let Some(path) = &args.svg
+        && let Err(e) = std::fs::write(path, run::plot(&s, &report))
+    {
+        return usage_error(format!("cannot write {}: {e}", path.display()));
+    }
+    if let Some(path) = &args.pcap {
+        let written = std::fs::File::create(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| wire::write_pcap(&report.wire, io::BufWriter::new(f)).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            return usage_error(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    let text = if args.json {
+        match serde_json::to_string(&run::json(&s, &report)) {
+            Ok(j) => format!("{j}\n"),
+            Err(e) => return usage_error(format!("cannot serialise the report: {e}")),
+        }
+    } else {
+        let mut t = run::text(&s, &report, args.full_output, wall);
+        if let Some(path) = &args.svg {
+            t.push_str(&format!("  svg:        {}\n", path.display()));
+        }
+        if let Some(path) = &args.pcap {
+            t.push_str(&format!("  pcap:       {} ({} PDUs)\n", path.display(), report.wire.len()));
+        }
+        if args.random {
+            t.push_str(&format!("  reproduce:  {}\n", explore::reproduce(s.seed, policy, args.noncompliant)));
+        }
+        t
+    };
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => usage_error(format!("cannot write the output: {e}")),
+    }
+}
+
+fn run_explore(args: ExploreArgs) -> ExitCode {
+    let policy = args.policy.policy();
+    let threads = args.threads.map_or_else(rayon::current_num_threads, |t| t as usize);
+    let end = args.start.saturating_add(args.seeds);
+    let outcome = match explore::explore(args.start..end, policy, args.noncompliant, threads) {
+        Ok(o) => o,
+        Err(e) => return usage_error(format!("cannot start {threads} threads: {e}")),
+    };
+    let (text, failed) = explore::report(&outcome, policy, args.noncompliant, args.max_print, threads);
+    if let Err(e) = io::stdout().lock().write_all(text.as_bytes())
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        return usage_error(format!("cannot write the output: {e}"));
+    }
+    if failed { ExitCode::from(EXIT_FINDING) } else { ExitCode::SUCCESS }
 }
 
 /// Prints `msg` on stderr and returns the usage exit status.

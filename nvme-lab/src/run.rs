@@ -1,0 +1,308 @@
+//! `nvme-lab run`: one scenario with its timeline, rw_test output and summary; optional JSON, SVG and pcap.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use nvme_sim::{FaultKind, Report, Scenario, WorkloadKind};
+use serde::Serialize;
+
+use crate::matrix::{CellJson, ms};
+use crate::svg;
+
+/// The scenario knobs `run` accepts on the command line; `None` keeps nvme-sim's default (the seed's values).
+#[derive(Clone, Debug, Default)]
+pub struct Knobs {
+    /// KATO.
+    pub kato: Option<Duration>,
+    /// CQT reported by the target (zero: not reported).
+    pub cqt: Option<Duration>,
+    /// The host's fallback F for CQT 0.
+    pub cqt_fallback: Option<Duration>,
+    /// TBKAS.
+    pub tbkas: Option<bool>,
+    /// fopcode delay.
+    pub delay: Option<Duration>,
+    /// fopcode opcode.
+    pub fopcode: Option<u8>,
+    /// Seed.
+    pub seed: Option<u64>,
+    /// rw_test iterations.
+    pub iterations: Option<u32>,
+    /// Queue-depth workload duration.
+    pub duration: Option<Duration>,
+    /// Number of paths.
+    pub paths: Option<usize>,
+}
+
+/// The scenario: nvme-sim's defaults for `policy`, `workload`, `fault`, with `knobs` applied.
+pub fn scenario(base: Scenario, k: &Knobs) -> Scenario {
+    let mut s = base;
+    if let Some(v) = k.kato {
+        s.kato = v;
+    }
+    if let Some(v) = k.cqt {
+        s.cqt = v;
+    }
+    if let Some(v) = k.cqt_fallback {
+        s.cqt_fallback = v;
+    }
+    if let Some(v) = k.tbkas {
+        s.tbkas = v;
+    }
+    if let Some(v) = k.delay {
+        s.delay = v;
+    }
+    if let Some(v) = k.fopcode {
+        s.fopcode = v;
+    }
+    if let Some(v) = k.seed {
+        s.seed = v;
+    }
+    if let Some(v) = k.iterations {
+        s.iterations = Some(v);
+    }
+    if let Some(v) = k.duration {
+        s.duration = v;
+    }
+    if let Some(v) = k.paths {
+        s.paths = v;
+    }
+    s
+}
+
+/// One line describing a scenario.
+pub fn describe(s: &Scenario) -> String {
+    let mut d =
+        format!("policy {}, workload {}, fault {}", nvme_sim::policy_name(s.policy), s.workload.name(), s.fault.name());
+    if s.fault != FaultKind::None {
+        let _ = write!(d, " (opcode {}, delay {} ms)", s.fopcode, s.delay.as_millis());
+    }
+    let _ = write!(
+        d,
+        ", KATO {} ms, TBKAS {}, CQT {}, {} paths, seed {}",
+        s.kato.as_millis(),
+        if s.tbkas { "on" } else { "off" },
+        if s.cqt.is_zero() { "0 (not reported)".to_string() } else { format!("{} ms", ms(s.cqt)) },
+        s.paths,
+        s.seed
+    );
+    match s.workload {
+        WorkloadKind::RwTest => {
+            let _ = write!(d, ", {} iterations", s.iterations.unwrap_or(255));
+        }
+        _ => {
+            let _ = write!(d, ", {} s of I/O at queue depth {}", s.duration.as_secs_f64(), s.queue_depth);
+        }
+    }
+    if !s.extra_faults.is_empty() {
+        let _ = write!(d, ", {} more path faults", s.extra_faults.len());
+    }
+    d
+}
+
+/// One timeline line: `  2001.234 ms  path 1  CCR succeeded via controller 2`.
+pub fn timeline_line(at: Duration, path: Option<usize>, what: &str) -> String {
+    let path = path.map_or_else(String::new, |p| format!("path {p}"));
+    format!("{:>12.3} ms  {:<7} {}", at.as_secs_f64() * 1e3, path, what)
+}
+
+/// rw_test lines to print: all of them with `full`, else the first 3, a count, and the last 6.
+pub fn rw_output(lines: &[String], full: bool) -> Vec<String> {
+    if full || lines.len() <= 12 {
+        return lines.to_vec();
+    }
+    let mut out: Vec<String> = lines[..3].to_vec();
+    out.push(format!("... {} lines not shown (--full-output shows them) ...", lines.len() - 9));
+    out.extend_from_slice(&lines[lines.len() - 6..]);
+    out
+}
+
+/// The text report.
+pub fn text(s: &Scenario, r: &Report, full_output: bool, wall: Duration) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "scenario: {}", describe(s));
+    if s.policy.holds() {
+        let _ = writeln!(
+            o,
+            "time-based hold if no CCR succeeds: (TBKAS ? 3 : 2) x KATO + {} = {} ms",
+            if s.cqt.is_zero() { "F" } else { "CQT" },
+            ms(s.hold())
+        );
+    }
+    let _ = writeln!(o, "\ntimeline:");
+    if r.timeline.is_empty() {
+        let _ = writeln!(o, "  (no recovery events)");
+    }
+    for e in &r.timeline {
+        let _ = writeln!(o, "{}", timeline_line(e.at, e.path, &e.what));
+    }
+    if !r.rw_test_output.is_empty() {
+        let _ = writeln!(o, "\nrw_test output:");
+        for l in rw_output(&r.rw_test_output, full_output) {
+            let _ = writeln!(o, "  {l}");
+        }
+        if let Some(code) = r.rw_test_exit {
+            let _ = writeln!(o, "  (exit status {code})");
+        }
+    }
+    let _ = writeln!(o, "\nsummary:");
+    let _ = writeln!(o, "  corrupted:  {}", if r.corrupted { "YES" } else { "no" });
+    for v in &r.violations {
+        let _ = writeln!(o, "    {v}");
+    }
+    let _ = writeln!(o, "  completed:  {} commands", r.commands_completed);
+    let _ = writeln!(o, "  max stall:  {:.3} ms (p99 {:.3} ms)", ms(r.max_latency), ms(r.p99_latency));
+    match (r.detect, r.release) {
+        (Some(d), Some(rel)) => {
+            let _ = writeln!(o, "  detected:   at {:.3} ms; held commands released {:.3} ms later", ms(d), ms(rel));
+        }
+        (Some(d), None) => {
+            let _ = writeln!(o, "  detected:   at {:.3} ms; nothing was held", ms(d));
+        }
+        (None, _) => {
+            let _ = writeln!(o, "  detected:   no failure detected");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "  simulated:  {:.3} s of virtual time, {} events, in {:.3} s",
+        r.sim_time.as_secs_f64(),
+        r.events,
+        wall.as_secs_f64()
+    );
+    o
+}
+
+/// One timeline entry in the JSON report.
+#[derive(Serialize, Debug)]
+pub struct TimelineJson {
+    /// Virtual time, ms since start.
+    pub at_ms: f64,
+    /// Path, if any.
+    pub path: Option<usize>,
+    /// What happened.
+    pub what: String,
+}
+
+/// The JSON report: the matrix cell keys, then seed, violations, rw_test exit status and the timeline.
+#[derive(Serialize, Debug)]
+pub struct RunJson {
+    /// The matrix cell keys (policy, workload, fault, corrupted, completed, max_stall_ms, p99_ms, detect_ms,
+    /// release_ms).
+    #[serde(flatten)]
+    pub cell: CellJson,
+    /// The scenario's seed.
+    pub seed: u64,
+    /// Checker violations.
+    pub violations: Vec<String>,
+    /// rw_test's exit status (null for other workloads).
+    pub rw_test_exit: Option<i32>,
+    /// Recovery timeline.
+    pub timeline: Vec<TimelineJson>,
+}
+
+/// The JSON report of a run.
+pub fn json(s: &Scenario, r: &Report) -> RunJson {
+    RunJson {
+        cell: CellJson::new(s, r),
+        seed: s.seed,
+        violations: r.violations.clone(),
+        rw_test_exit: r.rw_test_exit,
+        timeline: r
+            .timeline
+            .iter()
+            .map(|e| TimelineJson { at_ms: ms(e.at), path: e.path, what: e.what.clone() })
+            .collect(),
+    }
+}
+
+/// The SVG latency plot.
+pub fn plot(s: &Scenario, r: &Report) -> String {
+    let points: Vec<svg::Point> = r
+        .latencies
+        .iter()
+        .map(|l| svg::Point {
+            at_ms: l.at.as_secs_f64() * 1e3,
+            latency_ms: l.latency.as_secs_f64() * 1e3,
+            path: l.path,
+        })
+        .collect();
+    let mut markers: Vec<svg::Marker> = r
+        .timeline
+        .iter()
+        .filter_map(|e| {
+            Some(svg::Marker {
+                at_ms: e.at.as_secs_f64() * 1e3,
+                label: match e.path {
+                    Some(p) => format!("path {p}: {}", e.what),
+                    None => e.what.clone(),
+                },
+                kind: svg::MarkerKind::classify(&e.what)?,
+            })
+        })
+        .collect();
+    if let (Some(d), Some(rel)) = (r.detect, r.release) {
+        let at = (d + rel).as_secs_f64() * 1e3;
+        if !markers.iter().any(|m| m.kind == svg::MarkerKind::Release && (m.at_ms - at).abs() < 1e-3) {
+            markers.push(svg::Marker {
+                at_ms: at,
+                label: "held commands released".into(),
+                kind: svg::MarkerKind::Release,
+            });
+        }
+    }
+    let title = format!(
+        "{} / {} / {}: max stall {:.1} ms{}",
+        nvme_sim::policy_name(s.policy),
+        s.workload.name(),
+        s.fault.name(),
+        ms(r.max_latency),
+        if r.corrupted { ", CORRUPTED" } else { "" }
+    );
+    svg::render(&title, &points, &markers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nvme_sim::Policy;
+
+    #[test]
+    fn knobs_override_only_what_is_given() {
+        let base = Scenario::new(Policy::Cqt, WorkloadKind::Write, FaultKind::Freeze);
+        let s = scenario(base.clone(), &Knobs::default());
+        assert_eq!(s, base);
+        let k = Knobs {
+            kato: Some(Duration::from_secs(2)),
+            cqt: Some(Duration::ZERO),
+            tbkas: Some(false),
+            ..Knobs::default()
+        };
+        let s = scenario(base, &k);
+        assert_eq!(
+            (s.kato, s.cqt, s.tbkas, s.delay),
+            (Duration::from_secs(2), Duration::ZERO, false, Duration::from_secs(2))
+        );
+        assert!(describe(&s).contains("CQT 0 (not reported)"));
+    }
+
+    #[test]
+    fn timeline_format() {
+        assert_eq!(
+            timeline_line(Duration::from_micros(2_001_234), Some(1), "CCR succeeded via controller 2"),
+            "    2001.234 ms  path 1  CCR succeeded via controller 2"
+        );
+        assert_eq!(timeline_line(Duration::ZERO, None, "start"), "       0.000 ms          start");
+    }
+
+    #[test]
+    fn rw_output_is_shortened() {
+        let lines: Vec<String> = (0..30).map(|i| format!("line {i}")).collect();
+        let short = rw_output(&lines, false);
+        assert_eq!(short.len(), 10);
+        assert_eq!(short[0], "line 0");
+        assert!(short[3].contains("21 lines not shown"));
+        assert_eq!(short[9], "line 29");
+        assert_eq!(rw_output(&lines, true).len(), 30);
+    }
+}
