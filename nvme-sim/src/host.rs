@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use nvme_ccr::{
-    CcrId, Ccrl, CommandKind, Completion, ControllerFacts, Cqt, Engine, Event as EngEvent, FailureReason, Instant,
-    LogReadId, PathAction, PathId, ReleaseAction, ReleaseReason,
+    CcrFailure, CcrId, Ccrl, CommandKind, Completion, ControllerFacts, Cqt, Engine, Event as EngEvent, FailureReason,
+    Instant, LogReadId, PathAction, PathId, ReleaseAction, ReleaseReason,
 };
-use nvme_proto::cmd::{Sqe, Status};
+use nvme_proto::cmd::{AdminOpcode, CommandContext, Sqe, Status};
 use nvme_proto::tcp::Role;
 
 use crate::clock::{Nanos, dur, millis, ns};
@@ -670,7 +670,16 @@ impl Host {
             EngEvent::CcrFailed { path, source, reason, .. } => {
                 let (p, i) = self.cntlid_of(path);
                 let (_, s) = self.cntlid_of(source);
-                ctx.note(p, format!("host: CCR for controller {i} via controller {s} failed: {reason:?}"));
+                let why = match reason {
+                    CcrFailure::Status(code) => {
+                        let name = code.name(Some(CommandContext::Admin(AdminOpcode::CROSS_CONTROLLER_RESET)));
+                        format!("status SCT {} SC {:#04x} ({})", code.sct.0, code.sc, name.unwrap_or("unnamed"))
+                    }
+                    CcrFailure::LogFailed => "the CCR log reports CCRS = Failed".to_string(),
+                    CcrFailure::TimedOut => "no success within the per-CCR wait".to_string(),
+                    CcrFailure::SourceFailed => "the source failed".to_string(),
+                };
+                ctx.note(p, format!("host: CCR for controller {i} via controller {s} failed: {why}"));
             }
             EngEvent::SourceCcrIncapable { source } => {
                 let (p, s) = self.cntlid_of(source);
