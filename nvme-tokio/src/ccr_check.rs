@@ -1,0 +1,346 @@
+//! A conformance probe of a target's Cross-Controller Reset support: Identify fields, a CCR through a second live
+//! controller, the impacted controller's teardown, the CCR Completed notice, the log page with RMC, CIU/CIRN
+//! renewed after a reconnect, stale and self-naming CCRs refused. A target that answers CCR with Invalid Command
+//! Opcode gets the verdict "not supported".
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use nvme_proto::cmd::{
+    AsyncEvent, CcrLogPage, CcrResult, Ccrs, CrossControllerReset, GetLogPage, OAES_CCRCN, Status, StatusCode,
+};
+use tokio::sync::mpsc;
+
+use crate::host::{Controller, CtrlEvent, DataOut, HostConfig, HostError};
+
+/// The outcome of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// As required.
+    Pass,
+    /// Not as required.
+    Fail,
+    /// Reported, not judged.
+    Info,
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Short name.
+    pub name: &'static str,
+    /// What was seen.
+    pub detail: String,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.outcome {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::Info => "INFO",
+        };
+        write!(f, "{tag}  {}: {}", self.name, self.detail)
+    }
+}
+
+/// The overall verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every check passed.
+    Pass,
+    /// At least one check failed.
+    Fail,
+    /// The target answers CCR with Invalid Command Opcode: it does not implement CCR.
+    NotSupported,
+}
+
+/// The probe's result.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Probe settings.
+#[derive(Clone, Debug)]
+pub struct CcrCheckConfig {
+    /// Controller addresses: the impacted controller is opened on the first, the source on the second (or the
+    /// first again, like `duplicate_connect`).
+    pub addrs: Vec<SocketAddr>,
+    /// How each controller is connected.
+    pub host: HostConfig,
+    /// How long to wait for the teardown, the notice and the log entry.
+    pub wait: Duration,
+}
+
+struct Probe {
+    checks: Vec<Check>,
+}
+
+impl Probe {
+    fn add(&mut self, outcome: Outcome, name: &'static str, detail: impl Into<String>) {
+        self.checks.push(Check { outcome, name, detail: detail.into() });
+    }
+
+    fn judge(&mut self, ok: bool, name: &'static str, detail: impl Into<String>) -> bool {
+        self.add(if ok { Outcome::Pass } else { Outcome::Fail }, name, detail);
+        ok
+    }
+}
+
+fn word(st: Status) -> String {
+    format!(
+        "status {:#06x} (SCT {}, SC {:#04x}{})",
+        st.to_word(),
+        st.code.sct.0,
+        st.code.sc,
+        if st.dnr { ", DNR" } else { "" }
+    )
+}
+
+async fn ccr(source: &Controller, cmd: CrossControllerReset) -> Result<(Status, u32), HostError> {
+    let c = source.admin(cmd.to_sqe(0), DataOut::None).await?;
+    Ok((c.status(), c.cqe.dw0))
+}
+
+async fn read_log(source: &Controller) -> Result<Vec<u8>, String> {
+    let g = GetLogPage::ccr_log(true, 4096);
+    match source.admin(g.to_sqe(0), DataOut::Read(4096)).await {
+        Ok(c) if c.status().is_success() => Ok(c.data),
+        Ok(c) => Err(word(c.status())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn wait_event(
+    rx: &mut mpsc::UnboundedReceiver<CtrlEvent>,
+    wait: Duration,
+    want: impl Fn(&CtrlEvent) -> bool,
+) -> Option<CtrlEvent> {
+    tokio::time::timeout(wait, async {
+        while let Some(ev) = rx.recv().await {
+            if want(&ev) {
+                return Some(ev);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// Runs the probe.
+pub async fn run(cfg: &CcrCheckConfig) -> Report {
+    let mut p = Probe { checks: Vec::new() };
+    let verdict = probe(cfg, &mut p).await;
+    let verdict = match verdict {
+        Some(v) => v,
+        None if p.checks.iter().any(|c| c.outcome == Outcome::Fail) => Verdict::Fail,
+        None => Verdict::Pass,
+    };
+    Report { checks: p.checks, verdict }
+}
+
+async fn probe(cfg: &CcrCheckConfig, p: &mut Probe) -> Option<Verdict> {
+    let Some(&a_addr) = cfg.addrs.first() else {
+        p.add(Outcome::Fail, "connect", "no address given");
+        return Some(Verdict::Fail);
+    };
+    let b_addr = cfg.addrs.get(1).copied().unwrap_or(a_addr);
+    let (a, mut a_ev) = match Controller::connect(a_addr, &cfg.host).await {
+        Ok(c) => c,
+        Err(e) => {
+            p.add(Outcome::Fail, "connect", format!("impacted controller at {a_addr}: {e}"));
+            return Some(Verdict::Fail);
+        }
+    };
+    let (b, mut b_ev) = match Controller::connect(b_addr, &cfg.host).await {
+        Ok(c) => c,
+        Err(e) => {
+            p.add(Outcome::Fail, "connect", format!("source controller at {b_addr}: {e}"));
+            a.close();
+            return Some(Verdict::Fail);
+        }
+    };
+    p.judge(
+        a.cntlid() != b.cntlid(),
+        "connect",
+        format!("impacted controller {} at {a_addr}, source controller {} at {b_addr}", a.cntlid(), b.cntlid()),
+    );
+    let (ia, ib) = (a.identify(), b.identify());
+    let oaes_ccrcn = ib.oaes & OAES_CCRCN != 0;
+    let fields_ok = ia.ciu != 0 && ib.ccrl.to_raw() != 0;
+    p.judge(
+        fields_ok,
+        "identify fields",
+        format!(
+            "impacted CIU {:#04x} CIRN {:#018x}; source CCRL {}; CQT {} ms; KAS {}; OAES.CCRCN {}",
+            ia.ciu,
+            ia.cirn,
+            ib.ccrl.to_raw(),
+            ia.cqt.to_raw(),
+            ia.kas,
+            if oaes_ccrcn { "set" } else { "clear" }
+        ),
+    );
+    let inst = CrossControllerReset { icid: a.cntlid(), ciu: ia.ciu, cirn: ia.cirn };
+
+    // A CCR naming an instance that does not exist (wrong CIRN) must be refused and leave the controller alone.
+    let wrong = CrossControllerReset { cirn: inst.cirn ^ 0x5A5A_0000_0000_0001, ..inst };
+    match ccr(&b, wrong).await {
+        Ok((st, _)) if st.code == StatusCode::INVALID_OPCODE => {
+            p.add(Outcome::Info, "CCR", format!("answered with Invalid Command Opcode, {}", word(st)));
+            p.add(Outcome::Info, "verdict", "Cross-Controller Reset is not supported by this target");
+            a.close();
+            b.close();
+            return Some(Verdict::NotSupported);
+        }
+        Ok((st, _)) => {
+            p.judge(!st.is_success(), "wrong CIRN refused", word(st));
+        }
+        Err(e) => {
+            p.add(Outcome::Fail, "wrong CIRN refused", e.to_string());
+        }
+    }
+    match ccr(&b, CrossControllerReset { icid: b.cntlid(), ciu: ib.ciu, cirn: ib.cirn }).await {
+        Ok((st, _)) => {
+            p.judge(!st.is_success(), "CCR naming its own source refused", word(st));
+        }
+        Err(e) => p.add(Outcome::Fail, "CCR naming its own source refused", e.to_string()),
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    p.judge(
+        !a.is_failed(),
+        "refused CCRs left the impacted controller alone",
+        format!("controller {} live", a.cntlid()),
+    );
+
+    // The real CCR.
+    let irs = match ccr(&b, inst).await {
+        Ok((st, dw0)) if st.is_success() => {
+            let r = CcrResult::from_dw0(dw0);
+            p.add(Outcome::Pass, "CCR accepted", format!("{}, DW0 {dw0:#x} (IRS {})", word(st), r.irs as u8));
+            r.irs
+        }
+        Ok((st, _)) => {
+            p.add(Outcome::Fail, "CCR accepted", word(st));
+            a.close();
+            b.close();
+            return None;
+        }
+        Err(e) => {
+            p.add(Outcome::Fail, "CCR accepted", e.to_string());
+            a.close();
+            b.close();
+            return None;
+        }
+    };
+    let failed = wait_event(&mut a_ev, cfg.wait, |e| matches!(e, CtrlEvent::Failed(_))).await;
+    p.judge(failed.is_some(), "impacted controller torn down", format!("{failed:?}"));
+
+    if irs {
+        p.add(Outcome::Info, "notice and log", "IRS = 1: no log entry or notice expected");
+    } else {
+        if oaes_ccrcn {
+            let ev = wait_event(&mut b_ev, cfg.wait, |e| match e {
+                CtrlEvent::Aen(dw0) => AsyncEvent::from_dw0(*dw0).is_ccr_completed(),
+                CtrlEvent::Failed(_) => true,
+            })
+            .await;
+            let ok = matches!(ev, Some(CtrlEvent::Aen(_)));
+            p.judge(ok, "CCR Completed notice on the source", format!("{ev:?}"));
+        } else {
+            p.add(Outcome::Info, "CCR Completed notice on the source", "OAES.CCRCN clear: not waited for");
+        }
+        // The log: poll until the entry for the impacted instance is no longer In Progress.
+        let deadline = tokio::time::Instant::now() + cfg.wait;
+        let mut found = None;
+        loop {
+            match read_log(&b).await {
+                Ok(page) => match CcrLogPage::new_checked(&page) {
+                    Ok(log) => {
+                        let e = log.entries().find(|e| e.icid == inst.icid && e.ciu == inst.ciu);
+                        if let Some(e) = e
+                            && e.ccrs != Ccrs::IN_PROGRESS
+                        {
+                            found = Some(Ok(e));
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        found = Some(Err(format!("log page does not parse: {e}")));
+                        break;
+                    }
+                },
+                Err(e) => {
+                    found = Some(Err(e));
+                    break;
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        match found {
+            Some(Ok(e)) => {
+                p.judge(
+                    e.ccrs == Ccrs::SUCCESS,
+                    "log entry",
+                    format!(
+                        "ICID {} CIU {:#04x} ACID {} CCRS {} CCRF {:#04x}",
+                        e.icid, e.ciu, e.acid, e.ccrs.0, e.ccrf
+                    ),
+                );
+            }
+            Some(Err(e)) => p.add(Outcome::Fail, "log entry", e),
+            None => p.add(Outcome::Fail, "log entry", "no completed entry for the impacted instance in time"),
+        }
+        match read_log(&b).await {
+            Ok(page) => {
+                let left = CcrLogPage::new_checked(&page)
+                    .map(|l| l.entries().filter(|e| e.icid == inst.icid && e.ciu == inst.ciu).count())
+                    .unwrap_or(usize::MAX);
+                p.judge(left == 0, "RMC removed the completed entry", format!("{left} entries left for it"));
+            }
+            Err(e) => p.add(Outcome::Fail, "RMC removed the completed entry", e),
+        }
+    }
+
+    // Reconnect the impacted path: a new instance.
+    match Controller::connect(a_addr, &cfg.host).await {
+        Ok((a2, _a2_ev)) => {
+            let i2 = a2.identify();
+            let renewed = (i2.cntlid, i2.ciu, i2.cirn) != (inst.icid, inst.ciu, inst.cirn);
+            p.judge(
+                renewed,
+                "instance renewed after reconnect",
+                format!("CNTLID {} CIU {:#04x} CIRN {:#018x}", i2.cntlid, i2.ciu, i2.cirn),
+            );
+            match ccr(&b, inst).await {
+                Ok((st, _)) => {
+                    p.judge(!st.is_success(), "stale CCR (old instance) refused", word(st));
+                }
+                Err(e) => p.add(Outcome::Fail, "stale CCR (old instance) refused", e.to_string()),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            p.judge(
+                !a2.is_failed(),
+                "new instance untouched by the stale CCR",
+                format!("controller {} live", a2.cntlid()),
+            );
+            a2.close();
+        }
+        Err(e) => p.add(Outcome::Fail, "instance renewed after reconnect", e.to_string()),
+    }
+    a.close();
+    b.close();
+    None
+}
