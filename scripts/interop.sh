@@ -264,18 +264,20 @@ prepare() {
 # ---------------------------------------------------------------------------------------------------------------
 # Guests.
 
-# boot_guest ROLE CONSOLE NIC_OPTIONS [PORT]: starts qemu in the background; sets QEMU_PID. PORT: where the host and
-# probe roles connect (10.0.2.2:PORT is the development machine's 127.0.0.1:PORT).
+# boot_guest ROLE CONSOLE NETDEV_OPTIONS [PORT]: starts qemu in the background; sets QEMU_PID. PORT: where the host and
+# probe roles connect (10.0.2.2:PORT is the development machine's 127.0.0.1:PORT). The guest's network traffic (as
+# the guest sees it: Ethernet, guest ports) is written to CONSOLE with .pcap for .log.
 boot_guest() {
 	local role=$1 console=$2 nic=$3 port=${4:-$HOST_PORT}
-	rm -f "$console"
+	rm -f "$console" "${console%.log}.pcap"
 	CONSOLES+=("$console")
 	local append="console=ttyS0 quiet panic=-1 interop_role=$role interop_nqn=$NQN"
 	append+=" interop_port=$port interop_hostnqn=$HOSTNQN interop_hostid=$HOSTID"
 	start_bg "$console.qemu" qemu-system-x86_64 -accel tcg -smp 2 -m "$GUEST_MEM" \
 		-display none -monitor none -serial "file:$console" -no-reboot \
 		-kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$INITRD" -append "$append" \
-		-nic "user,model=virtio-net-pci$nic"
+		-netdev "user,id=n0$nic" -device virtio-net-pci,netdev=n0 \
+		-object "filter-dump,id=d0,netdev=n0,file=${console%.log}.pcap"
 	QEMU_PID=$BG_PID
 	LOGS+=("$console.qemu")
 	info "qemu pid $QEMU_PID, role $role, console $console"
@@ -326,6 +328,40 @@ listening() {
 		/proc/net/tcp
 }
 
+# wire_check PCAP STRICT PORT...: decodes the guest's capture with tshark (an independent decoder) with both digest
+# checks on, prints the PDU counts, and fails on any bad digest; with STRICT=strict also on any TermReq. Skipped,
+# saying so, when tshark is not installed (.ci/run installs it).
+wire_check() {
+	local pcap=$1 strict=$2
+	shift 2
+	if ! command -v tshark >/dev/null 2>&1; then
+		info "tshark not installed: wire check of $pcap skipped"
+		return 0
+	fi
+	[ -s "$pcap" ] || die "no capture $pcap"
+	local args=() port summary
+	for port in "$@"; do args+=(-d "tcp.port==$port,nvme-tcp"); done
+	summary=$(tshark -r "$pcap" "${args[@]}" -o nvme-tcp.check_hdgst:TRUE -o nvme-tcp.check_ddgst:TRUE -Y nvme-tcp \
+		-T fields -E separator=/t -e nvme-tcp.type -e nvme-tcp.hdgst.status -e nvme-tcp.ddgst.status 2>/dev/null |
+		awk -F '\t' '
+			BEGIN { split("ICReq ICResp H2CTermReq C2HTermReq CapsuleCmd CapsuleResp H2CData C2HData - R2T", name, " ") }
+			{
+				n = split($1, t, ","); for (i = 1; i <= n; i++) count[t[i]]++
+				for (f = 2; f <= 3; f++) { n = split($f, d, ","); for (i = 1; i <= n; i++) if (d[i] != "") dg[d[i]]++ }
+			}
+			END {
+				for (k = 0; k <= 9; k++) if (count[k]) { out = out sep name[k + 1] " " count[k]; sep = ", " }
+				printf "%s|%d|%d|%d|%d\n", out, dg[1], dg[0], dg[2], count[2] + count[3]
+			}') || die "tshark could not read $pcap"
+	local pdus good bad unverified termreqs
+	IFS='|' read -r pdus good bad unverified termreqs <<<"$summary"
+	[ -n "$pdus" ] || die "tshark decoded no NVMe/TCP PDU in $pcap"
+	info "tshark on $(basename "$pcap"): $pdus"
+	[ "$bad" -eq 0 ] || die "tshark rated $bad digests Bad in $pcap"
+	if [ "$strict" = strict ] && [ "$termreqs" -ne 0 ]; then die "$termreqs TermReq PDUs in $pcap"; fi
+	check "tshark: $good digests Good, 0 Bad, $unverified unverified$([ "$strict" = strict ] && echo ', no TermReq')"
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # Directions.
 
@@ -361,6 +397,8 @@ run_target() {
 	kill -0 "$QEMU_PID" 2>/dev/null || die "the Linux target guest died during the test"
 	check "nvme-tokio linux_interop passed against Linux $KVER nvmet-tcp"
 	stop_bg "$QEMU_PID"
+	# The nvme-tokio tests may inject faults on purpose: TermReqs are reported, not failed.
+	wire_check "${console%.log}.pcap" report 4420 4421
 }
 
 # Checks the last host guest run: the console verdict.
@@ -398,6 +436,7 @@ run_host() {
 	wait_exit "$QEMU_PID" "$HOST_TIMEOUT"
 	grep -a '^interop:' "$console" | tr -d '\r' | sed 's/^/    guest /'
 	host_verdict "$console"
+	wire_check "${console%.log}.pcap" strict "$HOST_PORT"
 	kill -0 "$target_pid" 2>/dev/null || die "nvme-lab target died during the host test"
 	check "nvme-lab target served Linux $KVER nvme-tcp"
 	stop_bg "$target_pid"
@@ -414,6 +453,7 @@ run_probe() {
 	wait_exit "$QEMU_PID" "$HOST_TIMEOUT"
 	grep -a '^interop:' "$console" | tr -d '\r' | sed 's/^/    guest /'
 	host_verdict "$console"
+	wire_check "${console%.log}.pcap" strict "$TARGET_PORT1"
 	kill -0 "$target_qemu" 2>/dev/null || die "the Linux target guest died during the host test"
 	stop_bg "$target_qemu"
 

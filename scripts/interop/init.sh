@@ -131,7 +131,8 @@ run_host() {
 	[ "$bytes" -ge $((4 * 1024 * 1024)) ] || fail "namespace too small for the test: $bytes bytes, need 4 MiB"
 	[ "$lbs" -le 4096 ] || fail "logical block size $lbs > 4096 is not handled by this test"
 
-	# Region A: 1 MiB at 1 MiB (many PDUs, R2T-driven H2CData). Region B: the last 4 KiB of the namespace.
+	# Region A: 1 MiB at 1 MiB, written as one 1 MiB request (R2T-driven H2CData in several PDUs, possibly several
+	# commands), read back as 4 KiB requests and then as one 1 MiB request. Region B: the last 4 KiB of the namespace.
 	# O_DIRECT on both sides so that the read-back comes from the target, not from the guest's page cache.
 	a_off=$((1024 * 1024))
 	a_len=$((1024 * 1024))
@@ -141,7 +142,7 @@ run_host() {
 	dd if=/dev/urandom of=/tmp/b bs=4096 count=1 2>/dev/null
 	say "writing $a_len bytes at offset $a_off and $b_len bytes at offset $b_off (md5 $(md5sum </tmp/a | cut -c1-32)," \
 		"$(md5sum </tmp/b | cut -c1-32))"
-	dd if=/tmp/a of=/dev/nvme0n1 bs=4096 seek=$((a_off / 4096)) oflag=direct conv=fsync 2>/tmp/dd.err ||
+	dd if=/tmp/a of=/dev/nvme0n1 bs=$a_len seek=$((a_off / a_len)) count=1 oflag=direct conv=fsync 2>/tmp/dd.err ||
 		fail "write of region A: $(cat /tmp/dd.err)"
 	dd if=/tmp/b of=/dev/nvme0n1 bs=4096 seek=$((b_off / 4096)) oflag=direct conv=fsync 2>/tmp/dd.err ||
 		fail "write of region B: $(cat /tmp/dd.err)"
@@ -150,7 +151,6 @@ run_host() {
 	readback "$a_off" "$a_len" /tmp/a
 	readback "$b_off" "$b_len" /tmp/b
 	say "read back both regions with O_DIRECT: identical"
-	# A second read of region A at a different granularity (one 1 MiB request instead of 256 x 4 KiB).
 	dd if=/dev/nvme0n1 of=/tmp/back bs=$a_len skip=1 count=1 iflag=direct 2>/tmp/dd.err ||
 		fail "1 MiB read at offset $a_off: $(cat /tmp/dd.err)"
 	cmp /tmp/back /tmp/a || fail "1 MiB read at offset $a_off differs from what was written"
