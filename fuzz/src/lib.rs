@@ -1,0 +1,9 @@
+//! Fuzz harnesses for the NVMe/TCP recovery workspace, one public function per cargo-fuzz target.
+//!
+//! Each module is a plain Rust file that the stable replay tests of the workspace also include with `#[path]`
+//! (so the seed corpora run under `cargo test` without libFuzzer): [`proto`] by `nvme-proto/tests/fuzz_corpus.rs`,
+//! [`ccr`] and [`sim`] by `benches/tests/fuzz_corpus.rs`. See `fuzz/README.md`.
+
+pub mod ccr;
+pub mod proto;
+pub mod sim;
