@@ -93,6 +93,9 @@ pub fn sim_faults(data: &[u8]) {
     let Ok(seed) = ScenarioSeed::arbitrary(&mut u) else { return };
     let s = seed.scenario();
     let r = run(&s);
+    if std::env::var_os("NVME_FUZZ_TRACE").is_some() {
+        eprintln!("{s:?}\n-> corrupted {}, {} events, {:?} simulated", r.corrupted, r.events, r.sim_time);
+    }
     if !r.corrupted {
         assert!(r.violations.is_empty(), "violations without corruption: {:?}", r.violations);
     }
