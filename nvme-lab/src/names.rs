@@ -62,7 +62,8 @@ pub enum FaultArg {
     /// The first Write on controller 1 is accepted, lands only after --delay and cannot be cancelled; the
     /// controller fails at once and closes its connections.
     Fopcode,
-    /// Path 1 goes silent without closing (detected by keep-alive timeout); the stuck command lands after --delay.
+    /// The path to controller 1 (path 0) goes silent without closing, detected by keep-alive timeout; the command
+    /// stuck in controller 1's backend lands after --delay.
     Freeze,
     /// As fopcode, and every CCR is accepted but then reported Failed in the CCR log.
     #[value(name = "ccr-fail")]
