@@ -353,12 +353,19 @@ fn write_pcap(items: &[(u16, Direction, Vec<u8>)]) -> Vec<u8> {
     w.into_inner()
 }
 
-fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("nvme-lab-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+/// A file in the temporary directory, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> TempFile {
+    let path = std::env::temp_dir().join(format!("nvme-lab-test-{}-{name}", std::process::id()));
     std::fs::write(&path, bytes).unwrap();
-    path
+    TempFile(path)
 }
 
 fn find(l: &[Value], pred: impl Fn(&Value) -> bool) -> &Value {
@@ -368,7 +375,7 @@ fn find(l: &[Value], pred: impl Fn(&Value) -> bool) -> &Value {
 #[test]
 fn pcap_round_trip_decodes_in_context() {
     let path = temp_file("conversation.pcap", &write_pcap(&conversation()));
-    let out = lab(&["decode", "--pcap", path.to_str().unwrap()], None);
+    let out = lab(&["decode", "--pcap", path.0.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let l = lines(&out);
     assert_eq!(l.len(), 29); // 28 items, one of them two C2HData PDUs
@@ -439,7 +446,7 @@ fn pcap_errors() {
     let pcap = write_pcap(&conversation());
     // The file cut inside a frame record.
     let path = temp_file("cut.pcap", &pcap[..pcap.len() - 100]);
-    let out = lab(&["decode", "--pcap", path.to_str().unwrap()], None);
+    let out = lab(&["decode", "--pcap", path.0.to_str().unwrap()], None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("truncated pcap"), "{stderr}");
@@ -483,7 +490,7 @@ fn pcap_errors() {
 fn tshark_agrees_the_round_trip_pcap_has_good_digests() {
     let path = temp_file("tshark.pcap", &write_pcap(&conversation()));
     let out = Command::new("tshark")
-        .args(["-r", path.to_str().unwrap(), "-o", "nvme-tcp.check_hdgst:TRUE", "-o", "nvme-tcp.check_ddgst:TRUE"])
+        .args(["-r", path.0.to_str().unwrap(), "-o", "nvme-tcp.check_hdgst:TRUE", "-o", "nvme-tcp.check_ddgst:TRUE"])
         .args(["-T", "fields", "-e", "nvme-tcp.hdgst.status", "-e", "nvme-tcp.ddgst.status"])
         .output()
         .expect("run tshark");

@@ -16,10 +16,17 @@ fn json_line(o: &Output) -> Value {
     serde_json::from_str(stdout(o).trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
 }
 
-fn temp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("nvme-lab-sim-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A path in the temporary directory, its file removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn temp(name: &str) -> TempFile {
+    TempFile(std::env::temp_dir().join(format!("nvme-lab-test-{}-{name}", std::process::id())))
 }
 
 const CELL_KEYS: [&str; 9] =
@@ -74,9 +81,9 @@ fn run_text_timeline_and_outputs() {
         "--iterations",
         "1",
         "--svg",
-        svg.to_str().unwrap(),
+        svg.0.to_str().unwrap(),
         "--pcap",
-        pcap.to_str().unwrap(),
+        pcap.0.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = stdout(&out);
@@ -95,14 +102,14 @@ fn run_text_timeline_and_outputs() {
     ));
     assert!(text.contains("  corrupted:  no"));
     // The SVG: one point per completed command, failure, CCR and release marked.
-    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    let svg_text = std::fs::read_to_string(&svg.0).unwrap();
     assert!(svg_text.starts_with("<svg ") && svg_text.ends_with("</svg>\n"));
     assert_eq!(svg_text.matches("<circle").count(), 11);
     for kind in ["marker Failure", "marker Ccr", "marker Release"] {
         assert!(svg_text.contains(kind), "{kind}");
     }
     // The pcap decodes with our own decoder: no error, every digest good, the CCR and the Identify data in context.
-    let dec = lab(&["decode", "--pcap", pcap.to_str().unwrap()]);
+    let dec = lab(&["decode", "--pcap", pcap.0.to_str().unwrap()]);
     assert_eq!(dec.status.code(), Some(0), "{}", String::from_utf8_lossy(&dec.stderr));
     let lines: Vec<Value> = stdout(&dec).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(lines.len() > 50);
@@ -128,10 +135,10 @@ fn run_text_timeline_and_outputs() {
 #[ignore = "needs tshark: apt-get install tshark"]
 fn tshark_finds_every_digest_of_a_run_pcap_good() {
     let pcap = temp("tshark-run.pcap");
-    let out = lab(&["run", "--policy", "ccr", "--iterations", "1", "--pcap", pcap.to_str().unwrap()]);
+    let out = lab(&["run", "--policy", "ccr", "--iterations", "1", "--pcap", pcap.0.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let ts = Command::new("tshark")
-        .args(["-r", pcap.to_str().unwrap(), "-o", "nvme-tcp.check_hdgst:TRUE", "-o", "nvme-tcp.check_ddgst:TRUE"])
+        .args(["-r", pcap.0.to_str().unwrap(), "-o", "nvme-tcp.check_hdgst:TRUE", "-o", "nvme-tcp.check_ddgst:TRUE"])
         .args(["-T", "fields", "-e", "nvme-tcp.hdgst.status", "-e", "nvme-tcp.ddgst.status"])
         .output()
         .expect("run tshark");
