@@ -23,6 +23,8 @@
 #   NVME_INTEROP_HOST_TIMEOUT   seconds for the whole host guest run (default 180)
 #   NVME_INTEROP_TEST_TIMEOUT   seconds for the nvme-tokio test binary (default 900)
 #   NVME_INTEROP_LISTEN_TIMEOUT seconds until our target listens (default 60)
+#   NVME_INTEROP_TARGET_CMD     host mode: a shell command that runs the target under test instead of nvme-lab; it
+#                               gets NVME_INTEROP_LISTEN (127.0.0.1:4420) and NVME_INTEROP_NQN in its environment
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -71,8 +73,9 @@ cleanup() {
 	local status=$?
 	local pid
 	for pid in "${PIDS[@]}"; do
-		# Each was started with setsid: its process group is its own.
+		# Each runs in its own process group (setsid or timeout). CONT: a test may have stopped qemu (a path freeze).
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+		kill -CONT -- "-$pid" 2>/dev/null || kill -CONT "$pid" 2>/dev/null || true
 	done
 	for pid in "${PIDS[@]}"; do
 		timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL -- "-$pid" 2>/dev/null || true
@@ -109,6 +112,7 @@ start_bg() {
 stop_bg() {
 	local pid=$1
 	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+	kill -CONT -- "-$pid" 2>/dev/null || kill -CONT "$pid" 2>/dev/null || true
 	timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL -- "-$pid" 2>/dev/null || true
 }
 
@@ -131,12 +135,26 @@ install_packages() {
 	check "$(/bin/busybox | head -n 1) (static, from busybox-static)"
 }
 
+# The kernel package linux-image-amd64 depends on, per the local package lists (empty when there are none).
+kernel_package() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }' || true
+}
+
+# apt-get download PKG into $CACHE/dl (as root apt warns that it downloads unsandboxed: not shown).
+download_package() {
+	local rc=0
+	(cd "$CACHE/dl" && apt-get download -q "$1") >"$CACHE/dl/apt.log" 2>&1 || rc=$?
+	grep -v 'unsandboxed as root' "$CACHE/dl/apt.log" | sed 's/^/    /' || true
+	return "$rc"
+}
+
 # Sets KVER, KDIR (the unpacked package: boot/, lib/modules/).
 fetch_kernel() {
 	step "kernel: the package linux-image-amd64 depends on (downloaded and unpacked, not installed)"
-	mkdir -p "$CACHE"
+	mkdir -p "$CACHE/dl"
 	local pkg
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }') || true
+	pkg=$(kernel_package)
 	if [ -z "$pkg" ]; then
 		# A fresh machine may have no package lists yet; a cached kernel serves without them.
 		local cached
@@ -146,26 +164,27 @@ fetch_kernel() {
 		else
 			info "no package lists: apt-get update"
 			$SUDO apt-get update -qq
-			pkg=$(apt-cache depends linux-image-amd64 | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }')
+			pkg=$(kernel_package)
 		fi
 	fi
 	[ -n "$pkg" ] || die "cannot tell which kernel package linux-image-amd64 depends on (apt-cache depends linux-image-amd64)"
+	if [ ! -f "$CACHE/$pkg/.unpacked" ] && [ -z "$(find "$CACHE/dl" -maxdepth 1 -name "${pkg}_*.deb")" ]; then
+		info "apt-get download $pkg (about 70 MB)"
+		if ! download_package "$pkg"; then
+			# Stale package lists name a package the mirror no longer has: refresh them and ask again.
+			info "download failed: apt-get update, then once more"
+			$SUDO apt-get update -qq
+			pkg=$(kernel_package)
+			[ -n "$pkg" ] || die "no kernel package for linux-image-amd64 after apt-get update"
+			download_package "$pkg" || die "apt-get download $pkg failed (log: $CACHE/dl/apt.log)"
+		fi
+	fi
 	KVER=${pkg#linux-image-}
 	KDIR=$CACHE/$pkg
 	if [ ! -f "$KDIR/.unpacked" ]; then
-		mkdir -p "$CACHE/dl"
 		local deb
 		deb=$(find "$CACHE/dl" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n 1)
-		if [ -z "$deb" ]; then
-			info "apt-get download $pkg (about 70 MB)"
-			if ! (cd "$CACHE/dl" && apt-get download -q "$pkg" 2>&1 | grep -v 'unsandboxed as root'); then
-				info "download failed: apt-get update, then retry"
-				$SUDO apt-get update -qq
-				(cd "$CACHE/dl" && apt-get download -q "$pkg" 2>&1 | grep -v 'unsandboxed as root') || true
-			fi
-			deb=$(find "$CACHE/dl" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n 1)
-			[ -n "$deb" ] || die "apt-get download $pkg produced no .deb in $CACHE/dl"
-		fi
+		[ -n "$deb" ] || die "apt-get download $pkg produced no .deb in $CACHE/dl"
 		info "unpacking $(basename "$deb")"
 		rm -rf "$KDIR.tmp"
 		mkdir -p "$KDIR.tmp"
@@ -389,11 +408,15 @@ run_target() {
 	step "nvme-tokio linux_interop test against the Linux target (timeout $TEST_TIMEOUT s)"
 	info "NVME_INTEROP_ADDR=127.0.0.1:$TARGET_PORT1 NVME_INTEROP_ADDR2=127.0.0.1:$TARGET_PORT2 NVME_INTEROP_NQN=$NQN" \
 		"NVME_INTEROP_QEMU_PID=$QEMU_PID"
+	# In the background and waited for, so that Ctrl-C or a TERM reaches the exit trap at once; `timeout` runs in
+	# its own process group, which the trap kills.
 	(cd "$REPO" && NVME_INTEROP_ADDR=127.0.0.1:$TARGET_PORT1 NVME_INTEROP_ADDR2=127.0.0.1:$TARGET_PORT2 \
 		NVME_INTEROP_NQN=$NQN NVME_INTEROP_QEMU_PID=$QEMU_PID \
-		timeout --kill-after=10 "$TEST_TIMEOUT" \
-		cargo test --release -p nvme-tokio --test linux_interop -- --ignored --test-threads=1) ||
-		die "nvme-tokio linux_interop failed against the Linux target (or ran over $TEST_TIMEOUT s)"
+		exec timeout --kill-after=10 "$TEST_TIMEOUT" \
+		cargo test --release -p nvme-tokio --test linux_interop -- --ignored --test-threads=1) &
+	local test_pid=$!
+	PIDS+=("$test_pid")
+	wait "$test_pid" || die "nvme-tokio linux_interop failed against the Linux target (or ran over $TEST_TIMEOUT s)"
 	kill -0 "$QEMU_PID" 2>/dev/null || die "the Linux target guest died during the test"
 	check "nvme-tokio linux_interop passed against Linux $KVER nvmet-tcp"
 	stop_bg "$QEMU_PID"
@@ -413,32 +436,40 @@ host_verdict() {
 }
 
 run_host() {
-	local console=$CACHE/console-host.log log=$CACHE/nvme-lab-target.log
-	step "building nvme-lab (our target)"
-	(cd "$REPO" && cargo build --release -p nvme-lab) || die "cannot build: cargo build --release -p nvme-lab"
-	(cd "$REPO" && cargo run -q --release -p nvme-lab -- target --help >/dev/null 2>&1) ||
-		die "nvme-lab has no 'target' subcommand (cargo run --release -p nvme-lab -- target --help failed)"
-	step "our target: nvme-lab target --listen 127.0.0.1:$HOST_PORT --nqn $NQN"
+	local console=$CACHE/console-host.log log=$CACHE/target-server.log
+	local -a server
+	if [ -n "${NVME_INTEROP_TARGET_CMD:-}" ]; then
+		# By hand: any target, e.g. another build of ours or another implementation.
+		server=(bash -c "$NVME_INTEROP_TARGET_CMD")
+		step "target under test: $NVME_INTEROP_TARGET_CMD (NVME_INTEROP_TARGET_CMD)"
+	else
+		step "building nvme-lab (our target)"
+		(cd "$REPO" && cargo build --release -p nvme-lab) || die "cannot build: cargo build --release -p nvme-lab"
+		(cd "$REPO" && cargo run -q --release -p nvme-lab -- target --help >/dev/null 2>&1) ||
+			die "nvme-lab has no 'target' subcommand (cargo run --release -p nvme-lab -- target --help failed)"
+		# shellcheck disable=SC2016 # $1..$3 are expanded by the inner bash
+		server=(bash -c 'cd "$1" && exec cargo run -q --release -p nvme-lab -- target --listen "127.0.0.1:$2" --nqn "$3"'
+			target "$REPO" "$HOST_PORT" "$NQN")
+		step "target under test: nvme-lab target --listen 127.0.0.1:$HOST_PORT --nqn $NQN"
+	fi
 	if listening "$HOST_PORT"; then die "127.0.0.1:$HOST_PORT is already in use"; fi
 	LOGS+=("$log")
-	# shellcheck disable=SC2016 # $1..$3 are expanded by the inner bash
-	start_bg "$log" bash -c 'cd "$1" && exec cargo run -q --release -p nvme-lab -- target --listen "127.0.0.1:$2" --nqn "$3"' \
-		target "$REPO" "$HOST_PORT" "$NQN"
+	NVME_INTEROP_LISTEN=127.0.0.1:$HOST_PORT NVME_INTEROP_NQN=$NQN start_bg "$log" "${server[@]}"
 	local target_pid=$BG_PID start=$SECONDS
 	until listening "$HOST_PORT"; do
-		kill -0 "$target_pid" 2>/dev/null || die "nvme-lab target exited before listening on 127.0.0.1:$HOST_PORT"
-		[ $((SECONDS - start)) -lt "$LISTEN_TIMEOUT" ] || die "nvme-lab target not listening after $LISTEN_TIMEOUT s"
+		kill -0 "$target_pid" 2>/dev/null || die "the target exited before listening on 127.0.0.1:$HOST_PORT"
+		[ $((SECONDS - start)) -lt "$LISTEN_TIMEOUT" ] || die "the target is not listening after $LISTEN_TIMEOUT s"
 		sleep 0.2
 	done
-	check "listening on 127.0.0.1:$HOST_PORT (pid $target_pid)"
+	check "listening on 127.0.0.1:$HOST_PORT (pid $target_pid, log $log)"
 	step "Linux host: boot (TCG), connect to 10.0.2.2:$HOST_PORT with hdr_digest,data_digest, write, read back, compare"
 	boot_guest host "$console" ""
 	wait_exit "$QEMU_PID" "$HOST_TIMEOUT"
-	grep -a '^interop:' "$console" | tr -d '\r' | sed 's/^/    guest /'
+	grep -a -E '^interop:|\] nvme' "$console" | tr -d '\r' | sed 's/^/    guest /'
 	host_verdict "$console"
 	wire_check "${console%.log}.pcap" strict "$HOST_PORT"
-	kill -0 "$target_pid" 2>/dev/null || die "nvme-lab target died during the host test"
-	check "nvme-lab target served Linux $KVER nvme-tcp"
+	kill -0 "$target_pid" 2>/dev/null || die "the target died during the host test"
+	check "the target served Linux $KVER nvme-tcp"
 	stop_bg "$target_pid"
 }
 
@@ -451,7 +482,7 @@ run_probe() {
 	console=$CACHE/console-probe-pair.log
 	boot_guest host "$console" "" "$TARGET_PORT1"
 	wait_exit "$QEMU_PID" "$HOST_TIMEOUT"
-	grep -a '^interop:' "$console" | tr -d '\r' | sed 's/^/    guest /'
+	grep -a -E '^interop:|\] nvme' "$console" | tr -d '\r' | sed 's/^/    guest /'
 	host_verdict "$console"
 	wire_check "${console%.log}.pcap" strict "$TARGET_PORT1"
 	kill -0 "$target_qemu" 2>/dev/null || die "the Linux target guest died during the host test"
