@@ -220,6 +220,26 @@ fn invalid_header_fields_carry_fes_and_fei() {
 }
 
 #[test]
+fn term_req_fields() {
+    // C2HTermReq, FES 0x03 Header Digest Error, FEI = the bad digest, with the 8-byte common header it refers to.
+    let hex = "03 00 18 00 20 00 00 00 03 00 fa c8 76 ef 00 00 00 00 00 00 00 00 00 00 05 01 18 00 1c 00 00 00";
+    let (l, code, _) = decode_hex(hex);
+    assert_eq!(code, 0);
+    let v = &l[0];
+    assert_eq!(
+        (v["type"].as_str(), v["dir"].as_str(), v["plen"].as_u64()),
+        (Some("C2HTermReq"), Some("c2h"), Some(32))
+    );
+    assert_eq!((v["fes"].as_u64(), v["fes_name"].as_str()), (Some(3), Some("Header Digest Error")));
+    assert_eq!((v["fei"].as_u64(), v["fei_meaning"].as_str()), (Some(0xEF76_C8FA), Some("received header digest")));
+    assert_eq!(v["error_header"], "050118001c000000");
+    // After a TermReq the receiver is closed: a following PDU in that direction is not decoded.
+    let (l, code, _) = decode_hex(&format!("{hex} {VECTOR_A}"));
+    assert_eq!((l.len(), code), (2, 1));
+    assert_eq!(l[1]["error"], "connection closed");
+}
+
+#[test]
 fn truncated_stream() {
     let cut = &VECTOR_A[..VECTOR_A.len() - 12]; // the last 4 bytes removed
     let (l, code, _) = decode_hex(&format!("{VECTOR_C} {cut}"));
