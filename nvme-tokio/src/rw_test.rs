@@ -44,7 +44,7 @@ impl Default for RwTestParams {
 /// iteration validated, 1 at the first failure (the test stops there).
 pub async fn run(mp: &Multipath, p: &RwTestParams, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let bs = mp.block_size() as usize;
-    if bs == 0 || RW_BYTES % bs != 0 {
+    if bs == 0 || !RW_BYTES.is_multiple_of(bs) {
         let _ = writeln!(err, "failed to allocate buffer, ret = {}", 22);
         return 1;
     }

@@ -290,19 +290,17 @@ impl Actor {
                 self.reqs.insert(token, Req { io, reply, path: None });
                 self.dispatch(token, None);
             }
-            Msg::Done { token, path, res } => match res {
-                Ok(c) => {
-                    if let Ok(EngineCompletion::Deliver) = self.engine.handle_complete(now, PathId(path as u32), token)
-                        && let Some(r) = self.reqs.remove(&token)
-                    {
-                        let st = c.status();
-                        let _ = r.reply.send(if st.is_success() { Ok(c.data) } else { Err(st) });
-                    }
+            // An error means the connection is gone: the command's fate is the engine's to decide once the failure
+            // is reported (it arrives as a controller event).
+            Msg::Done { token, path, res } => {
+                if let Ok(c) = res
+                    && let Ok(EngineCompletion::Deliver) = self.engine.handle_complete(now, PathId(path as u32), token)
+                    && let Some(r) = self.reqs.remove(&token)
+                {
+                    let st = c.status();
+                    let _ = r.reply.send(if st.is_success() { Ok(c.data) } else { Err(st) });
                 }
-                // The connection is gone: the command's fate is the engine's to decide once the failure is
-                // reported (it arrives as a controller event).
-                Err(_) => {}
-            },
+            }
             Msg::Ctrl { path, assoc, ev } => {
                 if self.slots.get(path).is_none_or(|s| s.assoc != assoc) {
                     return;

@@ -534,8 +534,17 @@ async fn serve_conn(shared: Arc<Shared>, stream: TcpStream, id: u64) {
     conn.tx.close();
     let mut s = shared.lock();
     s.conn_tasks.remove(&id);
-    if let Phase::Admin(c) | Phase::Io(c, _) = conn.phase {
-        s.fail_controller(c);
+    match conn.phase {
+        // The admin queue is the association: losing it fails the controller.
+        Phase::Admin(c) => s.fail_controller(c),
+        // An I/O queue may go away on its own (the Linux host deletes its I/O queues before it shuts the controller
+        // down through the admin queue): only that queue is gone, and the transfers it had in flight.
+        Phase::Io(c, _) => {
+            if let Some(ctrl) = s.ctrls.get_mut(&c) {
+                ctrl.io.retain(|q| q.conn != id);
+            }
+        }
+        Phase::AwaitIc | Phase::AwaitConnect => {}
     }
 }
 
