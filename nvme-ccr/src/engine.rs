@@ -2,6 +2,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use nvme_proto::cmd::{AsyncEvent, CcrLogPage, CcrResult, Ccrs, CrossControllerReset, Status, StatusCode};
 
@@ -40,10 +41,22 @@ pub(crate) enum Phase {
     /// The per-CCR wait expired; waiting for a log read with id >= `min_read` (issued after the expiry) until
     /// `until`.
     FinalRead { min_read: u64, until: Instant },
-    /// No longer the current attempt of a live episode (it timed out, or its episode ended). Still counted against
-    /// the source's CCR limit until the source resolves it, and a late success still counts if its episode is
-    /// still fencing.
+    /// No longer the current attempt of a live episode (it timed out, its episode ended, or its episode's hold
+    /// deadline passed). Still counted against the source's CCR limit until the source resolves it, and a late
+    /// success still counts if its episode is still fencing.
     Orphan,
+}
+
+/// A CCR its source accepted: success with IRS = 0, so the target is tearing the impacted instance down and has
+/// promised to report the outcome in its CCR log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Accepted {
+    /// Log reads with an id >= this were issued after the acceptance: the CCR's entry must be in their answer
+    /// (In Progress, Success or Failed); an answer without it means the entry vanished.
+    after_read: u64,
+    /// Whether it still keeps its episode's hold past the deadline (false once a log read from its source failed
+    /// after the deadline: the host can no longer watch it).
+    holds: bool,
 }
 
 /// One CCR sent (or queued) through a source.
@@ -55,6 +68,8 @@ pub(crate) struct Attempt {
     pub(crate) epoch: u64,
     pub(crate) instance: Instance,
     pub(crate) phase: Phase,
+    /// Set when the source accepted it (success, IRS = 0).
+    pub(crate) accepted: Option<Accepted>,
 }
 
 /// A release waiting to be polled (the retry path is chosen at poll time, among the paths live then).
@@ -90,6 +105,29 @@ struct PendingRelease {
 ///
 /// The queues are independent: the order above is the one that keeps a driver simple (a released command is
 /// resubmitted before its old path reconnects), not a condition of correctness.
+///
+/// # An accepted CCR outlives the hold deadline (`ccr`, `ccr-filter`)
+///
+/// Once a live source has **accepted** a CCR for the failed instance of this fencing episode (the CCR completed
+/// with success and IRS = 0: the target is tearing that controller down and will report the outcome), that CCR is
+/// the authority: reaching the hold deadline does not release while it is unresolved, because a target reports CCR
+/// success only after every command of the impacted controller has executed or been cancelled, even when it breaks
+/// its CQT promise (ccr-cqt.md §11). At the deadline the engine reports [`Event::HoldExtendedByCcr`], stops trying
+/// further sources, reads the source's CCR log at once and again every
+/// [`Config::accepted_ccr_recheck`](crate::Config::accepted_ccr_recheck) (the AEN still works; the re-reads cover a
+/// lost one), and releases:
+///
+/// * with [`ReleaseReason::CcrSucceeded`] when the CCR succeeds (the log entry reads Success), as before the
+///   deadline;
+/// * with [`ReleaseReason::HoldDeadline`], at once, when no accepted CCR of the episode holds any more: its entry
+///   reads Failed, an answer to a log read issued after the acceptance no longer lists it ("vanished"), a log read
+///   from its source fails, or the source fails (and so also before it reconnects);
+/// * with [`ReleaseReason::HoldDeadline`] at `deadline +` [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit)
+///   when a limit is set (none by default: see that field for the trade-off).
+///
+/// An entry still reading In Progress keeps the hold. Before the deadline nothing changes: a resolved CCR moves on
+/// to the next source, then to the timer. [`Engine::accepted_ccr_pending`] tells a checker whether a path is held
+/// by an accepted CCR. `cqt` never sends CCRs, so it always releases at the deadline.
 ///
 /// # Cost
 ///
@@ -223,14 +261,17 @@ impl Engine {
             self.release(path, proof, now, now);
         } else {
             let facts = self.paths[path.index()].facts;
+            let deadline = now + facts.hold(self.config.cqt_fallback);
             let fence = Fence {
                 epoch: self.next_epoch,
                 instance: facts.instance(),
                 started: now,
-                deadline: now + facts.hold(self.config.cqt_fallback),
+                deadline,
                 tried: 0,
                 current: None,
                 fell_back: false,
+                extended: false,
+                next_recheck: deadline,
             };
             self.next_epoch += 1;
             self.table.hold(path);
@@ -270,7 +311,8 @@ impl Engine {
     /// The CCR `ccr` completed with `status` and completion DW0 `dw0`.
     ///
     /// Success with IRS = 1 proves the impacted instance reset. Success with IRS = 0 means the source accepted it:
-    /// the engine waits for the AEN and a log entry. An error ends this attempt: Invalid Opcode marks the source
+    /// the engine waits for the AEN and a log entry, past the hold deadline if need be (see the type's docs,
+    /// "An accepted CCR outlives the hold deadline"). An error ends this attempt: Invalid Opcode marks the source
     /// CCR-incapable until it reconnects (so does Invalid Field from a source that reported CIU = 0 or CCRL = 0);
     /// Log Page Full (0x40) also drains the source's log; then the next source is tried.
     pub fn handle_ccr_completion(
@@ -285,6 +327,8 @@ impl Engine {
         if status.is_success() {
             if CcrResult::from_dw0(dw0).irs {
                 self.ccr_succeeded(i);
+            } else if self.attempts[i].accepted.is_none() {
+                self.attempts[i].accepted = Some(Accepted { after_read: self.next_read, holds: true });
             }
         } else {
             let a = self.remove_attempt(i);
@@ -323,8 +367,10 @@ impl Engine {
     /// Entries are matched to CCRs in flight through that source by ICID + CIU (the entry has no CIRN; the engine
     /// never has two unresolved CCRs with the same ICID + CIU through one source, so the match is unambiguous).
     /// CCRS = Success proves the instance reset; Failed ends the attempt; In Progress (or an unknown CCRS value)
-    /// changes nothing; unmatched entries are ignored. A CCR whose per-CCR wait had expired and that is still not
-    /// successful after this read gives up on that source.
+    /// changes nothing; unmatched entries are ignored. A CCR the source had accepted before this read was issued
+    /// and that the page does not list has vanished: it ends like a failed one. A CCR whose per-CCR wait had expired
+    /// and that is still not successful after this read gives up on that source. A malformed page counts as a
+    /// failed read ([`handle_ccr_log_failed`](Self::handle_ccr_log_failed)).
     pub fn handle_ccr_log(&mut self, now: Instant, read: LogReadId, page: &[u8]) -> Result<(), LogError> {
         self.advance(now);
         let Some(source) = self.read_source(read) else { return Err(LogError::UnknownRead) };
@@ -345,9 +391,25 @@ impl Engine {
                         self.attempt_failed(&a, CcrFailure::LogFailed);
                     }
                 }
+                let mut i = 0;
+                while i < self.attempts.len() {
+                    let a = self.attempts[i];
+                    let vanished = a.source == source
+                        && a.accepted.is_some_and(|acc| acc.after_read <= read.0)
+                        && !log.entries().any(|e| e.icid == a.instance.cntlid && e.ciu == a.instance.ciu);
+                    if vanished {
+                        let a = self.remove_attempt(i);
+                        self.attempt_failed(&a, CcrFailure::Vanished);
+                    } else {
+                        i += 1;
+                    }
+                }
                 Ok(())
             }
-            Err(e) => Err(LogError::Malformed(e)),
+            Err(e) => {
+                self.lose_authority(source);
+                Err(LogError::Malformed(e))
+            }
         };
         self.finish_read(source, read);
         self.settle();
@@ -355,10 +417,12 @@ impl Engine {
     }
 
     /// The CCR log read `read` failed (error status, or the driver gave up on it). A CCR waiting for this read
-    /// as its final check gives up on that source.
+    /// as its final check gives up on that source. Past the hold deadline, the CCRs that source accepted no longer
+    /// keep the hold: the host cannot watch them any more, so the held commands go at once.
     pub fn handle_ccr_log_failed(&mut self, now: Instant, read: LogReadId) -> Result<(), LogError> {
         self.advance(now);
         let Some(source) = self.read_source(read) else { return Err(LogError::UnknownRead) };
+        self.lose_authority(source);
         self.finish_read(source, read);
         self.settle();
         Ok(())
@@ -407,8 +471,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs the timers due at `now`: hold deadlines (release), per-CCR waits (final log read), final log reads
-    /// (next source). Idempotent; an early call does nothing.
+    /// Runs the timers due at `now`: hold deadlines (release, or the extension by an accepted CCR), the re-reads and
+    /// the limit of an extended hold, per-CCR waits (final log read), final log reads (next source). Idempotent; an
+    /// early call does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
     }
@@ -519,9 +584,18 @@ impl Engine {
         self.table.info(token)
     }
 
-    /// When the held commands of `path` will be released at the latest (only while it is fencing).
+    /// The time-based hold deadline of `path` (only while it is fencing): its held commands are released by then,
+    /// unless a CCR accepted by a live source is still unresolved then ([`accepted_ccr_pending`](Self::accepted_ccr_pending)).
     pub fn hold_deadline(&self, path: PathId) -> Option<Instant> {
         self.paths.get(path.index())?.fence.map(|f| f.deadline)
+    }
+
+    /// While `path` is fencing: the source of a CCR for its failed instance (this episode) that the source
+    /// accepted (success, IRS = 0) and that is still unresolved, if any. Past the hold deadline such a CCR keeps the
+    /// held commands (see the type's docs); `None` means the deadline (or a CCR success) releases them. With several,
+    /// the oldest CCR's source.
+    pub fn accepted_ccr_pending(&self, path: PathId) -> Option<PathId> {
+        self.ccr_authority(path).map(|a| a.source)
     }
 
     /// CCRs in flight through `source` (never more than its CCRL, 1 when CCRL = 0).
@@ -547,12 +621,15 @@ impl Engine {
             return;
         }
         let now = self.now;
+        self.release_due();
+        let recheck = self.recheck_period();
         for i in 0..self.paths.len() {
-            let path = PathId(i as u32);
-            if let Some(fence) = self.paths[i].fence
-                && let Some(proof) = ReleaseProof::deadline(&fence, now)
+            if let Some(f) = &mut self.paths[i].fence
+                && f.extended
+                && f.next_recheck <= now
             {
-                self.release(path, proof, fence.started, now);
+                f.next_recheck = now + recheck;
+                self.recheck(PathId(i as u32));
             }
         }
         for i in 0..self.attempts.len() {
@@ -573,14 +650,119 @@ impl Engine {
         self.settle();
     }
 
-    /// After any change: start the CCRs that can start, then re-arm the timer.
+    /// After any change: release what is due (an extended hold whose accepted CCRs stopped holding), start the
+    /// CCRs that can start, then re-arm the timer.
     fn settle(&mut self) {
+        self.release_due();
         self.schedule();
         self.next_timer = self.compute_next_timer();
     }
 
+    /// Every fence whose deadline has passed is released, unless an accepted CCR of its episode still holds it
+    /// (and the limit, if any, has not passed): then the hold is extended (once).
+    fn release_due(&mut self) {
+        let now = self.now;
+        let limit = self.config.accepted_ccr_limit;
+        for i in 0..self.paths.len() {
+            let path = PathId(i as u32);
+            let Some(fence) = self.paths[i].fence else { continue };
+            if now < fence.deadline {
+                continue;
+            }
+            let limit_passed = limit.is_some_and(|l| now >= fence.deadline + l);
+            match self.ccr_authority(path).copied() {
+                Some(authority) if !limit_passed => {
+                    if !fence.extended {
+                        self.extend(path, &authority);
+                    }
+                }
+                _ => {
+                    if let Some(proof) = ReleaseProof::deadline(&fence, now) {
+                        self.release(path, proof, fence.started, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The oldest accepted, unresolved CCR of `path`'s current fencing episode that still holds it.
+    fn ccr_authority(&self, path: PathId) -> Option<&Attempt> {
+        let fence = self.paths.get(path.index())?.fence?;
+        self.attempts
+            .iter()
+            .filter(|a| a.impacted == path && a.epoch == fence.epoch && a.accepted.is_some_and(|acc| acc.holds))
+            .min_by_key(|a| a.id)
+    }
+
+    /// The deadline of `path` passed while `authority` holds it: report it, end the per-CCR waits of the episode
+    /// (the accepted CCRs decide now, no further source is tried), and read the accepted CCRs' sources at once.
+    fn extend(&mut self, path: PathId, authority: &Attempt) {
+        let next = self.now + self.recheck_period();
+        let Some(f) = &mut self.paths[path.index()].fence else { return };
+        f.extended = true;
+        f.next_recheck = next;
+        let epoch = f.epoch;
+        for a in &mut self.attempts {
+            if a.epoch == epoch {
+                a.phase = Phase::Orphan;
+            }
+        }
+        self.events.push_back(Event::HoldExtendedByCcr { path, source: authority.source, ccr: authority.id });
+        self.recheck(path);
+    }
+
+    /// Reads the CCR log of every source with an accepted CCR that holds `path` (one read in flight per source; a
+    /// read already in flight gets one follow-up).
+    fn recheck(&mut self, path: PathId) {
+        let Some(fence) = self.paths[path.index()].fence else { return };
+        let mut sources = 0u64;
+        for a in &self.attempts {
+            if a.impacted == path && a.epoch == fence.epoch && a.accepted.is_some_and(|acc| acc.holds) {
+                sources |= a.source.bit();
+            }
+        }
+        for i in 0..self.paths.len() {
+            let source = PathId(i as u32);
+            if sources & source.bit() != 0 {
+                self.request_read(source);
+            }
+        }
+    }
+
+    fn recheck_period(&self) -> Duration {
+        self.config.accepted_ccr_recheck.max(Duration::from_millis(1))
+    }
+
+    /// A log read from `source` failed: the CCRs it accepted stop holding the extended holds (before the deadline
+    /// nothing changes: the deadline re-reads the log anyway).
+    fn lose_authority(&mut self, source: PathId) {
+        let paths = &self.paths;
+        let events = &mut self.events;
+        for a in &mut self.attempts {
+            let extended = paths[a.impacted.index()].fence.is_some_and(|f| f.epoch == a.epoch && f.extended);
+            if let Some(acc) = &mut a.accepted
+                && a.source == source
+                && acc.holds
+                && extended
+            {
+                acc.holds = false;
+                events.push_back(Event::CcrFailed {
+                    path: a.impacted,
+                    source,
+                    ccr: a.id,
+                    reason: CcrFailure::SourceFailed,
+                });
+            }
+        }
+    }
+
     fn compute_next_timer(&self) -> Option<Instant> {
-        let deadlines = self.paths.iter().filter_map(|p| p.fence.map(|f| f.deadline));
+        let limit = self.config.accepted_ccr_limit;
+        let deadlines = self.paths.iter().filter_map(|p| p.fence).map(|f| match (f.extended, limit) {
+            (false, _) => f.deadline,
+            (true, None) => f.next_recheck,
+            (true, Some(l)) => f.next_recheck.min(f.deadline + l),
+        });
         let waits = self.attempts.iter().filter_map(|a| match a.phase {
             Phase::Waiting { until } | Phase::FinalRead { until, .. } => Some(until),
             Phase::Orphan => None,
@@ -598,6 +780,7 @@ impl Engine {
         for (i, p) in self.paths.iter().enumerate() {
             if let Some(f) = p.fence
                 && f.current.is_none()
+                && !f.extended
             {
                 order[n] = (f.started, i as u32);
                 n += 1;
@@ -640,7 +823,15 @@ impl Engine {
         fence.current = Some(id);
         fence.fell_back = false;
         let (epoch, instance, until) = (fence.epoch, fence.instance, fence.deadline.min(now + wait));
-        self.attempts.push(Attempt { id, source, impacted, epoch, instance, phase: Phase::Waiting { until } });
+        self.attempts.push(Attempt {
+            id,
+            source,
+            impacted,
+            epoch,
+            instance,
+            phase: Phase::Waiting { until },
+            accepted: None,
+        });
         self.paths[source.index()].in_flight += 1;
         let command = CrossControllerReset { icid: instance.cntlid, ciu: instance.ciu, cirn: instance.cirn };
         self.ccrs.push_back(SendCcr { id, source, impacted, command });
@@ -681,13 +872,20 @@ impl Engine {
         }
     }
 
-    /// Attempt `a` (already removed) failed: if it was its episode's current attempt, the next source is tried.
+    /// Attempt `a` (already removed) failed: if it was its episode's current attempt, the next source is tried
+    /// (before the deadline). The failure is reported for the current attempt, and for any attempt of an extended
+    /// hold (the release that may follow needs its reason in the logs).
     fn attempt_failed(&mut self, a: &Attempt, reason: CcrFailure) {
         if let Some(f) = &mut self.paths[a.impacted.index()].fence
-            && f.current == Some(a.id)
+            && f.epoch == a.epoch
         {
-            f.current = None;
-            self.events.push_back(Event::CcrFailed { path: a.impacted, source: a.source, ccr: a.id, reason });
+            let current = f.current == Some(a.id);
+            if current {
+                f.current = None;
+            }
+            if current || f.extended {
+                self.events.push_back(Event::CcrFailed { path: a.impacted, source: a.source, ccr: a.id, reason });
+            }
         }
     }
 

@@ -49,6 +49,11 @@ pub(crate) struct Fence {
     pub(crate) current: Option<CcrId>,
     /// Whether [`Event::FellBackToTimer`](crate::Event) was reported since the last CCR was sent.
     pub(crate) fell_back: bool,
+    /// The deadline passed while a CCR accepted by a live source was unresolved: the hold lasts until that CCR
+    /// resolves (or [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit)); no further source is tried.
+    pub(crate) extended: bool,
+    /// While `extended`: when the accepted CCRs' sources are to be read again (a lost AEN must not hang the hold).
+    pub(crate) next_recheck: Instant,
 }
 
 impl Fence {
@@ -125,6 +130,8 @@ mod tests {
             tried: 0,
             current: None,
             fell_back: false,
+            extended: false,
+            next_recheck: Instant::from_millis(15_001),
         }
     }
 

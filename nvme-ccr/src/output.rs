@@ -102,6 +102,9 @@ pub enum CcrFailure {
     TimedOut,
     /// The source itself failed (or its log read failed) while the CCR was in flight.
     SourceFailed,
+    /// The source had accepted the CCR (success, IRS = 0), but a CCR log read issued after that no longer lists it:
+    /// its outcome is unknown (for example an earlier answer that removed it with RMC was lost).
+    Vanished,
 }
 
 /// What happened, for logs and metrics. Nothing depends on the caller reading these, but the queue grows until it
@@ -162,6 +165,18 @@ pub enum Event {
         path: PathId,
         /// Time left until the hold deadline.
         remaining: Duration,
+    },
+    /// The hold deadline of `path` passed while a CCR that `source` accepted (success, IRS = 0) for the failed
+    /// instance is still unresolved: the held commands stay held until that CCR resolves (success releases them;
+    /// failure, its entry vanishing, a failed log read or the source failing releases them at once), or until
+    /// [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit). Reported once per fencing episode.
+    HoldExtendedByCcr {
+        /// The fencing path.
+        path: PathId,
+        /// The source that accepted the CCR.
+        source: PathId,
+        /// The CCR.
+        ccr: CcrId,
     },
     /// The held commands of `path` were released (FENCING -> FENCED).
     HoldReleased {

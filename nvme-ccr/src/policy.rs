@@ -108,6 +108,11 @@ pub const DEFAULT_CQT_FALLBACK: Duration = Duration::from_secs(10);
 /// because a late success of that CCR is still accepted while the fence lasts.
 pub const DEFAULT_FINAL_LOG_WAIT: Duration = Duration::from_secs(1);
 
+/// The default period of the CCR log re-reads while an accepted CCR keeps a hold past its deadline. Our choice
+/// (not from the spec): the AEN is the normal signal; the re-read only covers a lost AEN, so one admin Get Log Page
+/// per second per source is cheap and delays a release by at most about a second.
+pub const DEFAULT_ACCEPTED_CCR_RECHECK: Duration = Duration::from_secs(1);
+
 /// Engine configuration.
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
@@ -121,6 +126,21 @@ pub struct Config {
     pub final_log_wait: Duration,
     /// The order sources are tried in (default ascending CNTLID).
     pub source_order: SourceOrder,
+    /// How long past the hold deadline the engine keeps holding for a CCR that a live source **accepted**
+    /// (success with IRS = 0) and still reports unresolved (`ccr` and `ccr-filter` only).
+    ///
+    /// `None` (the default): wait for the outcome. By accepting, the target promised a teardown report (CCRS =
+    /// Success or Failed), and reports success only once every command of the impacted controller has executed or
+    /// been cancelled (ccr-cqt.md §11); a target that breaks its CQT promise would make any timer release unsafe.
+    /// The trade-off: a target that accepts a CCR and never reports it keeps the held commands until the source
+    /// fails or reconnects, or its log read fails or no longer lists the CCR. The source's keep-alive detects a dead
+    /// source, so that failure is the bound; only a live, answering target that reports In Progress forever holds
+    /// them indefinitely. `Some(d)` releases at `deadline + d` at the latest, whatever the CCR says.
+    pub accepted_ccr_limit: Option<Duration>,
+    /// The period of the CCR log re-reads from the source of an accepted CCR while it keeps a hold past the deadline
+    /// (default 1 s, [`DEFAULT_ACCEPTED_CCR_RECHECK`]), so a lost AEN cannot hang the hold. A zero period counts as
+    /// 1 ms, so the timer always moves forward.
+    pub accepted_ccr_recheck: Duration,
 }
 
 impl Config {
@@ -132,6 +152,8 @@ impl Config {
             ccr_wait: CcrWait::KatoPlusCqt,
             final_log_wait: DEFAULT_FINAL_LOG_WAIT,
             source_order: SourceOrder::AscendingCntlid,
+            accepted_ccr_limit: None,
+            accepted_ccr_recheck: DEFAULT_ACCEPTED_CCR_RECHECK,
         }
     }
 }

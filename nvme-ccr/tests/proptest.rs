@@ -3,7 +3,13 @@
 //! 1. no held command (with side effects; under `ccr` and `cqt` any held command) is retried elsewhere,
 //!    completed, or failed back before a CCR success *that the test delivered* for its exact instance, or its hold
 //!    deadline computed by the test from the facts (ccr-cqt.md §14);
-//! 2. every held command is released or failed by its deadline;
+//! 2. every held command is released or failed by its deadline, except while a live source that accepted a CCR
+//!    for its controller's instance (success with IRS = 0, answered by the test) still reports it unresolved; then
+//!    by the moment that CCR resolves (Success; Failed; absent from the answer to a log read issued after the
+//!    acceptance; a log read from its source failing after the deadline; the source failing), or by the configured
+//!    `accepted_ccr_limit` past the deadline. The test decides "accepted" and "resolved" from the inputs it fed.
+//!    And the other way round: no release on the deadline alone (reason `HoldDeadline`) while such a CCR holds and
+//!    the limit has not passed (spec-notes/recovery.md, decision 24);
 //! 3. never more CCRs in flight through a source than its CCRL (1 when CCRL = 0), counted by the test from what
 //!    it was asked to send and what it answered;
 //! 4. no output names an unknown command or a path that cannot take it (a CCR through a non-live source or for a
@@ -19,7 +25,7 @@ use common::ms;
 use core::time::Duration;
 use nvme_ccr::{
     CcrId, CcrWait, CommandKind, Completion, Config, ControllerFacts, Cqt, Engine, Instance, Instant, LogReadId,
-    PathAction, PathId, Policy, ReleaseAction,
+    PathAction, PathId, Policy, ReleaseAction, ReleaseReason,
 };
 use nvme_proto::cmd::{CcrLogEntry, CcrLogPage, Ccrl, Ccrs, Sct, Status, StatusCode};
 use proptest::prelude::*;
@@ -98,6 +104,10 @@ struct Setup {
     final_log_ms: u64,
     paths: [(u8, u8, u8, u8, bool); 4],
     n: usize,
+    /// `Config::accepted_ccr_limit` in ms.
+    limit_ms: Option<u64>,
+    /// `Config::accepted_ccr_recheck` in ms (0 included: the engine takes it as 1 ms).
+    recheck_ms: u64,
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
@@ -114,8 +124,17 @@ fn setup() -> impl Strategy<Value = Setup> {
         (1u64..3_000).prop_map(|m| CcrWait::Fixed(Duration::from_millis(m))),
     ];
     let path = (any::<u8>(), 0u8..3, 0u8..4, 0u8..2, any::<bool>());
-    (policy, wait, 1u64..2_000, [path.clone(), path.clone(), path.clone(), path], 1usize..=4)
-        .prop_map(|(policy, wait, final_log_ms, paths, n)| Setup { policy, wait, final_log_ms, paths, n })
+    let limit = prop_oneof![3 => Just(None), 1 => (0u64..20_000).prop_map(Some)];
+    (policy, wait, 1u64..2_000, [path.clone(), path.clone(), path.clone(), path], 1usize..=4, limit, 0u64..3_000)
+        .prop_map(|(policy, wait, final_log_ms, paths, n, limit_ms, recheck_ms)| Setup {
+            policy,
+            wait,
+            final_log_ms,
+            paths,
+            n,
+            limit_ms,
+            recheck_ms,
+        })
 }
 
 fn facts_of(cntlid: u16, (ciu, cqt, ccrl, kato, tbkas): (u8, u8, u8, u8, bool), cirn: u64) -> ControllerFacts {
@@ -160,6 +179,11 @@ struct SentCcr {
     source: PathId,
     instance: Instance,
     resolved: bool,
+    /// Set when the test answered it with success and IRS = 0: the index in `Model::reads` of the first read
+    /// issued after that (the reads the engine had asked for before are all in `reads` already).
+    accepted: Option<usize>,
+    /// Whether, once accepted, it still keeps its episode's hold past the deadline.
+    holds: bool,
 }
 
 struct Model {
@@ -173,8 +197,12 @@ struct Model {
     next_token: u64,
     next_cirn: u64,
     ccrs: Vec<SentCcr>,
-    reads: Vec<(LogReadId, PathId)>,
+    /// Every log read asked for, and whether it is still outstanding.
+    reads: Vec<(LogReadId, PathId, bool)>,
     proven: HashSet<Instance>,
+    /// The hold deadline of every failed instance, computed by the test.
+    deadlines: HashMap<Instance, Instant>,
+    limit: Option<Duration>,
 }
 
 impl Model {
@@ -182,6 +210,8 @@ impl Model {
         let mut cfg = Config::new(s.policy);
         cfg.ccr_wait = s.wait;
         cfg.final_log_wait = Duration::from_millis(s.final_log_ms);
+        cfg.accepted_ccr_limit = s.limit_ms.map(Duration::from_millis);
+        cfg.accepted_ccr_recheck = Duration::from_millis(s.recheck_ms);
         let mut m = Model {
             e: Engine::new(cfg),
             policy: s.policy,
@@ -195,6 +225,8 @@ impl Model {
             ccrs: vec![],
             reads: vec![],
             proven: HashSet::new(),
+            deadlines: HashMap::new(),
+            limit: cfg.accepted_ccr_limit,
         };
         for i in 0..s.n {
             let f = facts_of(i as u16 + 1, s.paths[i], m.fresh_cirn());
@@ -231,6 +263,12 @@ impl Model {
         } else {
             Some(open[x as usize % open.len()])
         }
+    }
+
+    /// The oldest CCR for `inst` that the test answered with success and IRS = 0 and that is neither resolved nor
+    /// stripped of its hold since.
+    fn accepted_pending(&self, inst: Instance) -> Option<&SentCcr> {
+        self.ccrs.iter().find(|c| c.instance == inst && !c.resolved && c.accepted.is_some() && c.holds)
     }
 
     fn limit(&self, p: PathId) -> usize {
@@ -297,8 +335,12 @@ impl Model {
                         c.held = Some((f.instance(), deadline));
                     }
                     self.view[p.0 as usize] = PathView::Fencing;
+                    self.deadlines.insert(f.instance(), deadline);
                     for c in self.ccrs.iter_mut().filter(|c| c.source == p) {
                         c.resolved = true; // gone with the source's association
+                    }
+                    for r in self.reads.iter_mut().filter(|r| r.1 == p) {
+                        r.2 = false;
                     }
                 }
             }
@@ -342,6 +384,10 @@ impl Model {
                     if status.is_success() {
                         self.proven.insert(c.instance);
                     }
+                } else if r.is_ok() && c.accepted.is_none() {
+                    // Success with IRS = 0 from a live source: accepted.
+                    self.ccrs[i].accepted = Some(self.reads.len());
+                    self.ccrs[i].holds = true;
                 }
             }
             Op::Aen { path } => {
@@ -357,18 +403,25 @@ impl Model {
                 } else {
                     read as usize % self.reads.len()
                 };
-                let (id, source) = self.reads[k];
+                let (id, source, outstanding) = self.reads[k];
                 let mut entries = vec![];
                 let mut terminal = vec![];
-                for (k, c) in self.ccrs.iter().enumerate().filter(|(_, c)| c.source == source && !c.resolved) {
-                    let ccrs = match (pick >> ((k % 8) * 2)) & 3 {
-                        0 => continue,
+                let mut vanished = vec![];
+                for (j, c) in self.ccrs.iter().enumerate().filter(|(_, c)| c.source == source && !c.resolved) {
+                    let ccrs = match (pick >> ((j % 8) * 2)) & 3 {
+                        0 => {
+                            // Not listed: an accepted CCR vanishes from a read issued after its acceptance.
+                            if c.accepted.is_some_and(|first| first <= k) {
+                                vanished.push(j);
+                            }
+                            continue;
+                        }
                         1 => Ccrs::IN_PROGRESS,
                         2 => Ccrs::SUCCESS,
                         _ => Ccrs::FAILED,
                     };
                     if ccrs != Ccrs::IN_PROGRESS {
-                        terminal.push((k, ccrs == Ccrs::SUCCESS));
+                        terminal.push((j, ccrs == Ccrs::SUCCESS));
                     }
                     entries.push(CcrLogEntry { icid: c.instance.cntlid, ciu: c.instance.ciu, acid: 0, ccrs, ccrf: 0 });
                 }
@@ -377,18 +430,35 @@ impl Model {
                 }
                 let mut buf = vec![0u8; CcrLogPage::buffer_len(entries.len())];
                 CcrLogPage::emit(&entries, &mut buf).unwrap();
-                if self.e.handle_ccr_log(now, id, &buf).is_ok() {
-                    for (k, success) in terminal {
-                        self.ccrs[k].resolved = true;
+                let r = self.e.handle_ccr_log(now, id, &buf);
+                assert_eq!(r.is_ok(), outstanding, "answer to log read {id:?} (outstanding {outstanding}): {r:?}");
+                if outstanding {
+                    self.reads[k].2 = false;
+                    for (j, success) in terminal {
+                        self.ccrs[j].resolved = true;
                         if success {
-                            self.proven.insert(self.ccrs[k].instance);
+                            self.proven.insert(self.ccrs[j].instance);
                         }
+                    }
+                    for j in vanished {
+                        self.ccrs[j].resolved = true;
                     }
                 }
             }
             Op::LogFail { read } => {
-                if let Some(&(id, _)) = self.reads.get(read as usize % self.reads.len().max(1)) {
-                    let _ = self.e.handle_ccr_log_failed(now, id);
+                let k = read as usize % self.reads.len().max(1);
+                if let Some(&(id, source, outstanding)) = self.reads.get(k) {
+                    let r = self.e.handle_ccr_log_failed(now, id);
+                    assert_eq!(r.is_ok(), outstanding, "failure of log read {id:?} (outstanding {outstanding}): {r:?}");
+                    if outstanding {
+                        self.reads[k].2 = false;
+                        // Past the deadline the host can no longer watch the CCRs this source accepted.
+                        for c in self.ccrs.iter_mut().filter(|c| c.source == source && !c.resolved) {
+                            if self.deadlines.get(&c.instance).is_some_and(|d| now >= *d) {
+                                c.holds = false;
+                            }
+                        }
+                    }
                 }
             }
             Op::Advance { ms } => {
@@ -437,12 +507,19 @@ impl Model {
             let inst = self.facts[i].instance();
             assert_eq!((c.command.icid, c.command.ciu, c.command.cirn), (inst.cntlid, inst.ciu, inst.cirn));
             assert!(self.policy.uses_ccr(), "CCR under {:?}", self.policy);
-            self.ccrs.push(SentCcr { id: c.id, source: c.source, instance: inst, resolved: false });
+            self.ccrs.push(SentCcr {
+                id: c.id,
+                source: c.source,
+                instance: inst,
+                resolved: false,
+                accepted: None,
+                holds: false,
+            });
         }
         while let Some(r) = self.e.poll_log_read() {
             assert_eq!(self.view[r.source.0 as usize], PathView::Live, "(4) log read from a non-live source");
             assert!(r.rmc);
-            self.reads.push((r.id, r.source));
+            self.reads.push((r.id, r.source, true));
         }
         while let Some(r) = self.e.poll_release() {
             let c = self.cmds.remove(&r.token).unwrap_or_else(|| panic!("(4) release of unknown command {r:?}"));
@@ -463,6 +540,14 @@ impl Model {
                 filtered || self.proven.contains(&inst) || now >= deadline,
                 "(1) {r:?} released at {now:?} without proof (deadline {deadline:?}, instance {inst:?})"
             );
+            if r.reason == ReleaseReason::HoldDeadline {
+                let within_limit = self.limit.is_none_or(|l| now < deadline + l);
+                let pending = self.accepted_pending(inst);
+                assert!(
+                    pending.is_none() || !within_limit,
+                    "(2) {r:?} released at {now:?} on the deadline while accepted CCR {pending:?} holds it"
+                );
+            }
             match r.action {
                 ReleaseAction::Retry { path } => {
                     assert_eq!(self.view[path.0 as usize], PathView::Live, "(4) retry on a non-live path")
@@ -480,10 +565,21 @@ impl Model {
             self.view[path.0 as usize] = PathView::AwaitingReconnect;
         }
         while self.e.poll_event().is_some() {}
-        // (2) every held command is gone by its deadline.
+        // (2) every held command is gone by its deadline, unless an accepted CCR for its instance still holds it
+        // (and the limit past the deadline, if any, has not passed).
         for (t, c) in &self.cmds {
-            if let Some((_, deadline)) = c.held {
-                assert!(deadline > now, "(2) command {t} still held at {now:?}, deadline {deadline:?}");
+            if let Some((inst, deadline)) = c.held {
+                let by_ccr = self.accepted_pending(inst).is_some();
+                let within_limit = self.limit.is_none_or(|l| now < deadline + l);
+                assert!(
+                    deadline > now || (by_ccr && within_limit),
+                    "(2) command {t} still held at {now:?}, deadline {deadline:?}, accepted CCR pending: {by_ccr}"
+                );
+                if deadline <= now {
+                    // The engine reports the same source (the oldest accepted CCR still holding).
+                    let src = self.accepted_pending(inst).map(|c| c.source);
+                    assert_eq!(self.e.accepted_ccr_pending(c.path), src, "(2) accepted_ccr_pending of {:?}", c.path);
+                }
             }
         }
         // (3) CCRs in flight through each source within its limit, by the test's own count and the engine's.
@@ -505,10 +601,21 @@ fn run(s: Setup, ops: &[Op]) {
     for &op in ops {
         m.step(op);
     }
-    // Let everything run out: with no more inputs every held command is released by its deadline.
+    // Let everything run out: with no more inputs every held command is released by its deadline, except those an
+    // accepted CCR still holds ((2) checks that after every step).
     m.step(Op::Jump { s: 29 });
     m.step(Op::Jump { s: 29 });
-    assert!(m.cmds.values().all(|c| c.held.is_none()), "(2) commands still held after every deadline");
+    if m.limit.is_some() {
+        assert!(m.cmds.values().all(|c| c.held.is_none()), "(2) commands still held past every deadline and limit");
+    }
+    // Every source fails: the accepted CCRs resolve with them, so every hold ends (at once, or at the deadline of the
+    // paths failing now, which have no source left).
+    for p in 0..m.facts.len() {
+        m.step(Op::Fail { path: p as u8 });
+    }
+    m.step(Op::Jump { s: 29 });
+    m.step(Op::Jump { s: 29 });
+    assert!(m.cmds.values().all(|c| c.held.is_none()), "(2) commands still held after every source failed");
 }
 
 proptest! {
@@ -531,6 +638,8 @@ fn regression_old_episode_ccr_success_is_no_proof() {
         final_log_ms: 1,
         paths: [(0, 0, 0, 0, false); 4],
         n: 4,
+        limit_ms: None,
+        recheck_ms: 1_000,
     };
     run(
         s,
@@ -544,4 +653,29 @@ fn regression_old_episode_ccr_success_is_no_proof() {
             Op::CcrDone { ccr: 70, how: 45 },
         ],
     );
+}
+
+/// Written by hand after a mutant engine that ignored a vanished entry survived 500 random cases: the source accepts
+/// the CCR (IRS = 0), the hold deadline (2 x 1 s + F 10 s) passes and the engine extends the hold and reads the log;
+/// the answer no longer lists the CCR, so the accepted CCR stops holding and the write must go at once.
+#[test]
+fn regression_vanished_accepted_ccr_ends_the_extension() {
+    let s = Setup {
+        policy: Policy::Ccr,
+        wait: CcrWait::UntilDeadline,
+        final_log_ms: 1_000,
+        paths: [(0, 0, 1, 0, false); 4],
+        n: 2,
+        limit_ms: None,
+        recheck_ms: 1_000,
+    };
+    let mut m = Model::new(&s);
+    m.step(Op::Submit { path: 0, kind: 0 });
+    m.step(Op::Fail { path: 0 });
+    m.step(Op::CcrDone { ccr: 0, how: 2 }); // success, IRS = 0: accepted
+    m.step(Op::Jump { s: 13 });
+    assert_eq!(m.cmds.len(), 1, "held past the deadline by the accepted CCR");
+    assert_eq!(m.reads.len(), 1, "the extension reads the source's log at once");
+    m.step(Op::LogAnswer { read: 0, pick: 0, junk: true }); // the CCR is not listed
+    assert!(m.cmds.is_empty(), "released once the accepted CCR vanished");
 }

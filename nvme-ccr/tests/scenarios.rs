@@ -281,8 +281,9 @@ fn unanswered_or_failed_final_read_moves_on() {
     assert_eq!(h.e.handle_ccr_log_failed(ms(11_004), read3.id), Err(LogError::UnknownRead), "duplicate");
 }
 
-/// The hold deadline passes while a CCR is still awaited (wait = until deadline) -> release at 15 001 ms; the
-/// late success that follows changes nothing; the orphaned CCR stops counting once answered. (1)(2)
+/// The hold deadline passes while a CCR is still awaited but was never accepted (no completion yet; wait = until
+/// deadline) -> release at 15 001 ms; the late success that follows changes nothing; the orphaned CCR stops
+/// counting once answered. (1)(2)
 #[test]
 fn deadline_passing_during_a_ccr_wait_releases() {
     let mut cfg = Config::new(Policy::Ccr);
@@ -292,11 +293,11 @@ fn deadline_passing_during_a_ccr_wait_releases() {
     h.submit(ms(0), c1, 5, W);
     h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
     let ccr = h.one_ccr();
-    h.e.handle_ccr_completion(ms(1), ccr.id, Status::SUCCESS, 0).unwrap();
     assert_eq!(h.e.poll_timeout(), Some(ms(15_001)), "the per-CCR wait never runs past the deadline");
     h.e.handle_timeout(ms(15_001));
     let rel = h.take_releases();
     assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline));
+    assert!(!h.saw(|e| matches!(e, Event::HoldExtendedByCcr { .. })), "a CCR not accepted extends nothing");
     assert!(h.reads.is_empty(), "no final read once the deadline released everything");
     assert_eq!(h.e.ccrs_in_flight(c2), 1);
     h.e.handle_ccr_completion(ms(16_000), ccr.id, Status::SUCCESS, 1).unwrap();
@@ -438,8 +439,8 @@ fn queued_ccr_is_withdrawn_when_its_source_fails() {
     assert_eq!(ccr.source, c3);
 }
 
-/// Stale identity: ctrl1 is released by the timer, reconnects as a new instance (new CIU and CIRN) and fails
-/// again; the late success of the CCR that named the old instance does not release the new episode. (1)
+/// Stale identity: ctrl1 is released by the timer (its CCR via ctrl2 still unanswered), reconnects as a new
+/// instance (new CIU and CIRN) and fails again; the late success of the CCR that named the old instance does not release the new episode. (1)
 #[test]
 fn late_success_for_an_old_instance_proves_nothing() {
     let mut cfg = Config::new(Policy::Ccr);
@@ -448,8 +449,8 @@ fn late_success_for_an_old_instance_proves_nothing() {
     let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
     h.submit(ms(0), c1, 1, W);
     h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
-    let old = h.one_ccr();
-    h.e.handle_ccr_completion(ms(1), old.id, Status::SUCCESS, 0).unwrap();
+    let old = h.one_ccr(); // never answered before the deadline: not accepted, so the deadline releases
+    assert_eq!((old.source, old.impacted), (c2, c1));
     h.e.handle_timeout(ms(15_001));
     assert_eq!(h.take_releases()[0].reason, ReleaseReason::HoldDeadline);
     let mut new = facts(1);
@@ -486,8 +487,8 @@ fn same_icid_and_ciu_waits_for_the_old_ccr_to_resolve() {
     let c2 = h.e.add_controller(ms(0), facts(2)).unwrap();
     h.submit(ms(0), c1, 1, W);
     h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
-    let old = h.one_ccr();
-    h.e.handle_ccr_completion(ms(1), old.id, Status::SUCCESS, 0).unwrap();
+    let old = h.one_ccr(); // never answered before the deadline: not accepted, so the deadline releases
+    assert_eq!((old.source, old.impacted), (c2, c1));
     h.e.handle_timeout(ms(15_001));
     assert_eq!(h.take_releases()[0].reason, ReleaseReason::HoldDeadline);
     h.e.handle_reconnected(ms(16_000), c1, nvme_ccr::ControllerFacts { cirn: 0x5555, ..f1 }).unwrap();
@@ -732,4 +733,304 @@ fn earlier_now_does_not_rewind() {
     h.e.handle_timeout(ms(0));
     assert!(h.take_releases().is_empty());
     assert_eq!(h.e.hold_deadline(c1), Some(ms(35_001)));
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// An accepted CCR outlives the hold deadline (spec-notes/recovery.md, decision 24; ccr-cqt.md §11 non-compliant
+// target). Seed facts: KATO 5 s, TBKAS, CQT 1 ms -> deadline 15 001 ms after the failure at t = 0.
+// -------------------------------------------------------------------------------------------------------------
+
+/// `ccr_wait = UntilDeadline` keeps the per-CCR timer out of the way, so the timelines below are only about the
+/// deadline; `recheck` is the period of the log re-reads past the deadline.
+fn accepted_setup(policy: Policy, paths: &[u16], recheck: Duration) -> (Host, Vec<PathId>, nvme_ccr::SendCcr) {
+    let mut cfg = Config::new(policy);
+    cfg.ccr_wait = CcrWait::UntilDeadline;
+    cfg.accepted_ccr_recheck = recheck;
+    let mut h = Host::with(cfg);
+    let p = h.paths(paths);
+    h.submit(ms(0), p[0], 5, W);
+    h.e.handle_controller_failed(ms(0), p[0], KA).unwrap();
+    let ccr = h.one_ccr();
+    assert_eq!(ccr.source, p[1]);
+    // t = 1 ms: ctrl2 accepts the CCR (success, IRS = 0): it is tearing ctrl1 down.
+    h.e.handle_ccr_completion(ms(1), ccr.id, Status::SUCCESS, 0).unwrap();
+    assert_eq!(h.e.accepted_ccr_pending(p[0]), Some(p[1]));
+    assert_eq!(h.e.accepted_ccr_pending(p[1]), None, "ctrl2 is not fencing");
+    (h, p, ccr)
+}
+
+/// t = 15 001 ms: the deadline passes while ctrl2's accepted CCR is In Progress (the stuck write outlives the CQT
+/// promise) -> W5 stays held, HoldExtendedByCcr, ctrl2's log is read at once (In Progress: still held); t = 20 001
+/// ms (deadline + 5 s): ctrl2's AEN, log read, entry Success -> W5 released with the CCR as proof. (1)(2)
+#[test]
+fn accepted_ccr_outlives_the_deadline_then_aen_and_log_success_release() {
+    for policy in [Policy::Ccr, Policy::CcrFilter { release_admin: false }] {
+        let (mut h, p, ccr) = accepted_setup(policy, &[1, 2], Duration::from_secs(60));
+        let [c1, c2] = p[..] else { unreachable!() };
+        h.e.handle_timeout(ms(15_001));
+        assert!(h.take_releases().is_empty(), "{policy:?}: no release at the deadline");
+        assert_eq!(h.e.path_state(c1), Some(PathState::Fencing));
+        assert!(h.saw(|e| *e == Event::HoldExtendedByCcr { path: c1, source: c2, ccr: ccr.id }));
+        assert_eq!(h.e.hold_deadline(c1), Some(ms(15_001)), "the deadline itself does not move");
+        let read = h.one_read();
+        assert_eq!(read.source, c2);
+        h.e.handle_ccr_log(ms(15_002), read.id, &page(&[(1, 0x11, Ccrs::IN_PROGRESS)])).unwrap();
+        assert!(h.take_releases().is_empty(), "In Progress keeps the hold");
+        assert_eq!(h.e.accepted_ccr_pending(c1), Some(c2));
+        assert_eq!(h.e.poll_timeout(), Some(ms(75_001)), "next re-read, one recheck period after the deadline");
+        assert!(h.ccrs.is_empty(), "no further source past the deadline");
+
+        h.e.handle_aen(ms(20_001), c2, ccr_aen()).unwrap();
+        let read = h.one_read();
+        h.e.handle_ccr_log(ms(20_002), read.id, &page(&[(1, 0x11, Ccrs::SUCCESS)])).unwrap();
+        let rel = h.take_releases();
+        assert_eq!(rel.len(), 1);
+        assert_eq!((rel[0].token, rel[0].reason), (5, ReleaseReason::CcrSucceeded { source: c2 }));
+        assert!(h.saw(|e| matches!(e, Event::HoldReleased { path, after, .. }
+            if *path == c1 && *after == Duration::from_millis(20_002))));
+        assert_eq!(h.e.accepted_ccr_pending(c1), None);
+        assert_eq!(h.e.poll_timeout(), None, "nothing left to time");
+        assert_eq!(h.e.ccrs_in_flight(c2), 0);
+    }
+}
+
+/// Same, but at t = 17 000 ms the entry reads Failed: the deadline has passed, so W5 goes at once (on the
+/// deadline's authority), retried on a live path (ctrl2, the lowest id of the least loaded). (1)(2)
+#[test]
+fn accepted_ccr_failing_after_the_deadline_releases_at_once() {
+    let (mut h, p, ccr) = accepted_setup(Policy::Ccr, &[1, 2, 3], Duration::from_secs(60));
+    let [c1, c2, c3] = p[..] else { unreachable!() };
+    h.e.handle_timeout(ms(15_001));
+    let first = h.one_read();
+    assert!(h.take_releases().is_empty());
+    h.e.handle_aen(ms(17_000), c2, ccr_aen()).unwrap();
+    h.e.handle_ccr_log(ms(17_000), first.id, &page(&[(1, 0x11, Ccrs::FAILED)])).unwrap();
+    let rel = h.take_releases();
+    assert_eq!(rel.len(), 1);
+    assert_eq!((rel[0].token, rel[0].reason, retried_on(&rel[0])), (5, ReleaseReason::HoldDeadline, Some(c2)));
+    assert!(h.saw(|e| *e == Event::CcrFailed { path: c1, source: c2, ccr: ccr.id, reason: CcrFailure::LogFailed }));
+    assert!(!h.ccrs.iter().any(|c| c.impacted == c1 && c.source == c3), "no CCR via ctrl3: the deadline has passed");
+}
+
+/// Same, but at t = 17 000 ms ctrl2 (the source) fails: its accepted CCR is gone with it, W5 goes at once to ctrl3.
+/// (1)(2)
+#[test]
+fn accepted_ccr_source_failing_after_the_deadline_releases_at_once() {
+    let (mut h, p, ccr) = accepted_setup(Policy::Ccr, &[1, 2, 3], Duration::from_secs(60));
+    let [c1, c2, c3] = p[..] else { unreachable!() };
+    h.e.handle_timeout(ms(15_001));
+    assert!(h.take_releases().is_empty());
+    h.e.handle_controller_failed(ms(17_000), c2, KA).unwrap();
+    let rel = h.take_releases();
+    let w5: Vec<_> = rel.iter().filter(|r| r.from == c1).collect();
+    assert_eq!(w5.len(), 1);
+    assert_eq!((w5[0].token, w5[0].reason, retried_on(w5[0])), (5, ReleaseReason::HoldDeadline, Some(c3)));
+    assert!(h.saw(|e| *e == Event::CcrFailed { path: c1, source: c2, ccr: ccr.id, reason: CcrFailure::SourceFailed }));
+    assert!(h.saw(|e| matches!(e, Event::HoldReleased { path, after, .. }
+        if *path == c1 && *after == Duration::from_millis(17_000))));
+}
+
+/// Same, but the AEN is lost: ctrl2's log is re-read every second past the deadline (default recheck): 15 001 In
+/// Progress, 16 001 In Progress, 17 001 Success -> release at 17 001 ms. (1)(2)
+#[test]
+fn accepted_ccr_lost_aen_periodic_reread_finds_success() {
+    let (mut h, p, _) = accepted_setup(Policy::Ccr, &[1, 2], nvme_ccr::DEFAULT_ACCEPTED_CCR_RECHECK);
+    let [c1, c2] = p[..] else { unreachable!() };
+    for (t, ccrs) in [(15_001, Ccrs::IN_PROGRESS), (16_001, Ccrs::IN_PROGRESS), (17_001, Ccrs::SUCCESS)] {
+        assert_eq!(h.e.poll_timeout(), Some(ms(t)));
+        h.e.handle_timeout(ms(t - 1));
+        h.drain();
+        assert!(h.reads.is_empty(), "no read before {t} ms");
+        h.e.handle_timeout(ms(t));
+        let read = h.one_read();
+        assert_eq!(read.source, c2);
+        h.e.handle_ccr_log(ms(t), read.id, &page(&[(1, 0x11, ccrs)])).unwrap();
+    }
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::CcrSucceeded { source: c2 }));
+    assert_eq!(h.e.path_state(c1), Some(PathState::Resetting));
+}
+
+/// Same, but the answer to a log read issued after the acceptance no longer lists the CCR (its outcome was lost):
+/// past the deadline W5 goes at once. (1)(2)
+#[test]
+fn accepted_ccr_vanishing_after_the_deadline_releases_at_once() {
+    let (mut h, p, ccr) = accepted_setup(Policy::Ccr, &[1, 2], Duration::from_secs(60));
+    let [c1, c2] = p[..] else { unreachable!() };
+    h.e.handle_timeout(ms(15_001));
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(15_500), read.id, &page(&[(7, 0x11, Ccrs::IN_PROGRESS)])).unwrap();
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline));
+    assert!(h.saw(|e| *e == Event::CcrFailed { path: c1, source: c2, ccr: ccr.id, reason: CcrFailure::Vanished }));
+    assert_eq!(h.e.ccrs_in_flight(c2), 0, "the source no longer has it");
+}
+
+/// A read issued before the acceptance may predate the entry: its answer without the entry proves nothing, and
+/// before the deadline a vanished CCR moves on to the next source as any failed one (today's rule). (1)
+#[test]
+fn vanishing_before_the_deadline_moves_to_the_next_source() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    // A Log Page Full answer to another CCR is not needed: an AEN from ctrl2 while the CCR is in flight queues a
+    // read before the acceptance.
+    h.e.handle_aen(ms(1), c2, ccr_aen()).unwrap();
+    let early = h.one_read();
+    h.e.handle_ccr_completion(ms(2), ccr.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_ccr_log(ms(3), early.id, &page(&[])).unwrap();
+    h.drain();
+    assert!(h.ccrs.is_empty(), "a read issued before the acceptance may not list it yet");
+    assert_eq!(h.e.accepted_ccr_pending(c1), Some(c2));
+    h.e.handle_aen(ms(4), c2, ccr_aen()).unwrap();
+    let late = h.one_read();
+    h.e.handle_ccr_log(ms(5), late.id, &page(&[])).unwrap();
+    assert_eq!(h.one_ccr().source, c3, "vanished before the deadline: next source");
+    assert!(h.saw(|e| matches!(e, Event::CcrFailed { reason: CcrFailure::Vanished, .. })));
+    assert!(h.take_releases().is_empty(), "still held: no proof, deadline not reached");
+}
+
+/// A failed log read before the deadline changes nothing for the accepted CCR (the deadline re-reads the log
+/// anyway); past the deadline the host can no longer watch it, so W5 goes at once. A malformed page counts as a
+/// failed read. (1)(2)
+#[test]
+fn accepted_ccr_log_read_failing_after_the_deadline_releases_at_once() {
+    for malformed in [false, true] {
+        let (mut h, p, _) = accepted_setup(Policy::Ccr, &[1, 2], Duration::from_secs(60));
+        let [c1, c2] = p[..] else { unreachable!() };
+        h.e.handle_aen(ms(100), c2, ccr_aen()).unwrap();
+        let before = h.one_read();
+        h.e.handle_ccr_log_failed(ms(101), before.id).unwrap();
+        assert_eq!(h.e.accepted_ccr_pending(c1), Some(c2), "before the deadline: unchanged");
+        h.e.handle_timeout(ms(15_001));
+        let read = h.one_read();
+        assert!(h.take_releases().is_empty());
+        if malformed {
+            let r = h.e.handle_ccr_log(ms(16_000), read.id, &[3, 0, 0, 0, 0, 0, 0, 0]);
+            assert!(matches!(r, Err(LogError::Malformed(_))));
+        } else {
+            h.e.handle_ccr_log_failed(ms(16_000), read.id).unwrap();
+        }
+        let rel = h.take_releases();
+        assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline), "malformed {malformed}");
+        assert!(h.saw(|e| matches!(e, Event::CcrFailed { path, reason: CcrFailure::SourceFailed, .. } if *path == c1)));
+    }
+}
+
+/// `accepted_ccr_limit = 5 s`: the entry reads In Progress forever; W5 goes at deadline + 5 s = 20 001 ms, not
+/// before. (1)(2)
+#[test]
+fn accepted_ccr_limit_bounds_the_extension() {
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.ccr_wait = CcrWait::UntilDeadline;
+    cfg.accepted_ccr_limit = Some(Duration::from_secs(5));
+    cfg.accepted_ccr_recheck = Duration::from_secs(3);
+    let mut h = Host::with(cfg);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), ccr.id, Status::SUCCESS, 0).unwrap();
+    let mut t = 15_001;
+    while let Some(next) = h.e.poll_timeout() {
+        assert!(h.take_releases().is_empty(), "released before the limit, at {t} ms");
+        t = next.elapsed().as_millis() as u64;
+        h.e.handle_timeout(next);
+        h.drain();
+        for read in h.reads.drain(..) {
+            assert_eq!(read.source, c2);
+            h.e.handle_ccr_log(next, read.id, &page(&[(1, 0x11, Ccrs::IN_PROGRESS)])).unwrap();
+        }
+        if h.e.path_state(c1) != Some(PathState::Fencing) {
+            break;
+        }
+    }
+    assert_eq!(t, 20_001, "timers: deadline 15 001, re-read 18 001, limit 20 001");
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline));
+}
+
+/// The compliant case is unchanged: the accepted CCR succeeds at 2 s, long before the deadline -> released at
+/// 2 s, no extension, no timer left. (1)
+#[test]
+fn compliant_accepted_ccr_success_before_the_deadline_is_unchanged() {
+    let (mut h, p, _) = accepted_setup(Policy::Ccr, &[1, 2], nvme_ccr::DEFAULT_ACCEPTED_CCR_RECHECK);
+    let [c1, c2] = p[..] else { unreachable!() };
+    h.e.handle_aen(ms(2_000), c2, ccr_aen()).unwrap();
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(2_000), read.id, &page(&[(1, 0x11, Ccrs::SUCCESS)])).unwrap();
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::CcrSucceeded { source: c2 }));
+    assert!(!h.saw(|e| matches!(e, Event::HoldExtendedByCcr { .. })));
+    assert_eq!(h.e.accepted_ccr_pending(c1), None);
+    assert_eq!(h.e.poll_timeout(), None);
+}
+
+/// `cqt` is unchanged: no CCR, release exactly at the deadline, never extended. (1)(2)
+#[test]
+fn cqt_still_releases_at_the_deadline() {
+    let mut h = Host::new(Policy::Cqt);
+    let [c1, _c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    assert_eq!(h.e.accepted_ccr_pending(c1), None);
+    h.e.handle_timeout(ms(15_000));
+    assert!(h.take_releases().is_empty());
+    h.e.handle_timeout(ms(15_001));
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline));
+    assert!(h.ccrs.is_empty() && h.reads.is_empty());
+    assert!(!h.saw(|e| matches!(e, Event::HoldExtendedByCcr { .. })));
+}
+
+/// A refused CCR (0x41 Limit Exceeded, or Invalid Opcode as the Linux 6.1 target answers) was never accepted: the
+/// timer releases at the deadline as before. (1)(2)
+#[test]
+fn refused_ccr_falls_back_to_the_timer_as_before() {
+    for code in [StatusCode::CCR_LIMIT_EXCEEDED, StatusCode::INVALID_OPCODE] {
+        let mut h = Host::new(Policy::Ccr);
+        let [c1, _c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+        h.submit(ms(0), c1, 5, W);
+        h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+        let ccr = h.one_ccr();
+        h.e.handle_ccr_completion(ms(1), ccr.id, status(code).with_dnr(code == StatusCode::INVALID_OPCODE), 0).unwrap();
+        assert!(h.saw(|e| matches!(e, Event::FellBackToTimer { .. })), "{code:?}");
+        assert_eq!(h.e.accepted_ccr_pending(c1), None);
+        h.e.handle_timeout(ms(15_000));
+        assert!(h.take_releases().is_empty(), "{code:?}");
+        h.e.handle_timeout(ms(15_001));
+        let rel = h.take_releases();
+        assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline), "{code:?}");
+        assert!(!h.saw(|e| matches!(e, Event::HoldExtendedByCcr { .. })), "{code:?}");
+    }
+}
+
+/// With the default per-CCR wait (KATO + CQT = 5 001 ms): ctrl2 accepts, its final read at 5 001 ms still says In
+/// Progress, ctrl3 answers Invalid Opcode, no source is left (FellBackToTimer). ctrl2's CCR, given up on but still
+/// accepted and unresolved, extends the hold at 15 001 ms; its success at 18 000 ms releases W5. (1)(2)
+#[test]
+fn an_accepted_ccr_given_up_on_before_the_deadline_still_extends_the_hold() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let first = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), first.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_timeout(ms(5_001));
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(5_002), read.id, &page(&[(1, 0x11, Ccrs::IN_PROGRESS)])).unwrap();
+    let second = h.one_ccr();
+    assert_eq!(second.source, c3);
+    h.e.handle_ccr_completion(ms(5_003), second.id, status(StatusCode::INVALID_OPCODE).with_dnr(true), 0).unwrap();
+    assert!(h.saw(|e| matches!(e, Event::FellBackToTimer { .. })));
+    assert_eq!(h.e.accepted_ccr_pending(c1), Some(c2));
+    h.e.handle_timeout(ms(15_001));
+    assert!(h.take_releases().is_empty());
+    assert!(h.saw(|e| *e == Event::HoldExtendedByCcr { path: c1, source: c2, ccr: first.id }));
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(18_000), read.id, &page(&[(1, 0x11, Ccrs::SUCCESS)])).unwrap();
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::CcrSucceeded { source: c2 }));
 }

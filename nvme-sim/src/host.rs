@@ -678,6 +678,7 @@ impl Host {
                     CcrFailure::LogFailed => "the CCR log reports CCRS = Failed".to_string(),
                     CcrFailure::TimedOut => "no success within the per-CCR wait".to_string(),
                     CcrFailure::SourceFailed => "the source failed".to_string(),
+                    CcrFailure::Vanished => "the accepted CCR is no longer in the source's log".to_string(),
                 };
                 ctx.note(p, format!("host: CCR for controller {i} via controller {s} failed: {why}"));
             }
@@ -692,6 +693,17 @@ impl Host {
                     format!(
                         "host: no CCR source left for controller {i}: time-based recovery, {} remaining",
                         millis(ns(remaining))
+                    ),
+                );
+            }
+            EngEvent::HoldExtendedByCcr { path, source, .. } => {
+                let (p, i) = self.cntlid_of(path);
+                let (_, s) = self.cntlid_of(source);
+                ctx.note(
+                    p,
+                    format!(
+                        "host: hold deadline of controller {i} passed; still held: controller {s} accepted its CCR, \
+                         which is in progress"
                     ),
                 );
             }
