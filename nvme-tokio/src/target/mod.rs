@@ -442,7 +442,11 @@ impl Shared {
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors or a similar transient error: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
         if shared.stopped.load(Ordering::SeqCst) {
             return;
         }
