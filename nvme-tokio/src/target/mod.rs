@@ -1048,6 +1048,9 @@ impl Subsys {
                     Err(_) => conn.respond(cid, status(StatusCode::INTERNAL_ERROR), 0, None),
                 }
             }
+            // SMART / Health Information: nothing to report, all zeros (as nvmet leaves what it does not track);
+            // the Linux host reads it while connecting and only warns when it is refused.
+            LogId::SMART => conn.respond(cid, Status::SUCCESS, 0, Some(&vec![0u8; len as usize])),
             _ => conn.respond(cid, dnr(StatusCode::INVALID_FIELD), 0, None),
         }
     }
