@@ -42,9 +42,11 @@ const EXIT_USAGE: u8 = 2;
         Simulates the Linux failover test (two paths, round-robin multipath, the target delays a write and fails its \
         controller, rw_test checks the block) for each host recovery policy: legacy (retry at once), cqt (hold for \
         (TBKAS ? 3 : 2) x KATO + CQT), ccr (Cross-Controller Reset, then the timer) and ccr-filter (as ccr, reads \
-        released at once). Also decodes NVMe/TCP captures.\n\n\
+        released at once). Also decodes NVMe/TCP captures, and runs a real NVMe/TCP target, the seed's rw_test and a \
+        CCR conformance probe over sockets (target, rw-test, ccr-check).\n\n\
         Exit status: 0 success; 1 a finding (matrix expectation failed, explore found corruption where it is \
-        forbidden, decode met a bad PDU, digest or truncated stream); 2 bad arguments or unreadable input.",
+        forbidden, decode met a bad PDU, digest or truncated stream, rw-test failed, a ccr-check check failed); 2 bad \
+        arguments or unreadable input; 3 ccr-check: the target does not support CCR.",
     after_help = "Start with: nvme-lab matrix"
 )]
 struct Cli {
@@ -66,6 +68,12 @@ enum Cmd {
     /// Decode NVMe/TCP PDUs from hex text or a pcap into JSON lines.
     #[command(long_about = DECODE_HELP)]
     Decode(DecodeArgs),
+    /// Serve one NVMe/TCP subsystem over real sockets, with CCR and fault injection (fault switches on stdin).
+    Target(nvme_tokio::cli::TargetArgs),
+    /// The seed's rw_test over real sockets, through two or more paths, with a recovery policy.
+    RwTest(nvme_tokio::cli::RwTestArgs),
+    /// Probe a target's Cross-Controller Reset support; pass/fail per check.
+    CcrCheck(nvme_tokio::cli::CcrCheckArgs),
 }
 
 const MATRIX_HELP: &str = "Simulate the 64 cells policies {legacy, cqt, ccr, ccr-filter} x workloads {rw_test, read, \
@@ -256,6 +264,9 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run_run(args),
         Cmd::Explore(args) => run_explore(args),
         Cmd::Decode(args) => run_decode(args),
+        Cmd::Target(args) => nvme_tokio::cli::target(args),
+        Cmd::RwTest(args) => nvme_tokio::cli::rw_test(args),
+        Cmd::CcrCheck(args) => nvme_tokio::cli::ccr_check(args),
     }
 }
 
