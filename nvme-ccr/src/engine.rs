@@ -72,6 +72,15 @@ pub(crate) struct Attempt {
     pub(crate) accepted: Option<Accepted>,
 }
 
+impl Attempt {
+    /// Whether this CCR keeps its episode's hold past the deadline: its source (live, or the attempt would be gone)
+    /// has not answered it yet, or accepted it and the host can still watch it. An attempt in the list is never
+    /// resolved: errors, IRS successes and terminal log entries remove it.
+    fn holds_past_deadline(&self) -> bool {
+        self.accepted.is_none_or(|acc| acc.holds)
+    }
+}
+
 /// A release waiting to be polled (the retry path is chosen at poll time, among the paths live then).
 #[derive(Clone, Copy, Debug)]
 struct PendingRelease {
@@ -112,16 +121,20 @@ struct PendingRelease {
 /// with success and IRS = 0: the target is tearing that controller down and will report the outcome), that CCR is
 /// the authority: reaching the hold deadline does not release while it is unresolved, because a target reports CCR
 /// success only after every command of the impacted controller has executed or been cancelled, even when it breaks
-/// its CQT promise (ccr-cqt.md §11). At the deadline the engine reports [`Event::HoldExtendedByCcr`], stops trying
-/// further sources, reads the source's CCR log at once and again every
+/// its CQT promise (ccr-cqt.md §11). A CCR its live source has **not answered yet** counts the same way: a target
+/// may hold the completion until the teardown is done and then answer IRS = 1 (ccr-cqt.md §3), so the outstanding
+/// command is its report in progress; the driver's admin command timeout, reported as a failure of the source,
+/// bounds it. At the deadline the engine reports [`Event::HoldExtendedByCcr`], stops trying further sources, reads
+/// the source's CCR log at once and again every
 /// [`Config::accepted_ccr_recheck`](crate::Config::accepted_ccr_recheck) (the AEN still works; the re-reads cover a
 /// lost one), and releases:
 ///
-/// * with [`ReleaseReason::CcrSucceeded`] when the CCR succeeds (the log entry reads Success), as before the
-///   deadline;
-/// * with [`ReleaseReason::HoldDeadline`], at once, when no accepted CCR of the episode holds any more: its entry
-///   reads Failed, an answer to a log read issued after the acceptance no longer lists it ("vanished"), a log read
-///   from its source fails, or the source fails (and so also before it reconnects);
+/// * with [`ReleaseReason::CcrSucceeded`] when the CCR succeeds (IRS = 1, or the log entry reads Success), as
+///   before the deadline;
+/// * with [`ReleaseReason::HoldDeadline`], at once, when no CCR of the episode holds any more: it completes with
+///   an error, its entry reads Failed, an answer to a log read issued after the acceptance no longer lists it
+///   ("vanished"), a log read from the source of an accepted CCR fails, or the source fails (and so also before it
+///   reconnects);
 /// * with [`ReleaseReason::HoldDeadline`] at `deadline +` [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit)
 ///   when a limit is set (none by default: see that field for the trade-off).
 ///
@@ -590,10 +603,10 @@ impl Engine {
         self.paths.get(path.index())?.fence.map(|f| f.deadline)
     }
 
-    /// While `path` is fencing: the source of a CCR for its failed instance (this episode) that the source
-    /// accepted (success, IRS = 0) and that is still unresolved, if any. Past the hold deadline such a CCR keeps the
-    /// held commands (see the type's docs); `None` means the deadline (or a CCR success) releases them. With several,
-    /// the oldest CCR's source.
+    /// While `path` is fencing: the source of a CCR for its failed instance (this episode) that the live source
+    /// accepted (success, IRS = 0) or has not answered yet, and that is still unresolved, if any. Past the hold
+    /// deadline such a CCR keeps the held commands (see the type's docs); `None` means the deadline (or a CCR
+    /// success) releases them. With several, the oldest CCR's source.
     pub fn accepted_ccr_pending(&self, path: PathId) -> Option<PathId> {
         self.ccr_authority(path).map(|a| a.source)
     }
@@ -685,12 +698,12 @@ impl Engine {
         }
     }
 
-    /// The oldest accepted, unresolved CCR of `path`'s current fencing episode that still holds it.
+    /// The oldest unresolved CCR (accepted or unanswered) of `path`'s current fencing episode that still holds it.
     fn ccr_authority(&self, path: PathId) -> Option<&Attempt> {
         let fence = self.paths.get(path.index())?.fence?;
         self.attempts
             .iter()
-            .filter(|a| a.impacted == path && a.epoch == fence.epoch && a.accepted.is_some_and(|acc| acc.holds))
+            .filter(|a| a.impacted == path && a.epoch == fence.epoch && a.holds_past_deadline())
             .min_by_key(|a| a.id)
     }
 
@@ -711,13 +724,13 @@ impl Engine {
         self.recheck(path);
     }
 
-    /// Reads the CCR log of every source with an accepted CCR that holds `path` (one read in flight per source; a
-    /// read already in flight gets one follow-up).
+    /// Reads the CCR log of every source with a CCR that holds `path` (one read in flight per source; a read
+    /// already in flight gets one follow-up).
     fn recheck(&mut self, path: PathId) {
         let Some(fence) = self.paths[path.index()].fence else { return };
         let mut sources = 0u64;
         for a in &self.attempts {
-            if a.impacted == path && a.epoch == fence.epoch && a.accepted.is_some_and(|acc| acc.holds) {
+            if a.impacted == path && a.epoch == fence.epoch && a.holds_past_deadline() {
                 sources |= a.source.bit();
             }
         }

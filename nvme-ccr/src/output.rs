@@ -166,10 +166,11 @@ pub enum Event {
         /// Time left until the hold deadline.
         remaining: Duration,
     },
-    /// The hold deadline of `path` passed while a CCR that `source` accepted (success, IRS = 0) for the failed
-    /// instance is still unresolved: the held commands stay held until that CCR resolves (success releases them;
-    /// failure, its entry vanishing, a failed log read or the source failing releases them at once), or until
-    /// [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit). Reported once per fencing episode.
+    /// The hold deadline of `path` passed while a CCR for the failed instance that the live `source` accepted
+    /// (success, IRS = 0) or has not answered yet is still unresolved: the held commands stay held until that CCR
+    /// resolves (success releases them; failure, its entry vanishing, a failed log read or the source failing
+    /// releases them at once), or until [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit). Reported
+    /// once per fencing episode (the oldest such CCR).
     HoldExtendedByCcr {
         /// The fencing path.
         path: PathId,

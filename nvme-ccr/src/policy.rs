@@ -127,17 +127,19 @@ pub struct Config {
     /// The order sources are tried in (default ascending CNTLID).
     pub source_order: SourceOrder,
     /// How long past the hold deadline the engine keeps holding for a CCR that a live source **accepted**
-    /// (success with IRS = 0) and still reports unresolved (`ccr` and `ccr-filter` only).
+    /// (success with IRS = 0) or has not answered yet, and that is still unresolved (`ccr` and `ccr-filter` only).
     ///
     /// `None` (the default): wait for the outcome. By accepting, the target promised a teardown report (CCRS =
-    /// Success or Failed), and reports success only once every command of the impacted controller has executed or
-    /// been cancelled (ccr-cqt.md §11); a target that breaks its CQT promise would make any timer release unsafe.
-    /// The trade-off: a target that accepts a CCR and never reports it keeps the held commands until the source
-    /// fails or reconnects, or its log read fails or no longer lists the CCR. The source's keep-alive detects a dead
-    /// source, so that failure is the bound; only a live, answering target that reports In Progress forever holds
-    /// them indefinitely. `Some(d)` releases at `deadline + d` at the latest, whatever the CCR says.
+    /// Success or Failed, or the IRS = 1 completion), and reports success only once every command of the impacted
+    /// controller has executed or been cancelled (ccr-cqt.md §11); against a target that breaks its CQT promise any
+    /// timer release is unsafe. The trade-off: a target that accepts a CCR and never reports it keeps the held
+    /// commands until the source fails or reconnects, or its log read fails or no longer lists the CCR (an
+    /// unanswered CCR: until the driver's admin command timeout fails the source). The source's keep-alive detects
+    /// a dead source, so that failure is the bound; only a live, answering target that reports In Progress forever
+    /// holds them indefinitely. `Some(d)` releases at `deadline + d` at the latest, whatever the CCR says
+    /// (`Some(Duration::ZERO)`: the deadline always releases, the behaviour before this knob existed).
     pub accepted_ccr_limit: Option<Duration>,
-    /// The period of the CCR log re-reads from the source of an accepted CCR while it keeps a hold past the deadline
+    /// The period of the CCR log re-reads from the source of a CCR that keeps a hold past the deadline
     /// (default 1 s, [`DEFAULT_ACCEPTED_CCR_RECHECK`]), so a lost AEN cannot hang the hold. A zero period counts as
     /// 1 ms, so the timer always moves forward.
     pub accepted_ccr_recheck: Duration,

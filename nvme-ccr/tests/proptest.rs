@@ -4,12 +4,13 @@
 //!    completed, or failed back before a CCR success *that the test delivered* for its exact instance, or its hold
 //!    deadline computed by the test from the facts (ccr-cqt.md §14);
 //! 2. every held command is released or failed by its deadline, except while a live source that accepted a CCR
-//!    for its controller's instance (success with IRS = 0, answered by the test) still reports it unresolved; then
-//!    by the moment that CCR resolves (Success; Failed; absent from the answer to a log read issued after the
-//!    acceptance; a log read from its source failing after the deadline; the source failing), or by the configured
-//!    `accepted_ccr_limit` past the deadline. The test decides "accepted" and "resolved" from the inputs it fed.
-//!    And the other way round: no release on the deadline alone (reason `HoldDeadline`) while such a CCR holds and
-//!    the limit has not passed (spec-notes/recovery.md, decision 24);
+//!    for its controller's instance (success with IRS = 0, answered by the test), or has not answered it yet,
+//!    still has it unresolved; then by the moment that CCR resolves (IRS success, error status, Success, Failed,
+//!    absent from the answer to a log read issued after the acceptance, a log read from the source of an accepted
+//!    CCR failing after the deadline, the source failing), or by the configured `accepted_ccr_limit` past the
+//!    deadline. The test decides "accepted" and "resolved" from the inputs it fed. And the other way round: no
+//!    release on the deadline alone (reason `HoldDeadline`) while such a CCR holds and the limit has not passed
+//!    (spec-notes/recovery.md, decision 24);
 //! 3. never more CCRs in flight through a source than its CCRL (1 when CCRL = 0), counted by the test from what
 //!    it was asked to send and what it answered;
 //! 4. no output names an unknown command or a path that cannot take it (a CCR through a non-live source or for a
@@ -182,7 +183,8 @@ struct SentCcr {
     /// Set when the test answered it with success and IRS = 0: the index in `Model::reads` of the first read
     /// issued after that (the reads the engine had asked for before are all in `reads` already).
     accepted: Option<usize>,
-    /// Whether, once accepted, it still keeps its episode's hold past the deadline.
+    /// Whether it may keep its episode's hold past the deadline (unresolved and unanswered, or accepted and not
+    /// stripped by a failed log read after the deadline).
     holds: bool,
 }
 
@@ -265,10 +267,10 @@ impl Model {
         }
     }
 
-    /// The oldest CCR for `inst` that the test answered with success and IRS = 0 and that is neither resolved nor
-    /// stripped of its hold since.
+    /// The oldest CCR for `inst` that is unresolved and either unanswered or answered with success and IRS = 0
+    /// (and not stripped of its hold since).
     fn accepted_pending(&self, inst: Instance) -> Option<&SentCcr> {
-        self.ccrs.iter().find(|c| c.instance == inst && !c.resolved && c.accepted.is_some() && c.holds)
+        self.ccrs.iter().find(|c| c.instance == inst && !c.resolved && c.holds)
     }
 
     fn limit(&self, p: PathId) -> usize {
@@ -387,7 +389,6 @@ impl Model {
                 } else if r.is_ok() && c.accepted.is_none() {
                     // Success with IRS = 0 from a live source: accepted.
                     self.ccrs[i].accepted = Some(self.reads.len());
-                    self.ccrs[i].holds = true;
                 }
             }
             Op::Aen { path } => {
@@ -452,8 +453,11 @@ impl Model {
                     assert_eq!(r.is_ok(), outstanding, "failure of log read {id:?} (outstanding {outstanding}): {r:?}");
                     if outstanding {
                         self.reads[k].2 = false;
-                        // Past the deadline the host can no longer watch the CCRs this source accepted.
-                        for c in self.ccrs.iter_mut().filter(|c| c.source == source && !c.resolved) {
+                        // Past the deadline the host can no longer watch the CCRs this source accepted (an
+                        // unanswered one is watched through its completion).
+                        for c in
+                            self.ccrs.iter_mut().filter(|c| c.source == source && !c.resolved && c.accepted.is_some())
+                        {
                             if self.deadlines.get(&c.instance).is_some_and(|d| now >= *d) {
                                 c.holds = false;
                             }
@@ -513,7 +517,7 @@ impl Model {
                 instance: inst,
                 resolved: false,
                 accepted: None,
-                holds: false,
+                holds: true,
             });
         }
         while let Some(r) = self.e.poll_log_read() {

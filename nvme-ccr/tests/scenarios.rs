@@ -281,13 +281,38 @@ fn unanswered_or_failed_final_read_moves_on() {
     assert_eq!(h.e.handle_ccr_log_failed(ms(11_004), read3.id), Err(LogError::UnknownRead), "duplicate");
 }
 
-/// The hold deadline passes while a CCR is still awaited but was never accepted (no completion yet; wait = until
-/// deadline) -> release at 15 001 ms; the late success that follows changes nothing; the orphaned CCR stops
-/// counting once answered. (1)(2)
+/// The hold deadline passes while the CCR via ctrl2 is still unanswered (wait = until deadline): a target may hold
+/// the completion until the teardown is done (IRS = 1), so the hold is extended; its IRS success at 20 000 ms
+/// releases W5 with the CCR as proof. (1)(2)
 #[test]
-fn deadline_passing_during_a_ccr_wait_releases() {
+fn deadline_passing_while_the_ccr_is_unanswered_extends_the_hold() {
     let mut cfg = Config::new(Policy::Ccr);
     cfg.ccr_wait = CcrWait::UntilDeadline;
+    let mut h = Host::with(cfg);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    assert_eq!(h.e.accepted_ccr_pending(c1), Some(c2), "unanswered counts as in progress");
+    h.e.handle_timeout(ms(15_001));
+    assert!(h.take_releases().is_empty());
+    assert!(h.saw(|e| *e == Event::HoldExtendedByCcr { path: c1, source: c2, ccr: ccr.id }));
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(15_002), read.id, &page(&[])).unwrap();
+    assert!(h.take_releases().is_empty(), "an empty log says nothing about a CCR not yet answered");
+    h.e.handle_ccr_completion(ms(20_000), ccr.id, Status::SUCCESS, 1).unwrap();
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::CcrSucceeded { source: c2 }));
+}
+
+/// With `accepted_ccr_limit = 0` (the behaviour before the limit existed) the deadline releases at 15 001 ms even
+/// though the CCR is unanswered; the late success that follows changes nothing; the orphaned CCR stops counting
+/// once answered. (1)(2)
+#[test]
+fn deadline_passing_during_a_ccr_wait_releases_with_a_zero_limit() {
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.ccr_wait = CcrWait::UntilDeadline;
+    cfg.accepted_ccr_limit = Some(Duration::ZERO);
     let mut h = Host::with(cfg);
     let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
     h.submit(ms(0), c1, 5, W);
@@ -297,7 +322,7 @@ fn deadline_passing_during_a_ccr_wait_releases() {
     h.e.handle_timeout(ms(15_001));
     let rel = h.take_releases();
     assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline));
-    assert!(!h.saw(|e| matches!(e, Event::HoldExtendedByCcr { .. })), "a CCR not accepted extends nothing");
+    assert!(!h.saw(|e| matches!(e, Event::HoldExtendedByCcr { .. })), "the limit has passed with the deadline");
     assert!(h.reads.is_empty(), "no final read once the deadline released everything");
     assert_eq!(h.e.ccrs_in_flight(c2), 1);
     h.e.handle_ccr_completion(ms(16_000), ccr.id, Status::SUCCESS, 1).unwrap();
@@ -439,18 +464,21 @@ fn queued_ccr_is_withdrawn_when_its_source_fails() {
     assert_eq!(ccr.source, c3);
 }
 
-/// Stale identity: ctrl1 is released by the timer (its CCR via ctrl2 still unanswered), reconnects as a new
-/// instance (new CIU and CIRN) and fails again; the late success of the CCR that named the old instance does not release the new episode. (1)
+/// Stale identity: ctrl1 is released by the timer (its CCR via ctrl2 accepted but unresolved; a zero
+/// `accepted_ccr_limit` lets the deadline release anyway), reconnects as a new instance (new CIU and CIRN) and fails
+/// again; the late success of the CCR that named the old instance does not release the new episode. (1)
 #[test]
 fn late_success_for_an_old_instance_proves_nothing() {
     let mut cfg = Config::new(Policy::Ccr);
     cfg.ccr_wait = CcrWait::UntilDeadline;
+    cfg.accepted_ccr_limit = Some(Duration::ZERO); // the deadline releases although the old CCR is unresolved
     let mut h = Host::with(cfg);
     let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
     h.submit(ms(0), c1, 1, W);
     h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
-    let old = h.one_ccr(); // never answered before the deadline: not accepted, so the deadline releases
+    let old = h.one_ccr();
     assert_eq!((old.source, old.impacted), (c2, c1));
+    h.e.handle_ccr_completion(ms(1), old.id, Status::SUCCESS, 0).unwrap();
     h.e.handle_timeout(ms(15_001));
     assert_eq!(h.take_releases()[0].reason, ReleaseReason::HoldDeadline);
     let mut new = facts(1);
@@ -480,6 +508,7 @@ fn late_success_for_an_old_instance_proves_nothing() {
 fn same_icid_and_ciu_waits_for_the_old_ccr_to_resolve() {
     let mut cfg = Config::new(Policy::Ccr);
     cfg.ccr_wait = CcrWait::UntilDeadline;
+    cfg.accepted_ccr_limit = Some(Duration::ZERO); // the deadline releases although the old CCR is unresolved
     let mut h = Host::with(cfg);
     let mut f1 = facts(1);
     f1.ciu = 0;
@@ -487,8 +516,9 @@ fn same_icid_and_ciu_waits_for_the_old_ccr_to_resolve() {
     let c2 = h.e.add_controller(ms(0), facts(2)).unwrap();
     h.submit(ms(0), c1, 1, W);
     h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
-    let old = h.one_ccr(); // never answered before the deadline: not accepted, so the deadline releases
+    let old = h.one_ccr();
     assert_eq!((old.source, old.impacted), (c2, c1));
+    h.e.handle_ccr_completion(ms(1), old.id, Status::SUCCESS, 0).unwrap();
     h.e.handle_timeout(ms(15_001));
     assert_eq!(h.take_releases()[0].reason, ReleaseReason::HoldDeadline);
     h.e.handle_reconnected(ms(16_000), c1, nvme_ccr::ControllerFacts { cirn: 0x5555, ..f1 }).unwrap();
