@@ -42,8 +42,9 @@ pub(crate) enum Phase {
     /// `until`.
     FinalRead { min_read: u64, until: Instant },
     /// No longer the current attempt of a live episode (it timed out, its episode ended, or its episode's hold
-    /// deadline passed). Still counted against the source's CCR limit until the source resolves it, and a late
-    /// success still counts if its episode is still fencing.
+    /// deadline passed), or sent past the deadline (decision 28: no per-CCR wait). Still counted against the
+    /// source's CCR limit until the source resolves it, and a late success still counts if its episode is still
+    /// fencing.
     Orphan,
 }
 
@@ -78,6 +79,16 @@ impl Attempt {
     /// resolved: errors, IRS successes and terminal log entries remove it.
     fn holds_past_deadline(&self) -> bool {
         self.accepted.is_none_or(|acc| acc.holds)
+    }
+}
+
+/// Whether the target itself said how a CCR ended (an error status, or CCRS = Failed), as opposed to the host losing
+/// sight of it (the source failed, the entry vanished, a log read failed). Past the deadline, a verdict releases at
+/// once; the loss of sight asks the next untried source (decision 28).
+fn is_target_verdict(reason: CcrFailure) -> bool {
+    match reason {
+        CcrFailure::Status(_) | CcrFailure::LogFailed => true,
+        CcrFailure::SourceFailed | CcrFailure::Vanished | CcrFailure::TimedOut => false,
     }
 }
 
@@ -131,16 +142,21 @@ struct PendingRelease {
 ///
 /// * with [`ReleaseReason::CcrSucceeded`] when the CCR succeeds (IRS = 1, or the log entry reads Success), as
 ///   before the deadline;
-/// * with [`ReleaseReason::HoldDeadline`], at once, when no CCR of the episode holds any more: it completes with
-///   an error, its entry reads Failed, an answer to a log read issued after the acceptance no longer lists it
-///   ("vanished"), a log read from the source of an accepted CCR fails, or the source fails (and so also before it
-///   reconnects);
+/// * with [`ReleaseReason::HoldDeadline`], at once, when no CCR of the episode holds any more and the last one
+///   ended with the **target's verdict**: it completed with an error status, or its entry reads Failed;
+/// * when the last one ended **without a verdict** (an answer to a log read issued after the acceptance no longer
+///   lists it, "vanished"; a log read from the source of an accepted CCR fails; the source fails, and so also before
+///   it reconnects): the CCR is sent through the next live source not yet tried in this episode (same order and
+///   CCRL rules, [`Event::CcrSent`]; a busy one is waited for, its log re-read with the others), and that CCR holds
+///   under the same rules, without a per-CCR wait. Only when no such source is left, with
+///   [`ReleaseReason::HoldDeadline`] at once;
 /// * with [`ReleaseReason::HoldDeadline`] at `deadline +` [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit)
 ///   when a limit is set (none by default: see that field for the trade-off).
 ///
-/// An entry still reading In Progress keeps the hold. Before the deadline nothing changes: a resolved CCR moves on
-/// to the next source, then to the timer. [`Engine::accepted_ccr_pending`] tells a checker whether a path is held
-/// by an accepted CCR. `cqt` never sends CCRs, so it always releases at the deadline.
+/// An entry still reading In Progress keeps the hold. No further source is asked while a CCR holds. Before the
+/// deadline nothing changes: a resolved CCR moves on to the next source, then to the timer.
+/// [`Engine::accepted_ccr_pending`] tells a checker whether a path is held by an accepted CCR. `cqt` never sends
+/// CCRs, so it always releases at the deadline.
 ///
 /// # Cost
 ///
@@ -285,6 +301,7 @@ impl Engine {
                 fell_back: false,
                 extended: false,
                 next_recheck: deadline,
+                resume: false,
             };
             self.next_epoch += 1;
             self.table.hold(path);
@@ -598,7 +615,8 @@ impl Engine {
     }
 
     /// The time-based hold deadline of `path` (only while it is fencing): its held commands are released by then,
-    /// unless a CCR accepted by a live source is still unresolved then ([`accepted_ccr_pending`](Self::accepted_ccr_pending)).
+    /// unless a CCR accepted by a live source is still unresolved then ([`accepted_ccr_pending`](Self::accepted_ccr_pending);
+    /// see the type's docs for what follows).
     pub fn hold_deadline(&self, path: PathId) -> Option<Instant> {
         self.paths.get(path.index())?.fence.map(|f| f.deadline)
     }
@@ -606,7 +624,8 @@ impl Engine {
     /// While `path` is fencing: the source of a CCR for its failed instance (this episode) that the live source
     /// accepted (success, IRS = 0) or has not answered yet, and that is still unresolved, if any. Past the hold
     /// deadline such a CCR keeps the held commands (see the type's docs); `None` means the deadline (or a CCR
-    /// success) releases them. With several, the oldest CCR's source.
+    /// success) releases them, except while the engine waits for a busy untried source after the last such CCR
+    /// ended without the target's verdict. With several, the oldest CCR's source.
     pub fn accepted_ccr_pending(&self, path: PathId) -> Option<PathId> {
         self.ccr_authority(path).map(|a| a.source)
     }
@@ -672,7 +691,8 @@ impl Engine {
     }
 
     /// Every fence whose deadline has passed is released, unless an accepted CCR of its episode still holds it
-    /// (and the limit, if any, has not passed): then the hold is extended (once).
+    /// (and the limit, if any, has not passed): then the hold is extended (once). An extended hold whose last
+    /// holding CCR ended without the target's verdict stays while an untried live source is left to ask.
     fn release_due(&mut self) {
         let now = self.now;
         let limit = self.config.accepted_ccr_limit;
@@ -689,6 +709,12 @@ impl Engine {
                         self.extend(path, &authority);
                     }
                 }
+                // The last CCR of the extension ended without the target's verdict and an untried live source is
+                // left: it is asked next (`schedule`), or waited for while busy (decision 28).
+                None if !limit_passed
+                    && fence.extended
+                    && fence.resume
+                    && self.pick(path, &fence) != Pick::NoneLeft => {}
                 _ => {
                     if let Some(proof) = ReleaseProof::deadline(&fence, now) {
                         self.release(path, proof, fence.started, now);
@@ -725,13 +751,24 @@ impl Engine {
     }
 
     /// Reads the CCR log of every source with a CCR that holds `path` (one read in flight per source; a read
-    /// already in flight gets one follow-up).
+    /// already in flight gets one follow-up). With none, while the next source is waited for (decision 28): the
+    /// logs of the untried live sources that are busy, so that CCRs they accepted for others cannot keep them busy
+    /// through a lost AEN.
     fn recheck(&mut self, path: PathId) {
         let Some(fence) = self.paths[path.index()].fence else { return };
         let mut sources = 0u64;
         for a in &self.attempts {
             if a.impacted == path && a.epoch == fence.epoch && a.holds_past_deadline() {
                 sources |= a.source.bit();
+            }
+        }
+        if sources == 0 && fence.resume {
+            for (i, p) in self.paths.iter().enumerate() {
+                let id = PathId(i as u32);
+                let untried = id != path && fence.tried & id.bit() == 0;
+                if untried && p.state == PathState::Live && p.ccr_capable && p.in_flight > 0 {
+                    sources |= id.bit();
+                }
             }
         }
         for i in 0..self.paths.len() {
@@ -747,19 +784,20 @@ impl Engine {
     }
 
     /// A log read from `source` failed: the CCRs it accepted stop holding the extended holds (before the deadline
-    /// nothing changes: the deadline re-reads the log anyway).
+    /// nothing changes: the deadline re-reads the log anyway). That ends their hold without the target's verdict
+    /// (decision 28: the next untried source is asked).
     fn lose_authority(&mut self, source: PathId) {
-        let paths = &self.paths;
-        let events = &mut self.events;
         for a in &mut self.attempts {
-            let extended = paths[a.impacted.index()].fence.is_some_and(|f| f.epoch == a.epoch && f.extended);
+            let Some(fence) = &mut self.paths[a.impacted.index()].fence else { continue };
             if let Some(acc) = &mut a.accepted
                 && a.source == source
                 && acc.holds
-                && extended
+                && fence.epoch == a.epoch
+                && fence.extended
             {
                 acc.holds = false;
-                events.push_back(Event::CcrFailed {
+                fence.resume = true;
+                self.events.push_back(Event::CcrFailed {
                     path: a.impacted,
                     source,
                     ccr: a.id,
@@ -791,10 +829,15 @@ impl Engine {
         let mut order = [(Instant::ZERO, 0u32); MAX_PATHS];
         let mut n = 0;
         for (i, p) in self.paths.iter().enumerate() {
-            if let Some(f) = p.fence
-                && f.current.is_none()
-                && !f.extended
-            {
+            let Some(f) = p.fence else { continue };
+            // Before the deadline: when no attempt is current. Past it (extended): only when the last CCR that held
+            // ended without the target's verdict and none holds now (decision 28).
+            let wants = if f.extended {
+                f.resume && self.ccr_authority(PathId(i as u32)).is_none()
+            } else {
+                f.current.is_none()
+            };
+            if wants {
                 order[n] = (f.started, i as u32);
                 n += 1;
             }
@@ -804,16 +847,21 @@ impl Engine {
         for &(_, i) in order.iter() {
             let impacted = PathId(i);
             let Some(fence) = self.paths[impacted.index()].fence else { continue };
-            match source::pick(&self.paths, &self.attempts, impacted, &fence, self.config.source_order) {
+            match self.pick(impacted, &fence) {
                 Pick::Source(source) => self.send_ccr(impacted, source),
                 Pick::Wait => {}
+                // Past the deadline `release_due` has released it already.
                 Pick::NoneLeft => {
-                    if !fence.fell_back {
+                    if !fence.fell_back && !fence.extended {
                         self.fall_back(impacted);
                     }
                 }
             }
         }
+    }
+
+    fn pick(&self, impacted: PathId, fence: &Fence) -> Pick {
+        source::pick(&self.paths, &self.attempts, impacted, fence, self.config.source_order)
     }
 
     fn fall_back(&mut self, path: PathId) {
@@ -835,16 +883,11 @@ impl Engine {
         fence.tried |= source.bit();
         fence.current = Some(id);
         fence.fell_back = false;
-        let (epoch, instance, until) = (fence.epoch, fence.instance, fence.deadline.min(now + wait));
-        self.attempts.push(Attempt {
-            id,
-            source,
-            impacted,
-            epoch,
-            instance,
-            phase: Phase::Waiting { until },
-            accepted: None,
-        });
+        let (epoch, instance) = (fence.epoch, fence.instance);
+        // Past the deadline (decision 28) there is no per-CCR wait: the CCR holds until it resolves.
+        let phase =
+            if fence.extended { Phase::Orphan } else { Phase::Waiting { until: fence.deadline.min(now + wait) } };
+        self.attempts.push(Attempt { id, source, impacted, epoch, instance, phase, accepted: None });
         self.paths[source.index()].in_flight += 1;
         let command = CrossControllerReset { icid: instance.cntlid, ciu: instance.ciu, cirn: instance.cirn };
         self.ccrs.push_back(SendCcr { id, source, impacted, command });
@@ -886,9 +929,22 @@ impl Engine {
     }
 
     /// Attempt `a` (already removed) failed: if it was its episode's current attempt, the next source is tried
-    /// (before the deadline). The failure is reported for the current attempt, and for any attempt of an extended
-    /// hold (the release that may follow needs its reason in the logs).
+    /// (before the deadline). If it held an extended hold, how it ended decides what follows once no CCR holds
+    /// (decision 28): the next untried source without the target's verdict, the release with one.
     fn attempt_failed(&mut self, a: &Attempt, reason: CcrFailure) {
+        if let Some(f) = &mut self.paths[a.impacted.index()].fence
+            && f.epoch == a.epoch
+            && f.extended
+            && a.holds_past_deadline()
+        {
+            f.resume = !is_target_verdict(reason);
+        }
+        self.report_failure(a, reason);
+    }
+
+    /// Attempt `a` stops being its episode's current attempt. The failure is reported for the current attempt, and
+    /// for any attempt of an extended hold (the release that may follow needs its reason in the logs).
+    fn report_failure(&mut self, a: &Attempt, reason: CcrFailure) {
         if let Some(f) = &mut self.paths[a.impacted.index()].fence
             && f.epoch == a.epoch
         {
@@ -906,7 +962,7 @@ impl Engine {
     fn give_up(&mut self, i: usize, reason: CcrFailure) {
         self.attempts[i].phase = Phase::Orphan;
         let a = self.attempts[i];
-        self.attempt_failed(&a, reason);
+        self.report_failure(&a, reason);
     }
 
     fn remove_attempt(&mut self, i: usize) -> Attempt {

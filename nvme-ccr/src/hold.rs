@@ -54,6 +54,10 @@ pub(crate) struct Fence {
     pub(crate) extended: bool,
     /// While `extended`: when the accepted CCRs' sources are to be read again (a lost AEN must not hang the hold).
     pub(crate) next_recheck: Instant,
+    /// While `extended`: the last CCR that kept the hold stopped holding without the target's verdict (its source
+    /// failed, its entry vanished, or a log read from its source failed), so the next untried live source is asked
+    /// before the deadline may release (decision 28). False after an error status or CCRS = Failed.
+    pub(crate) resume: bool,
 }
 
 impl Fence {
@@ -132,6 +136,7 @@ mod tests {
             fell_back: false,
             extended: false,
             next_recheck: Instant::from_millis(15_001),
+            resume: false,
         }
     }
 

@@ -14,7 +14,8 @@
 //!   in turn (honouring CCRL); the held commands are released, to be retried on another path or failed with a
 //!   host path error when none is left, only once a CCR proved the exact failed instance (CNTLID, CIU, CIRN)
 //!   reset, or once the time-based hold `(TBKAS ? 3 : 2) x KATO + (CQT or F)` has passed and no CCR that a live
-//!   source accepted (or has not answered yet) is still in progress ([`Engine`], "An accepted CCR outlives the hold
+//!   source accepted (or has not answered yet) is still in progress, nor, when the last one was lost without the
+//!   target's verdict, an untried live source left to ask ([`Engine`], "An accepted CCR outlives the hold
 //!   deadline"). [`Policy`] selects `legacy` (the unsafe baseline), `cqt`, `ccr` or `ccr-filter`.
 //! * [`target`]: the controller side, shared by the simulator and the test target: CIU/CIRN per controller,
 //!   executing a CCR (matching, CCRL, log capacity, 0x3F/0x40/0x41), the CCR log with RMC, the AEN, IRS, and the

@@ -142,7 +142,9 @@ pub enum Event {
         /// The CCR.
         ccr: CcrId,
     },
-    /// The current CCR for `path` through `source` failed; the next source is tried.
+    /// The current CCR for `path` through `source` failed; the next source is tried. Past the hold deadline
+    /// (reported for every CCR that held the extended hold): the next untried source only when the reason is not
+    /// the target's verdict ([`CcrFailure::Status`] and [`CcrFailure::LogFailed`] are), otherwise the release.
     CcrFailed {
         /// The fencing path.
         path: PathId,
@@ -168,9 +170,11 @@ pub enum Event {
     },
     /// The hold deadline of `path` passed while a CCR for the failed instance that the live `source` accepted
     /// (success, IRS = 0) or has not answered yet is still unresolved: the held commands stay held until that CCR
-    /// resolves (success releases them; failure, its entry vanishing, a failed log read or the source failing
-    /// releases them at once), or until [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit). Reported
-    /// once per fencing episode (the oldest such CCR).
+    /// resolves (success releases them; an error status or Failed releases them at once; its entry vanishing, a
+    /// failed log read or the source failing sends the CCR through the next untried live source, if any, which then
+    /// holds the same way, else releases at once), or until
+    /// [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit). Reported once per fencing episode (the
+    /// oldest such CCR).
     HoldExtendedByCcr {
         /// The fencing path.
         path: PathId,

@@ -134,9 +134,11 @@ pub struct Config {
     /// controller has executed or been cancelled (ccr-cqt.md §11); against a target that breaks its CQT promise any
     /// timer release is unsafe. The trade-off: a target that accepts a CCR and never reports it keeps the held
     /// commands until the source fails or reconnects, or its log read fails or no longer lists the CCR (an
-    /// unanswered CCR: until the driver's admin command timeout fails the source). The source's keep-alive detects
-    /// a dead source, so that failure is the bound; only a live, answering target that reports In Progress forever
-    /// holds them indefinitely. `Some(d)` releases at `deadline + d` at the latest, whatever the CCR says
+    /// unanswered CCR: until the driver's admin command timeout fails the source), and then, while live sources
+    /// not yet tried in the episode are left, for as long as the CCR sent through each of them holds the same way
+    /// (each source at most once per episode, unless it reconnects). The sources' keep-alive detects a dead source,
+    /// so those failures are the bound; only a live, answering target that reports In Progress forever holds them
+    /// indefinitely. `Some(d)` releases at `deadline + d` at the latest, whatever the CCR says
     /// (`Some(Duration::ZERO)`: the deadline always releases, the behaviour before this knob existed).
     pub accepted_ccr_limit: Option<Duration>,
     /// The period of the CCR log re-reads from the source of a CCR that keeps a hold past the deadline

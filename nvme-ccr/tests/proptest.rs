@@ -8,9 +8,15 @@
 //!    still has it unresolved; then by the moment that CCR resolves (IRS success, error status, Success, Failed,
 //!    absent from the answer to a log read issued after the acceptance, a log read from the source of an accepted
 //!    CCR failing after the deadline, the source failing), or by the configured `accepted_ccr_limit` past the
-//!    deadline. The test decides "accepted" and "resolved" from the inputs it fed. And the other way round: no
-//!    release on the deadline alone (reason `HoldDeadline`) while such a CCR holds and the limit has not passed
-//!    (spec-notes/recovery.md, decision 24);
+//!    deadline. Except again: when such a CCR held at the deadline ("extended") and the last one to stop holding
+//!    did so without the target's verdict (its source failed, it vanished, or a log read failed; an error status
+//!    or Failed is a verdict), while a live path not yet sent a CCR for that instance (since it last reconnected)
+//!    is left: the engine asks it next, and a CCR sent past the deadline must be exactly that (an untried source,
+//!    no CCR holding, the last ending without verdict). The test decides "accepted", "resolved", "verdict" and
+//!    "untried" from the inputs it fed. And the other way round: no release on the deadline alone (reason
+//!    `HoldDeadline`) while such a CCR holds and the limit has not passed, nor after an ending without verdict
+//!    while a live untried path that never answered Invalid Opcode or Invalid Field is left (spec-notes/recovery.md,
+//!    decisions 24 and 28);
 //! 3. never more CCRs in flight through a source than its CCRL (1 when CCRL = 0), counted by the test from what
 //!    it was asked to send and what it answered;
 //! 4. no output names an unknown command or a path that cannot take it (a CCR through a non-live source or for a
@@ -25,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 use common::ms;
 use core::time::Duration;
 use nvme_ccr::{
-    CcrId, CcrWait, CommandKind, Completion, Config, ControllerFacts, Cqt, Engine, Instance, Instant, LogReadId,
+    CcrId, CcrWait, CommandKind, Completion, Config, ControllerFacts, Cqt, Engine, Event, Instance, Instant, LogReadId,
     PathAction, PathId, Policy, ReleaseAction, ReleaseReason,
 };
 use nvme_proto::cmd::{CcrLogEntry, CcrLogPage, Ccrl, Ccrs, Sct, Status, StatusCode};
@@ -45,6 +51,10 @@ enum Op {
     },
     Fail {
         path: u8,
+    },
+    /// Fail the source of a CCR (mostly an unresolved one): a source lost while its CCR holds a fence.
+    FailSource {
+        ccr: u8,
     },
     Reconnect {
         path: u8,
@@ -86,6 +96,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<u8>(), any::<u8>()).prop_map(|(path, kind)| Op::Submit { path, kind }),
         2 => (any::<u8>(), any::<bool>()).prop_map(|(cmd, wrong_path)| Op::Complete { cmd, wrong_path }),
         2 => any::<u8>().prop_map(|path| Op::Fail { path }),
+        1 => any::<u8>().prop_map(|ccr| Op::FailSource { ccr }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(path, ciu)| Op::Reconnect { path, ciu }),
         3 => (any::<u8>(), any::<u8>()).prop_map(|(ccr, how)| Op::CcrDone { ccr, how }),
         2 => any::<u8>().prop_map(|path| Op::Aen { path }),
@@ -205,6 +216,22 @@ struct Model {
     /// The hold deadline of every failed instance, computed by the test.
     deadlines: HashMap<Instance, Instant>,
     limit: Option<Duration>,
+    /// Per failed instance, once its deadline passed while it was still fencing: how the extension stands.
+    ext: HashMap<Instance, Ext>,
+    /// Per failed instance, the paths a CCR was sent through (a path leaves the set when it reconnects).
+    tried: HashMap<Instance, HashSet<PathId>>,
+    /// Paths that answered a CCR with Invalid Opcode or Invalid Field since they last connected (the engine may
+    /// have marked them CCR-incapable).
+    maybe_incapable: Vec<bool>,
+}
+
+/// The test's view of a hold past its deadline.
+#[derive(Clone, Copy, Debug, Default)]
+struct Ext {
+    /// A CCR held the instance when its deadline passed.
+    extended: bool,
+    /// The last CCR to stop holding it did so without the target's verdict.
+    resume: bool,
 }
 
 impl Model {
@@ -229,6 +256,9 @@ impl Model {
             proven: HashSet::new(),
             deadlines: HashMap::new(),
             limit: cfg.accepted_ccr_limit,
+            ext: HashMap::new(),
+            tried: HashMap::new(),
+            maybe_incapable: vec![false; s.n],
         };
         for i in 0..s.n {
             let f = facts_of(i as u16 + 1, s.paths[i], m.fresh_cirn());
@@ -271,6 +301,42 @@ impl Model {
     /// (and not stripped of its hold since).
     fn accepted_pending(&self, inst: Instance) -> Option<&SentCcr> {
         self.ccrs.iter().find(|c| c.instance == inst && !c.resolved && c.holds)
+    }
+
+    /// CCR `j` stops holding (it was unresolved and holding): if it held an extended hold, record how it ended.
+    fn holder_ended(&mut self, j: usize, verdict: bool) {
+        let c = self.ccrs[j];
+        if !c.resolved
+            && c.holds
+            && let Some(x) = self.ext.get_mut(&c.instance)
+            && x.extended
+        {
+            x.resume = !verdict;
+        }
+    }
+
+    /// Live paths other than `impacted` that no CCR for `inst` went through since they last connected; with
+    /// `capable`, only those that never answered Invalid Opcode or Invalid Field since.
+    fn untried_live(&self, inst: Instance, impacted: PathId, capable: bool) -> Vec<PathId> {
+        let tried = self.tried.get(&inst);
+        (0..self.facts.len())
+            .map(|i| PathId(i as u32))
+            .filter(|&q| q != impacted && self.view[q.0 as usize] == PathView::Live)
+            .filter(|q| tried.is_none_or(|t| !t.contains(q)))
+            .filter(|q| !capable || !self.maybe_incapable[q.0 as usize])
+            .collect()
+    }
+
+    /// Of [`untried_live`](Self::untried_live) with `capable`, those with room for a CCR for `inst` by the test's
+    /// own count: fewer unresolved CCRs than CCRL (1 when 0), none of them for the same ICID + CIU.
+    fn free_untried(&self, inst: Instance, impacted: PathId) -> Vec<PathId> {
+        let mut free = self.untried_live(inst, impacted, true);
+        free.retain(|&q| {
+            let open = self.ccrs.iter().filter(|c| c.source == q && !c.resolved);
+            let same_key = open.clone().any(|c| (c.instance.cntlid, c.instance.ciu) == (inst.cntlid, inst.ciu));
+            open.count() < self.limit(q) && !same_key
+        });
+        free
     }
 
     fn limit(&self, p: PathId) -> usize {
@@ -338,13 +404,21 @@ impl Model {
                     }
                     self.view[p.0 as usize] = PathView::Fencing;
                     self.deadlines.insert(f.instance(), deadline);
-                    for c in self.ccrs.iter_mut().filter(|c| c.source == p) {
-                        c.resolved = true; // gone with the source's association
+                    for j in 0..self.ccrs.len() {
+                        if self.ccrs[j].source == p {
+                            self.holder_ended(j, false);
+                            self.ccrs[j].resolved = true; // gone with the source's association
+                        }
                     }
                     for r in self.reads.iter_mut().filter(|r| r.1 == p) {
                         r.2 = false;
                     }
                 }
+            }
+            Op::FailSource { ccr } => {
+                let Some(i) = self.ccr_index(ccr) else { return };
+                // `path_in` takes a value < 4 as this exact path.
+                return self.step(Op::Fail { path: self.ccrs[i].source.0 as u8 });
             }
             Op::Reconnect { path, ciu } => {
                 let p = self.path_in(path, PathView::AwaitingReconnect);
@@ -362,6 +436,10 @@ impl Model {
                     assert!(self.cmds.values().all(|c| c.path != p), "reconnected with commands still held");
                     self.facts[p.0 as usize] = f;
                     self.view[p.0 as usize] = PathView::Live;
+                    self.maybe_incapable[p.0 as usize] = false;
+                    for t in self.tried.values_mut() {
+                        t.remove(&p);
+                    }
                 }
             }
             Op::CcrDone { ccr, how } => {
@@ -381,7 +459,11 @@ impl Model {
                 };
                 let r = self.e.handle_ccr_completion(now, c.id, status, dw0);
                 assert_eq!(r.is_ok(), !c.resolved, "CCR {:?} resolved={} -> {r:?}", c.id, c.resolved);
+                if r.is_ok() && [StatusCode::INVALID_OPCODE, StatusCode::INVALID_FIELD].contains(&status.code) {
+                    self.maybe_incapable[c.source.0 as usize] = true;
+                }
                 if r.is_ok() && (!status.is_success() || dw0 == 1) {
+                    self.holder_ended(i, true); // an error status is the target's verdict
                     self.ccrs[i].resolved = true;
                     if status.is_success() {
                         self.proven.insert(c.instance);
@@ -436,12 +518,14 @@ impl Model {
                 if outstanding {
                     self.reads[k].2 = false;
                     for (j, success) in terminal {
+                        self.holder_ended(j, true); // Failed is the target's verdict
                         self.ccrs[j].resolved = true;
                         if success {
                             self.proven.insert(self.ccrs[j].instance);
                         }
                     }
                     for j in vanished {
+                        self.holder_ended(j, false);
                         self.ccrs[j].resolved = true;
                     }
                 }
@@ -455,11 +539,12 @@ impl Model {
                         self.reads[k].2 = false;
                         // Past the deadline the host can no longer watch the CCRs this source accepted (an
                         // unanswered one is watched through its completion).
-                        for c in
-                            self.ccrs.iter_mut().filter(|c| c.source == source && !c.resolved && c.accepted.is_some())
-                        {
-                            if self.deadlines.get(&c.instance).is_some_and(|d| now >= *d) {
-                                c.holds = false;
+                        for j in 0..self.ccrs.len() {
+                            let c = self.ccrs[j];
+                            let past = self.deadlines.get(&c.instance).is_some_and(|d| now >= *d);
+                            if c.source == source && !c.resolved && c.accepted.is_some() && past {
+                                self.holder_ended(j, false);
+                                self.ccrs[j].holds = false;
                             }
                         }
                     }
@@ -504,6 +589,18 @@ impl Model {
 
     fn drain_and_check(&mut self) {
         let now = self.now;
+        // Deadlines cross only in the steps that move time, which change nothing else here: whether a CCR holds a
+        // fencing instance now is what it was when the engine's timer ran.
+        for i in 0..self.facts.len() {
+            let inst = self.facts[i].instance();
+            if self.view[i] == PathView::Fencing
+                && self.deadlines.get(&inst).is_some_and(|d| *d <= now)
+                && !self.ext.contains_key(&inst)
+            {
+                let extended = self.accepted_pending(inst).is_some();
+                self.ext.insert(inst, Ext { extended, resume: false });
+            }
+        }
         while let Some(c) = self.e.poll_ccr() {
             let (s, i) = (c.source.0 as usize, c.impacted.0 as usize);
             assert_eq!(self.view[s], PathView::Live, "(4) CCR through a non-live source: {c:?}");
@@ -511,6 +608,17 @@ impl Model {
             let inst = self.facts[i].instance();
             assert_eq!((c.command.icid, c.command.ciu, c.command.cirn), (inst.cntlid, inst.ciu, inst.cirn));
             assert!(self.policy.uses_ccr(), "CCR under {:?}", self.policy);
+            let tried = self.tried.entry(inst).or_default();
+            assert!(tried.insert(c.source), "CCR for {inst:?} through {:?} twice in one episode", c.source);
+            if self.deadlines.get(&inst).is_some_and(|d| *d <= now) {
+                // Past the deadline only to resume an extension whose last CCR ended without the target's verdict.
+                let x = self.ext.get(&inst).copied().unwrap_or_default();
+                let holder = self.accepted_pending(inst).map(|h| h.id);
+                assert!(
+                    x.extended && x.resume && holder.is_none(),
+                    "(2) CCR {c:?} at {now:?} past the deadline of {inst:?}: {x:?}, holding CCR {holder:?}"
+                );
+            }
             self.ccrs.push(SentCcr {
                 id: c.id,
                 source: c.source,
@@ -551,6 +659,15 @@ impl Model {
                     pending.is_none() || !within_limit,
                     "(2) {r:?} released at {now:?} on the deadline while accepted CCR {pending:?} holds it"
                 );
+                let x = self.ext.get(&inst).copied().unwrap_or_default();
+                if within_limit && x.extended && x.resume {
+                    let left = self.untried_live(inst, r.from, true);
+                    assert!(
+                        left.is_empty(),
+                        "(2) {r:?} released at {now:?} on the deadline, the last CCR ended without a verdict and \
+                         {left:?} were never asked"
+                    );
+                }
             }
             match r.action {
                 ReleaseAction::Retry { path } => {
@@ -568,16 +685,30 @@ impl Model {
             assert!(self.cmds.values().all(|c| c.path != path), "reconnect ordered with commands still held");
             self.view[path.0 as usize] = PathView::AwaitingReconnect;
         }
-        while self.e.poll_event().is_some() {}
+        while let Some(ev) = self.e.poll_event() {
+            if let Event::HoldExtendedByCcr { path, ccr, .. } = ev {
+                let inst = self.facts[path.0 as usize].instance();
+                let x = self.ext.get(&inst).copied().unwrap_or_default();
+                let holds = self.ccrs.iter().any(|c| c.id == ccr && c.instance == inst && !c.resolved && c.holds);
+                assert!(x.extended && holds, "(2) {ev:?} at {now:?}: {x:?}, CCR holding: {holds}");
+            }
+        }
         // (2) every held command is gone by its deadline, unless an accepted CCR for its instance still holds it
         // (and the limit past the deadline, if any, has not passed).
         for (t, c) in &self.cmds {
             if let Some((inst, deadline)) = c.held {
                 let by_ccr = self.accepted_pending(inst).is_some();
                 let within_limit = self.limit.is_none_or(|l| now < deadline + l);
+                // Waiting for an untried source that is busy (none free, or a CCR would have been sent).
+                let x = self.ext.get(&inst).copied().unwrap_or_default();
+                let next_source = x.extended
+                    && x.resume
+                    && !self.untried_live(inst, c.path, false).is_empty()
+                    && self.free_untried(inst, c.path).is_empty();
                 assert!(
-                    deadline > now || (by_ccr && within_limit),
-                    "(2) command {t} still held at {now:?}, deadline {deadline:?}, accepted CCR pending: {by_ccr}"
+                    deadline > now || ((by_ccr || next_source) && within_limit),
+                    "(2) command {t} still held at {now:?}, deadline {deadline:?}, accepted CCR pending: {by_ccr}, \
+                     {x:?}"
                 );
                 if deadline <= now {
                     // The engine reports the same source (the oldest accepted CCR still holding).
@@ -682,4 +813,33 @@ fn regression_vanished_accepted_ccr_ends_the_extension() {
     assert_eq!(m.reads.len(), 1, "the extension reads the source's log at once");
     m.step(Op::LogAnswer { read: 0, pick: 0, junk: true }); // the CCR is not listed
     assert!(m.cmds.is_empty(), "released once the accepted CCR vanished");
+}
+
+/// Shrunk by proptest from a run against the engine before decision 28 (an extended hold released as soon as its
+/// last CCR stopped holding). Three paths with CCRL 0 (one CCR at a time): path 0 fails with a write, its CCR goes
+/// through path 1; path 2 fails too, its CCR waits for the busy path 1, and its writes go at its deadline (12 s),
+/// where path 0's hold is extended by the unresolved CCR through path 1; path 2 reconnects; path 1 fails. The old
+/// engine released path 0's write on the deadline at once although path 2, live again, was never asked in that
+/// episode; now the CCR goes through path 2.
+#[test]
+fn regression_source_lost_after_the_deadline_asks_the_untried_path() {
+    let s = Setup {
+        policy: Policy::Ccr,
+        wait: CcrWait::KatoPlusCqt,
+        final_log_ms: 1,
+        paths: [(0, 0, 0, 0, false); 4],
+        n: 3,
+        limit_ms: None,
+        recheck_ms: 0,
+    };
+    run(
+        s,
+        &[
+            Op::Submit { path: 80, kind: 0 },
+            Op::Submit { path: 8, kind: 0 },
+            Op::Recycle { path: 0, ciu: 0, again: true },
+            Op::Recycle { path: 69, ciu: 0, again: false },
+            Op::FailSource { ccr: 0 },
+        ],
+    );
 }

@@ -824,8 +824,10 @@ fn accepted_ccr_outlives_the_deadline_then_aen_and_log_success_release() {
     }
 }
 
-/// Same, but at t = 17 000 ms the entry reads Failed: the deadline has passed, so W5 goes at once (on the
-/// deadline's authority), retried on a live path (ctrl2, the lowest id of the least loaded). (1)(2)
+/// Same, but at t = 17 000 ms the entry reads Failed: the target's verdict, and the deadline has passed, so W5
+/// goes at once (on the deadline's authority), retried on a live path (ctrl2, the lowest id of the least loaded),
+/// and the untried ctrl3 is not asked (decision 28 resumes only without a verdict; an error status is a verdict
+/// too, see `a_verdict_on_the_ccr_sent_past_the_deadline_releases_at_once`). (1)(2)
 #[test]
 fn accepted_ccr_failing_after_the_deadline_releases_at_once() {
     let (mut h, p, ccr) = accepted_setup(Policy::Ccr, &[1, 2, 3], Duration::from_secs(60));
@@ -839,25 +841,230 @@ fn accepted_ccr_failing_after_the_deadline_releases_at_once() {
     assert_eq!(rel.len(), 1);
     assert_eq!((rel[0].token, rel[0].reason, retried_on(&rel[0])), (5, ReleaseReason::HoldDeadline, Some(c2)));
     assert!(h.saw(|e| *e == Event::CcrFailed { path: c1, source: c2, ccr: ccr.id, reason: CcrFailure::LogFailed }));
-    assert!(!h.ccrs.iter().any(|c| c.impacted == c1 && c.source == c3), "no CCR via ctrl3: the deadline has passed");
+    h.drain();
+    assert!(!h.ccrs.iter().any(|c| c.impacted == c1 && c.source == c3), "no CCR via ctrl3: the target's verdict");
 }
 
-/// Same, but at t = 17 000 ms ctrl2 (the source) fails: its accepted CCR is gone with it, W5 goes at once to ctrl3.
+/// Same, but at t = 17 000 ms ctrl2 (the source) fails: its accepted CCR is gone with it, without the target's
+/// verdict, and ctrl3 was never asked: the CCR goes through ctrl3 (decision 28), which accepts it; W5 stays held.
+/// The AEN and the log at 20 000 ms say Success -> W5 released with ctrl3's CCR as proof, never on the deadline.
 /// (1)(2)
 #[test]
-fn accepted_ccr_source_failing_after_the_deadline_releases_at_once() {
-    let (mut h, p, ccr) = accepted_setup(Policy::Ccr, &[1, 2, 3], Duration::from_secs(60));
-    let [c1, c2, c3] = p[..] else { unreachable!() };
+fn source_failing_after_the_deadline_sends_the_ccr_through_the_next_untried_source() {
+    for policy in [Policy::Ccr, Policy::CcrFilter { release_admin: false }] {
+        let (mut h, p, ccr) = accepted_setup(policy, &[1, 2, 3], Duration::from_secs(60));
+        let [c1, c2, c3] = p[..] else { unreachable!() };
+        h.e.handle_timeout(ms(15_001));
+        let first = h.one_read();
+        assert_eq!(first.source, c2);
+        h.e.handle_controller_failed(ms(17_000), c2, KA).unwrap();
+        let next = h.one_ccr();
+        assert_eq!((next.source, next.impacted), (c3, c1), "{policy:?}");
+        assert_eq!((next.command.icid, next.command.ciu, next.command.cirn), (1, 0x11, 0xC1C1_0001));
+        assert!(
+            h.saw(|e| *e == Event::CcrFailed { path: c1, source: c2, ccr: ccr.id, reason: CcrFailure::SourceFailed })
+        );
+        assert!(h.saw(|e| *e == Event::CcrSent { path: c1, source: c3, ccr: next.id }));
+        assert!(h.take_releases().iter().all(|r| r.from != c1), "{policy:?}: W5 still held");
+        assert_eq!(h.e.path_state(c1), Some(PathState::Fencing));
+        assert_eq!(h.e.accepted_ccr_pending(c1), Some(c3), "the unanswered CCR holds");
+        assert_eq!(h.e.poll_timeout(), Some(ms(75_001)), "no per-CCR wait past the deadline: the next re-read");
+
+        h.e.handle_ccr_completion(ms(17_001), next.id, Status::SUCCESS, 0).unwrap();
+        assert!(h.take_releases().is_empty(), "accepted: still held");
+        h.e.handle_aen(ms(20_000), c3, ccr_aen()).unwrap();
+        let read = h.one_read();
+        assert_eq!(read.source, c3);
+        h.e.handle_ccr_log(ms(20_001), read.id, &page(&[(1, 0x11, Ccrs::SUCCESS)])).unwrap();
+        let rel = h.take_releases();
+        assert_eq!(rel.len(), 1, "{policy:?}");
+        assert_eq!(
+            (rel[0].token, rel[0].reason, retried_on(&rel[0])),
+            (5, ReleaseReason::CcrSucceeded { source: c3 }, Some(c3))
+        );
+        let extended = h.events.iter().filter(|e| matches!(e, Event::HoldExtendedByCcr { .. })).count();
+        assert_eq!(extended, 1, "reported once per episode");
+        assert_eq!(h.e.poll_timeout(), None);
+    }
+}
+
+/// Every way an accepted CCR can stop holding past the deadline without the target's verdict sends the CCR through
+/// the untried ctrl3 instead of releasing W5: ctrl2 fails, the entry vanishes from a log read issued after the
+/// acceptance, the log read fails, the log page is malformed. (1)(2)
+#[test]
+fn every_ending_without_a_verdict_asks_the_next_untried_source() {
+    for how in ["source failed", "vanished", "read failed", "malformed"] {
+        let (mut h, p, ccr) = accepted_setup(Policy::Ccr, &[1, 2, 3], Duration::from_secs(60));
+        let [c1, c2, c3] = p[..] else { unreachable!() };
+        h.e.handle_timeout(ms(15_001));
+        let read = h.one_read();
+        match how {
+            "source failed" => h.e.handle_controller_failed(ms(16_000), c2, KA).unwrap(),
+            "vanished" => h.e.handle_ccr_log(ms(16_000), read.id, &page(&[])).unwrap(),
+            "read failed" => h.e.handle_ccr_log_failed(ms(16_000), read.id).unwrap(),
+            _ => assert!(h.e.handle_ccr_log(ms(16_000), read.id, &[3, 0, 0, 0, 0, 0, 0, 0]).is_err()),
+        }
+        assert!(
+            h.saw(|e| matches!(e, Event::CcrFailed { path, source, ccr: id, .. }
+            if *path == c1 && *source == c2 && *id == ccr.id)),
+            "{how}"
+        );
+        let next = h.one_ccr();
+        assert_eq!((next.source, next.impacted), (c3, c1), "{how}");
+        assert!(h.take_releases().iter().all(|r| r.from != c1), "{how}: W5 still held");
+        assert_eq!(h.e.accepted_ccr_pending(c1), Some(c3), "{how}");
+    }
+}
+
+/// Same, but ctrl3 was tried before the deadline (with the default per-CCR wait ctrl2's final read at 5 001 ms
+/// says In Progress, ctrl3 refuses with 0x41): when ctrl2 fails at 17 000 ms no untried live source is left, so W5
+/// goes at once on the deadline's authority. (1)(2)
+#[test]
+fn source_failing_after_the_deadline_with_no_untried_source_releases_at_once() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let first = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), first.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_timeout(ms(5_001));
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(5_002), read.id, &page(&[(1, 0x11, Ccrs::IN_PROGRESS)])).unwrap();
+    let second = h.one_ccr();
+    assert_eq!(second.source, c3);
+    h.e.handle_ccr_completion(ms(5_003), second.id, status(StatusCode::CCR_LIMIT_EXCEEDED), 0).unwrap();
     h.e.handle_timeout(ms(15_001));
+    assert!(h.saw(|e| *e == Event::HoldExtendedByCcr { path: c1, source: c2, ccr: first.id }));
     assert!(h.take_releases().is_empty());
     h.e.handle_controller_failed(ms(17_000), c2, KA).unwrap();
     let rel = h.take_releases();
-    let w5: Vec<_> = rel.iter().filter(|r| r.from == c1).collect();
-    assert_eq!(w5.len(), 1);
-    assert_eq!((w5[0].token, w5[0].reason, retried_on(w5[0])), (5, ReleaseReason::HoldDeadline, Some(c3)));
-    assert!(h.saw(|e| *e == Event::CcrFailed { path: c1, source: c2, ccr: ccr.id, reason: CcrFailure::SourceFailed }));
+    assert_eq!(rel.len(), 1);
+    assert_eq!((rel[0].token, rel[0].reason, retried_on(&rel[0])), (5, ReleaseReason::HoldDeadline, Some(c3)));
     assert!(h.saw(|e| matches!(e, Event::HoldReleased { path, after, .. }
         if *path == c1 && *after == Duration::from_millis(17_000))));
+    h.drain();
+    assert!(h.ccrs.is_empty(), "ctrl3 was tried in this episode");
+}
+
+/// Two CCRs hold at the deadline (ctrl2's given up on at 5 001 ms, ctrl3's accepted after it): ctrl2 failing at
+/// 17 000 ms changes nothing while ctrl3's still holds (no CCR through the untried ctrl4); ctrl3 failing at 18 000 ms
+/// ends the last one without a verdict -> CCR via ctrl4, whose IRS success releases W5. (1)(2)
+#[test]
+fn the_next_source_is_asked_only_once_no_ccr_holds() {
+    let mut h = Host::new(Policy::Ccr);
+    let [c1, c2, c3, c4] = h.paths(&[1, 2, 3, 4])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let first = h.one_ccr();
+    h.e.handle_ccr_completion(ms(1), first.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_timeout(ms(5_001));
+    let read = h.one_read();
+    h.e.handle_ccr_log(ms(5_002), read.id, &page(&[(1, 0x11, Ccrs::IN_PROGRESS)])).unwrap();
+    let second = h.one_ccr();
+    assert_eq!(second.source, c3);
+    h.e.handle_ccr_completion(ms(5_003), second.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_timeout(ms(15_001));
+    assert!(h.saw(|e| *e == Event::HoldExtendedByCcr { path: c1, source: c2, ccr: first.id }));
+    h.e.handle_controller_failed(ms(17_000), c2, KA).unwrap();
+    h.drain();
+    assert!(h.ccrs.is_empty(), "ctrl3's accepted CCR still holds: no further source");
+    assert!(h.take_releases().is_empty());
+    assert_eq!(h.e.accepted_ccr_pending(c1), Some(c3));
+    h.e.handle_controller_failed(ms(18_000), c3, KA).unwrap();
+    let third = h.one_ccr();
+    assert_eq!((third.source, third.impacted), (c4, c1));
+    assert!(h.take_releases().is_empty());
+    h.e.handle_ccr_completion(ms(18_001), third.id, Status::SUCCESS, 1).unwrap();
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::CcrSucceeded { source: c4 }));
+}
+
+/// The CCR sent past the deadline follows the same rules: through ctrl3 after ctrl2 failed; ctrl3 fails too before
+/// answering (no verdict) -> through ctrl4; ctrl4 answers 0x41 (the target's verdict) -> W5 goes at once on the
+/// deadline's authority, and ctrl5, never asked, is not asked now. (1)(2)
+#[test]
+fn a_verdict_on_the_ccr_sent_past_the_deadline_releases_at_once() {
+    let (mut h, p, _) = accepted_setup(Policy::Ccr, &[1, 2, 3, 4, 5], Duration::from_secs(60));
+    let [c1, c2, c3, c4, c5] = p[..] else { unreachable!() };
+    h.e.handle_timeout(ms(15_001));
+    h.drain();
+    h.e.handle_controller_failed(ms(17_000), c2, KA).unwrap();
+    assert_eq!(h.one_ccr().source, c3);
+    h.e.handle_controller_failed(ms(17_500), c3, KA).unwrap();
+    let via4 = h.one_ccr();
+    assert_eq!((via4.source, via4.impacted), (c4, c1));
+    assert!(h.take_releases().iter().all(|r| r.from != c1), "W5 still held");
+    h.e.handle_ccr_completion(ms(17_600), via4.id, status(StatusCode::CCR_LIMIT_EXCEEDED), 0).unwrap();
+    let rel = h.take_releases();
+    let w5: Vec<_> = rel.iter().filter(|r| r.from == c1).collect();
+    assert_eq!((w5.len(), w5[0].token, w5[0].reason), (1, 5, ReleaseReason::HoldDeadline));
+    h.drain();
+    assert!(!h.ccrs.iter().any(|c| c.impacted == c1 && c.source == c5), "a verdict: no further source");
+    assert!(h.saw(|e| matches!(e, Event::CcrFailed { path, source, reason: CcrFailure::Status(_), .. }
+        if *path == c1 && *source == c4)));
+}
+
+/// Past the deadline the only untried source is busy (ctrl3, CCRL 1, still counts a CCR it accepted for ctrl4's
+/// earlier episode): W5 stays held, and the periodic re-read reads ctrl3's log too, so a lost AEN cannot keep it
+/// busy. Timeline: ctrl4 fails at 0 (CCR via ctrl1 and ctrl2 refused with 0x41, ctrl3 accepts); at its deadline the
+/// log read from ctrl3 fails -> ctrl4's write goes on the deadline (no untried source), ctrl3's CCR stays counted.
+/// ctrl1 fails at 20 000 ms, ctrl2 accepts, the deadline 35 001 ms extends the hold, ctrl2 fails at 36 000 ms ->
+/// wait for ctrl3; the re-read at 36 001 ms reads ctrl3's log, which no longer lists ctrl4's CCR (vanished) -> CCR
+/// via ctrl3 -> IRS success -> W1 released with proof. (1)(2)
+#[test]
+fn a_busy_untried_source_is_waited_for_and_its_log_reread() {
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.ccr_wait = CcrWait::UntilDeadline;
+    let mut h = Host::with(cfg);
+    let c1 = h.e.add_controller(ms(0), facts(1)).unwrap();
+    let c2 = h.e.add_controller(ms(0), facts(2)).unwrap();
+    let c3 = h.e.add_controller(ms(0), nvme_ccr::ControllerFacts { ccrl: Ccrl::from_raw(1), ..facts(3) }).unwrap();
+    let c4 = h.e.add_controller(ms(0), facts(4)).unwrap();
+    h.submit(ms(0), c4, 40, W);
+    h.e.handle_controller_failed(ms(0), c4, KA).unwrap();
+    for (t, source) in [(1, c1), (2, c2)] {
+        let x = h.one_ccr();
+        assert_eq!(x.source, source);
+        h.e.handle_ccr_completion(ms(t), x.id, status(StatusCode::CCR_LIMIT_EXCEEDED), 0).unwrap();
+    }
+    let x3 = h.one_ccr();
+    assert_eq!(x3.source, c3);
+    h.e.handle_ccr_completion(ms(3), x3.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_timeout(ms(15_001));
+    let r1 = h.one_read();
+    h.e.handle_ccr_log_failed(ms(15_002), r1.id).unwrap();
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].token, rel[0].reason), (1, 40, ReleaseReason::HoldDeadline));
+    assert_eq!(h.e.ccrs_in_flight(c3), 1, "ctrl3 still counts the CCR it accepted");
+    h.drain();
+    h.events.clear();
+
+    h.submit(ms(20_000), c1, 1, W);
+    h.e.handle_controller_failed(ms(20_000), c1, KA).unwrap();
+    let y = h.one_ccr();
+    assert_eq!(y.source, c2);
+    h.e.handle_ccr_completion(ms(20_001), y.id, Status::SUCCESS, 0).unwrap();
+    h.e.handle_timeout(ms(35_001));
+    let r2 = h.one_read();
+    assert_eq!(r2.source, c2);
+    h.e.handle_ccr_log(ms(35_002), r2.id, &page(&[(1, 0x11, Ccrs::IN_PROGRESS)])).unwrap();
+    h.e.handle_controller_failed(ms(36_000), c2, KA).unwrap();
+    h.drain();
+    assert!(h.ccrs.is_empty(), "ctrl3 is busy (CCRL 1)");
+    assert!(h.take_releases().iter().all(|r| r.from != c1), "W1 held: ctrl3 is still to be asked");
+    assert_eq!(h.e.path_state(c1), Some(PathState::Fencing));
+    assert_eq!(h.e.accepted_ccr_pending(c1), None, "no CCR holds it; it waits for a source");
+    assert_eq!(h.e.poll_timeout(), Some(ms(36_001)));
+    h.e.handle_timeout(ms(36_001));
+    let r3 = h.one_read();
+    assert_eq!(r3.source, c3, "the busy source's log is re-read");
+    h.e.handle_ccr_log(ms(36_002), r3.id, &page(&[])).unwrap();
+    let z = h.one_ccr();
+    assert_eq!((z.source, z.impacted), (c3, c1));
+    h.e.handle_ccr_completion(ms(36_003), z.id, Status::SUCCESS, 1).unwrap();
+    let rel = h.take_releases();
+    let w1: Vec<_> = rel.iter().filter(|r| r.from == c1).collect();
+    assert_eq!((w1.len(), w1[0].token, w1[0].reason), (1, 1, ReleaseReason::CcrSucceeded { source: c3 }));
 }
 
 /// Same, but the AEN is lost: ctrl2's log is re-read every second past the deadline (default recheck): 15 001 In
