@@ -2,7 +2,8 @@
 //! `(TBKAS ? 3 : 2) x KATO + CQT`. `cqt` trusts the promise and may corrupt. `ccr` (with a working CCR: the random
 //! noncompliant faults are fopcode and freeze only, and one path always stays healthy as a source) never corrupts:
 //! once a live source accepted its CCR, nvme-ccr holds past the deadline until that CCR resolves, and the target
-//! reports success only after the real teardown (spec-notes/recovery.md, decision 24).
+//! reports success only after the real teardown (spec-notes/recovery.md, decision 24); when that CCR is lost with
+//! its source after the deadline, the CCR goes through the next untried live source (decision 28).
 
 use nvme_sim::{Policy, Report, Scenario, run};
 
@@ -29,4 +30,33 @@ fn cqt_may_corrupt_but_ccr_with_a_working_ccr_never_does() {
     // The seeds must exercise the extension: a stuck command outliving the deadline while the CCR is in progress.
     assert!(ccr_extended > 0, "no seed held past the deadline by an accepted CCR");
     assert!(extended_then_proven > 0, "no extended hold ended with the CCR's success");
+}
+
+/// Seed 5132 (`nvme-lab explore --seeds 10000 --policy ccr --noncompliant`, the one corrupting seed before decision
+/// 28): controller 2's hold is extended by the CCR controller 3 accepted; controller 3 then fails on its own, after
+/// the deadline, while controller 4 was never asked. The CCR goes through controller 4, and the write is released
+/// only on its success, after the stuck write reached the media (it used to be released at once and the stuck
+/// write landed 5.5 s later).
+#[test]
+fn seed_5132_a_source_lost_after_the_deadline_hands_over_to_the_untried_path() {
+    for policy in [Policy::Ccr, Policy::CcrFilter { release_admin: false }] {
+        let r = run(&Scenario::random(5132, policy, true));
+        assert!(!r.corrupted, "{policy:?}: {:?}", r.violations);
+        let at = |what: &str| {
+            r.timeline
+                .iter()
+                .find(|e| e.what.contains(what))
+                .map(|e| e.at)
+                .unwrap_or_else(|| panic!("{policy:?}: no \"{what}\" in the timeline"))
+        };
+        let extended = at("hold deadline of controller 2 passed");
+        let lost = at("CCR for controller 2 via controller 3 failed: the source failed");
+        let handed_over = at("CCR for controller 2 sent via controller 4");
+        let landed = at("controller 2's stuck command reached the media");
+        let released = at("held command(s) of controller 2 after");
+        assert!(extended < lost && lost == handed_over, "{policy:?}: {extended:?} {lost:?} {handed_over:?}");
+        assert!(landed < released, "{policy:?}: released at {released:?}, stuck write landed at {landed:?}");
+        let release = r.timeline.iter().find(|e| e.what.contains("held command(s) of controller 2 after")).unwrap();
+        assert!(release.what.contains("(CCR succeeded)"), "{policy:?}: {}", release.what);
+    }
 }
