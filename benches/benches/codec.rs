@@ -167,7 +167,7 @@ fn size_label(size: usize) -> String {
 }
 
 fn chunk_label(chunk: usize) -> String {
-    if chunk % 1024 == 0 { format!("{}KiB", chunk / 1024) } else { format!("{chunk}B") }
+    if chunk.is_multiple_of(1024) { format!("{}KiB", chunk / 1024) } else { format!("{chunk}B") }
 }
 
 criterion_group! {

@@ -6,7 +6,12 @@
 //! 1. no held command with side effects (under `cqt` and `ccr`, no held command at all) is retried elsewhere,
 //!    completed, or failed back to its submitter before a CCR success *this harness delivered* for its controller's
 //!    failed instance, or its hold deadline, computed here from the facts (`(TBKAS ? 3 : 2) x KATO + (CQT or F)`);
-//! 2. every held command is released or failed by its deadline (and the engine's timer never lies in the past);
+//! 2. every held command is released or failed by its deadline (and the engine's timer never lies in the past),
+//!    except while a CCR for its controller's failed instance that the source accepted (success, IRS = 0) or has
+//!    not answered yet is still unresolved by anything this harness fed, or, once the engine extended the hold
+//!    past the deadline, while a live path not yet sent a CCR for that episode (in its current association) is left
+//!    to hand over to; and never past `accepted_ccr_limit` after the deadline, if set (nvme-ccr's decisions 24-28,
+//!    spec-notes/recovery.md). Each source association gets at most one CCR per episode;
 //! 3. never more CCRs in flight through a source than its CCRL (1 when CCRL = 0), counted here from what the
 //!    engine asked to send and what the harness answered;
 //! 4. no output names an unknown command or controller, or a controller in the wrong state (a CCR through a
@@ -93,6 +98,8 @@ struct SetupSeed {
     order: OrderSeed,
     final_log_ms: u16,
     fallback_ms: u16,
+    limit_ms: Option<u16>,
+    recheck_ms: u16,
     paths: [FactsSeed; 3],
     n: u8,
 }
@@ -190,15 +197,26 @@ struct SentCcr {
     instance: Instance,
     episode: Episode,
     resolved: bool,
+    /// The source answered success with IRS = 0 (the target promised a report): the first log read id issued
+    /// after that answer.
+    accepted_after: Option<u64>,
+    /// Whether, while unresolved, it keeps its episode's hold past the deadline: from the start (a source that
+    /// has not answered may answer IRS = 1 once the teardown is done), until a failed log read from the source of
+    /// an accepted one past the deadline (the host can no longer watch it).
+    holds: bool,
 }
 
 struct PathModel {
     facts: ControllerFacts,
     view: View,
     episodes: u32,
+    /// Associations so far (a reconnect starts a new one): a CCR source is "tried" per association.
+    association: u32,
 }
 
 struct Model {
+    /// Print every output (NVME_FUZZ_TRACE set), to read a crash.
+    trace: bool,
     e: Engine,
     policy: Policy,
     fallback: Duration,
@@ -213,6 +231,14 @@ struct Model {
     reads: Vec<(LogReadId, PathId, bool)>,
     /// Episodes a CCR success delivered here proved reset, with the sources.
     proven: HashSet<(Episode, PathId)>,
+    /// `Config::accepted_ccr_limit`.
+    limit: Option<Duration>,
+    /// The hold deadline of every episode, computed here.
+    deadlines: HashMap<Episode, Instant>,
+    /// Every (episode, source, source association) a CCR was sent for.
+    tried: HashSet<(Episode, PathId, u32)>,
+    /// Episodes whose hold the engine extended past the deadline (`HoldExtendedByCcr`).
+    extended: HashSet<Episode>,
 }
 
 /// `ccr_engine`: runs the engine over the inputs `data` describes.
@@ -261,7 +287,10 @@ impl Model {
         };
         cfg.final_log_wait = Duration::from_millis(u64::from(s.final_log_ms));
         cfg.cqt_fallback = Duration::from_millis(u64::from(s.fallback_ms) * 16);
+        cfg.accepted_ccr_limit = s.limit_ms.map(|ms| Duration::from_millis(u64::from(ms)));
+        cfg.accepted_ccr_recheck = Duration::from_millis(u64::from(s.recheck_ms % 5_000));
         let mut m = Model {
+            trace: std::env::var_os("NVME_FUZZ_TRACE").is_some(),
             e: Engine::new(cfg),
             policy,
             fallback: cfg.cqt_fallback,
@@ -274,6 +303,10 @@ impl Model {
             ccrs: Vec::new(),
             reads: Vec::new(),
             proven: HashSet::new(),
+            limit: cfg.accepted_ccr_limit,
+            deadlines: HashMap::new(),
+            tried: HashSet::new(),
+            extended: HashSet::new(),
         };
         for f in s.paths.iter().take(1 + usize::from(s.n % 3)) {
             m.add_path(f.facts());
@@ -322,7 +355,7 @@ impl Model {
         let t = self.input_time();
         let r = self.e.add_controller(t, facts);
         assert_eq!(r, Ok(PathId(self.paths.len() as u32)));
-        self.paths.push(PathModel { facts, view: View::Live, episodes: 0 });
+        self.paths.push(PathModel { facts, view: View::Live, episodes: 0, association: 0 });
     }
 
     fn step(&mut self, op: Op) {
@@ -418,6 +451,7 @@ impl Model {
                         let pm = &mut self.paths[p.0 as usize];
                         pm.facts = facts;
                         pm.view = View::Live;
+                        pm.association += 1;
                     }
                     Some(v) => assert!(matches!(r, Err(PathError::WrongState { .. })), "reconnect in {v:?}: {r:?}"),
                 }
@@ -438,21 +472,7 @@ impl Model {
                     8 => Status::new(StatusCode::INVALID_FIELD).with_dnr(true),
                     _ => Status::new(StatusCode::new(Sct::GENERIC, how)),
                 };
-                let dw0 = u32::from(irs) | u32::from(how) << 8;
-                let t = self.input_time();
-                let r = self.e.handle_ccr_completion(t, c.id, status, dw0);
-                if c.resolved {
-                    assert_eq!(r, Err(CcrError::UnknownCcr), "answer to resolved {c:?}");
-                    return;
-                }
-                assert_eq!(r, Ok(()), "answer to {c:?}");
-                let i = self.ccrs.iter().position(|x| x.id == c.id).expect("listed");
-                if !status.is_success() {
-                    self.ccrs[i].resolved = true;
-                } else if irs {
-                    self.ccrs[i].resolved = true;
-                    self.proven.insert((c.episode, c.source));
-                }
+                self.answer_ccr(c, status, u32::from(irs) | u32::from(how) << 8);
             }
             Op::CcrUnknown { id } => {
                 let t = self.input_time();
@@ -501,6 +521,9 @@ impl Model {
                 let r = self.e.handle_ccr_log_failed(t, id);
                 assert_eq!(r.is_ok(), outstanding, "log read {id:?} failed: {r:?}");
                 self.finish_read(id);
+                if outstanding {
+                    self.lose_watch(id);
+                }
             }
             Op::Advance { ms } => self.advance(Duration::from_millis(u64::from(ms))),
             Op::Jump { s } => self.advance(Duration::from_secs(u64::from(s))),
@@ -553,6 +576,7 @@ impl Model {
         let episode = (p, pm.episodes);
         let facts = pm.facts;
         let deadline = self.now + self.hold(&facts);
+        self.deadlines.insert(episode, deadline);
         for c in self.cmds.values_mut().filter(|c| c.path == p) {
             c.held = Some((episode, deadline));
         }
@@ -561,6 +585,29 @@ impl Model {
         }
         for r in self.reads.iter_mut().filter(|r| r.1 == p) {
             r.2 = false;
+        }
+    }
+
+    /// Completes CCR `c` with `status` and `dw0` (bit 0: IRS) and applies what the engine must make of it.
+    fn answer_ccr(&mut self, c: SentCcr, status: Status, dw0: u32) {
+        let t = self.input_time();
+        let r = self.e.handle_ccr_completion(t, c.id, status, dw0);
+        if c.resolved {
+            assert_eq!(r, Err(CcrError::UnknownCcr), "answer to resolved {c:?}");
+            return;
+        }
+        assert_eq!(r, Ok(()), "answer to {c:?}");
+        let i = self.ccrs.iter().position(|x| x.id == c.id).expect("listed");
+        if !status.is_success() {
+            self.ccrs[i].resolved = true;
+        } else if dw0 & 1 == 1 {
+            self.ccrs[i].resolved = true;
+            self.proven.insert((c.episode, c.source));
+        } else if c.accepted_after.is_none() {
+            // No timer was due when this input came (the last drain ran them all), so every read issued before the
+            // answer has been seen: the next one is issued after it.
+            let next = self.reads.iter().map(|r| r.0.0 + 1).max().unwrap_or(0);
+            self.ccrs[i].accepted_after = Some(next);
         }
     }
 
@@ -579,11 +626,19 @@ impl Model {
         match parsed {
             Err(e) => {
                 assert_eq!(r, Err(LogError::Malformed(e)));
+                self.lose_watch(id);
                 return;
             }
             Ok(_) => assert_eq!(r, Ok(()), "answer to read {id:?}"),
         }
         let Ok(log) = parsed else { return };
+        // An accepted CCR that a read issued after its acceptance does not list has vanished: it ends.
+        for c in self.ccrs.iter_mut().filter(|c| c.source == source && !c.resolved) {
+            let listed = log.entries().any(|e| e.icid == c.instance.cntlid && e.ciu == c.instance.ciu);
+            if !listed && c.accepted_after.is_some_and(|after| after <= id.0) {
+                c.resolved = true;
+            }
+        }
         for e in log.entries() {
             let matching: Vec<usize> = (0..self.ccrs.len())
                 .filter(|&i| {
@@ -607,6 +662,18 @@ impl Model {
         }
     }
 
+    /// Read `id` failed (or its page was malformed): past their episode's deadline, the CCRs its source accepted
+    /// no longer keep the hold.
+    fn lose_watch(&mut self, id: LogReadId) {
+        let source = self.reads.iter().find(|r| r.0 == id).map(|r| r.1).expect("a known read");
+        let now = self.now;
+        for c in self.ccrs.iter_mut().filter(|c| c.source == source && !c.resolved && c.accepted_after.is_some()) {
+            if self.deadlines.get(&c.episode).is_some_and(|d| now >= *d) {
+                c.holds = false;
+            }
+        }
+    }
+
     fn finish_read(&mut self, id: LogReadId) {
         if let Some(r) = self.reads.iter_mut().find(|r| r.0 == id) {
             r.2 = false;
@@ -619,21 +686,37 @@ impl Model {
     fn drain_and_check(&mut self) {
         let now = self.now;
         let mut rounds = 0;
+        // Until a pass finds every queue empty and no timer due (resubmitting a released command is an input
+        // too: it may run timers and queue more outputs).
         loop {
-            self.drain();
+            let polled = self.drain();
             match self.e.poll_timeout() {
                 Some(t) if t <= now => {
                     rounds += 1;
                     assert!(rounds <= 4 * MAX_PATHS + 4, "(2) timers due at {now:?} keep re-arming");
                     self.e.handle_timeout(now);
                 }
+                _ if polled => {}
                 _ => break,
             }
         }
-        // (2) every held command is gone by its deadline.
+        // (2) every held command is gone by its deadline, unless (and only until the limit past the deadline, if
+        // any) a CCR of its episode still holds it, or the hold was extended and a live path not yet asked is left
+        // (decision 28: the engine hands over to it).
         for (t, c) in &self.cmds {
-            if let Some((_, deadline)) = c.held {
-                assert!(deadline > now, "(2) command {t} still held at {now:?}, deadline {deadline:?}");
+            if let Some((episode, deadline)) = c.held
+                && deadline <= now
+            {
+                let within_limit = self.limit.is_none_or(|l| now < deadline + l);
+                let holding = self.accepted_pending(episode).is_some();
+                let hand_over = self.extended.contains(&episode) && self.untried_live(episode);
+                assert!(
+                    within_limit && (holding || hand_over),
+                    "(2) command {t} still held at {now:?}, deadline {deadline:?}: no CCR holds it \
+                     (extended: {}, untried live path: {})",
+                    self.extended.contains(&episode),
+                    self.untried_live(episode)
+                );
             }
         }
         // (3) CCRs in flight through each source within its limit, by this harness's count and the engine's.
@@ -645,10 +728,15 @@ impl Model {
         }
     }
 
-    /// Pulls every output queue in the documented order and checks each output.
-    fn drain(&mut self) {
+    /// Pulls every output queue in the documented order and checks each output; whether there was any.
+    fn drain(&mut self) -> bool {
         let now = self.now;
+        let mut polled = false;
         while let Some(c) = self.e.poll_ccr() {
+            polled = true;
+            if self.trace {
+                eprintln!("    {c:?}");
+            }
             assert!(self.known(c.source) && self.known(c.impacted), "(4) CCR names an unknown path: {c:?}");
             assert!(self.policy.uses_ccr(), "CCR under {:?}", self.policy);
             assert_eq!(self.view(c.source), View::Live, "(4) CCR through a source that is not live: {c:?}");
@@ -659,9 +747,28 @@ impl Model {
             assert_eq!((c.command.icid, c.command.ciu, c.command.cirn), (instance.cntlid, instance.ciu, instance.cirn));
             assert!(self.ccrs.iter().all(|x| x.id != c.id), "CCR id reused: {c:?}");
             let episode = (c.impacted, pm.episodes);
-            self.ccrs.push(SentCcr { id: c.id, source: c.source, instance, episode, resolved: false });
+            // One CCR per source association and episode: a source is asked again only after it reconnected.
+            let association = self.paths[c.source.0 as usize].association;
+            assert!(
+                self.tried.insert((episode, c.source, association)),
+                "second CCR through {:?} for {episode:?}",
+                c.source
+            );
+            self.ccrs.push(SentCcr {
+                id: c.id,
+                source: c.source,
+                instance,
+                episode,
+                resolved: false,
+                accepted_after: None,
+                holds: true,
+            });
         }
         while let Some(r) = self.e.poll_log_read() {
+            polled = true;
+            if self.trace {
+                eprintln!("    {r:?}");
+            }
             assert!(self.known(r.source), "(4) log read from an unknown path: {r:?}");
             assert_eq!(self.view(r.source), View::Live, "(4) log read from a source that is not live: {r:?}");
             assert!(r.rmc);
@@ -669,6 +776,10 @@ impl Model {
             self.reads.push((r.id, r.source, true));
         }
         while let Some(r) = self.e.poll_release() {
+            polled = true;
+            if self.trace {
+                eprintln!("    {r:?}");
+            }
             let c = self.cmds.remove(&r.token).unwrap_or_else(|| panic!("(4) release of unknown command {r:?}"));
             assert_eq!((c.path, c.kind), (r.from, r.kind), "(4) release does not match the command: {r:?}");
             let (episode, deadline) =
@@ -704,6 +815,7 @@ impl Model {
             }
         }
         while let Some(a) = self.e.poll_path_action() {
+            polled = true;
             let PathAction::Reconnect { path } = a;
             assert!(self.known(path), "(4) reconnect of an unknown path");
             assert_eq!(self.view(path), View::Fencing, "(4) reconnect of a path not fencing: {path:?}");
@@ -711,11 +823,29 @@ impl Model {
             self.paths[path.0 as usize].view = View::Reconnecting;
         }
         while let Some(ev) = self.e.poll_event() {
+            polled = true;
+            if self.trace {
+                eprintln!("    {ev:?}");
+            }
             self.check_event(&ev);
         }
+        polled
     }
 
-    fn check_event(&self, ev: &Event) {
+    /// Whether a live path other than the episode's own has not been sent a CCR for it in its current association.
+    fn untried_live(&self, episode: Episode) -> bool {
+        self.paths.iter().enumerate().any(|(i, pm)| {
+            let p = PathId(i as u32);
+            p != episode.0 && pm.view == View::Live && !self.tried.contains(&(episode, p, pm.association))
+        })
+    }
+
+    /// An unresolved CCR for `episode` that its source accepted or has not answered yet, and that still holds.
+    fn accepted_pending(&self, episode: Episode) -> Option<&SentCcr> {
+        self.ccrs.iter().find(|c| c.episode == episode && c.holds && !c.resolved)
+    }
+
+    fn check_event(&mut self, ev: &Event) {
         let paths: &[PathId] = match ev {
             Event::FencingStarted { path, instance, deadline, .. } => {
                 let f = &self.paths[path.0 as usize].facts;
@@ -727,16 +857,42 @@ impl Model {
             | Event::CcrSucceeded { path, source, .. }
             | Event::CcrFailed { path, source, .. } => &[*path, *source],
             Event::SourceCcrIncapable { source } => &[*source],
+            Event::HoldExtendedByCcr { path, source, ccr } => {
+                let episode = (*path, self.paths[path.0 as usize].episodes);
+                let c = self.ccrs.iter().find(|c| c.id == *ccr).expect("(4) extension by an unknown CCR");
+                assert!(
+                    c.episode == episode && c.source == *source && c.holds && !c.resolved,
+                    "hold of {path:?} extended by {c:?}, which does not hold it"
+                );
+                self.extended.insert(episode);
+                &[*path, *source]
+            }
             Event::FellBackToTimer { path, .. } | Event::HoldReleased { path, .. } => &[*path],
         };
         assert!(paths.iter().all(|p| self.known(*p)), "(4) event names an unknown path: {ev:?}");
     }
 
-    /// No more inputs: following the engine's timer, every held command is released by its deadline.
+    /// No more inputs but a target that fails every CCR still unanswered (CCR Limit Exceeded) and answers every CCR
+    /// log read with an empty page (the CCRs it accepted are gone): following the engine's timer, every held
+    /// command is released.
     fn finish(&mut self) {
         self.stale = Duration::ZERO;
         let mut steps = 0;
         while self.cmds.values().any(|c| c.held.is_some()) {
+            let unanswered: Vec<SentCcr> =
+                self.ccrs.iter().filter(|c| !c.resolved && c.accepted_after.is_none()).copied().collect();
+            for c in unanswered {
+                self.answer_ccr(c, Status::new(StatusCode::CCR_LIMIT_EXCEEDED), 0);
+                self.drain_and_check();
+            }
+            let open: Vec<LogReadId> = self.reads.iter().filter(|r| r.2).map(|r| r.0).collect();
+            for id in open {
+                self.answer_read(id, &[0u8; 8]);
+                self.drain_and_check();
+            }
+            if self.cmds.values().all(|c| c.held.is_none()) {
+                break;
+            }
             let t = self.e.poll_timeout().expect("(2) commands held and no timer armed");
             assert!(t > self.now);
             self.now = t;
