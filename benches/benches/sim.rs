@@ -7,14 +7,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
-use nvme_sim::{FaultKind, Scenario, WorkloadKind, policy_name, run};
+use nvme_sim::{FaultKind, Policy, Scenario, WorkloadKind, run};
 
 fn rw_test(c: &mut Criterion) {
     let mut g = c.benchmark_group("sim_rw_test");
     g.sampling_mode(SamplingMode::Flat).sample_size(10);
-    for policy in nvme_sim::POLICIES {
+    for policy in Policy::ALL {
         let s = Scenario::new(policy, WorkloadKind::RwTest, FaultKind::Fopcode);
-        g.bench_function(BenchmarkId::from_parameter(policy_name(policy)), |b| b.iter(|| black_box(run(&s))));
+        g.bench_function(BenchmarkId::from_parameter(policy.name()), |b| b.iter(|| black_box(run(&s))));
     }
     g.finish();
 }

@@ -51,7 +51,7 @@ struct ScenarioSeed {
 
 impl ScenarioSeed {
     fn scenario(&self) -> Scenario {
-        let policy = nvme_sim::POLICIES[usize::from(self.policy) % 4];
+        let policy = nvme_sim::Policy::ALL[usize::from(self.policy) % 4];
         let workload = WorkloadKind::ALL[usize::from(self.workload) % 4];
         let fault = FaultKind::ALL[usize::from(self.fault) % 5];
         let mut s = Scenario::new(policy, workload, fault);

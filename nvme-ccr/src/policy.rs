@@ -1,5 +1,7 @@
 //! Knobs: the recovery policy, the per-CCR wait, the source order, and what a command is (ccr-cqt.md §7, §9, §12).
 
+use core::fmt;
+use core::str::FromStr;
 use core::time::Duration;
 
 use crate::PathId;
@@ -28,6 +30,19 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// The four policies in the order reports list them; `ccr-filter` releases reads only, not admin commands.
+    pub const ALL: [Policy; 4] = [Policy::Legacy, Policy::Cqt, Policy::Ccr, Policy::CcrFilter { release_admin: false }];
+
+    /// The policy's name on command lines and in reports: `legacy`, `cqt`, `ccr` or `ccr-filter`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Policy::Legacy => "legacy",
+            Policy::Cqt => "cqt",
+            Policy::Ccr => "ccr",
+            Policy::CcrFilter { .. } => "ccr-filter",
+        }
+    }
+
     /// Whether this policy sends CCRs.
     pub const fn uses_ccr(self) -> bool {
         matches!(self, Self::Ccr | Self::CcrFilter { .. })
@@ -36,6 +51,31 @@ impl Policy {
     /// Whether this policy holds commands at all.
     pub const fn holds(self) -> bool {
         !matches!(self, Self::Legacy)
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A policy name that is none of `legacy`, `cqt`, `ccr`, `ccr-filter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownPolicy;
+
+impl fmt::Display for UnknownPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown policy (expected legacy, cqt, ccr or ccr-filter)")
+    }
+}
+
+impl FromStr for Policy {
+    type Err = UnknownPolicy;
+
+    /// Parses [`Policy::name`]; `ccr-filter` is the variant in [`Policy::ALL`] (admin commands held).
+    fn from_str(s: &str) -> Result<Self, UnknownPolicy> {
+        Policy::ALL.into_iter().find(|p| p.name() == s).ok_or(UnknownPolicy)
     }
 }
 
@@ -281,5 +321,17 @@ mod tests {
         for kind in [CommandKind::Read, CommandKind::Write, CommandKind::OtherIo { side_effects: true }] {
             assert_eq!(kind.filtered_by(true), !kind.has_side_effects());
         }
+    }
+
+    #[test]
+    fn policy_names_round_trip() {
+        let names: [&str; 4] = Policy::ALL.map(Policy::name);
+        assert_eq!(names, ["legacy", "cqt", "ccr", "ccr-filter"]);
+        for p in Policy::ALL {
+            assert_eq!(p.name().parse::<Policy>(), Ok(p));
+        }
+        assert_eq!(Policy::CcrFilter { release_admin: true }.name(), "ccr-filter");
+        assert_eq!("CCR".parse::<Policy>(), Err(UnknownPolicy));
+        assert_eq!("".parse::<Policy>(), Err(UnknownPolicy));
     }
 }

@@ -46,7 +46,7 @@ pub fn corruption_forbidden(policy: Policy, noncompliant: bool) -> bool {
 pub fn reproduce(seed: u64, policy: Policy, noncompliant: bool) -> String {
     format!(
         "nvme-lab run --random --seed {seed} --policy {}{}",
-        nvme_sim::policy_name(policy),
+        policy.name(),
         if noncompliant { " --noncompliant" } else { "" }
     )
 }
@@ -112,7 +112,7 @@ pub fn report(o: &Outcome, policy: Policy, noncompliant: bool, max_print: usize,
     if shown < o.findings.len() {
         out.push_str(&format!("... and {} more corrupting seeds (--max-print shows more)\n", o.findings.len() - shown));
     }
-    let name = nvme_sim::policy_name(policy);
+    let name = policy.name();
     let pct = if o.seeds == 0 { 0.0 } else { 100.0 * o.findings.len() as f64 / o.seeds as f64 };
     out.push_str(&format!(
         "explored {} seeds of policy {name} ({}): {} corrupted ({pct:.1} %), in {:.1} s on {} threads\n",

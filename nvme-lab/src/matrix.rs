@@ -44,7 +44,7 @@ impl CellJson {
     /// The JSON view of a report.
     pub fn new(s: &Scenario, r: &Report) -> CellJson {
         CellJson {
-            policy: nvme_sim::policy_name(s.policy),
+            policy: s.policy.name(),
             workload: s.workload.name(),
             fault: s.fault.name(),
             corrupted: r.corrupted,
@@ -70,7 +70,7 @@ pub struct Options {
 /// The 64 scenarios, in table order (policy, then workload, then fault).
 pub fn scenarios(opts: &Options) -> Vec<Scenario> {
     let mut out = Vec::new();
-    for policy in nvme_sim::POLICIES {
+    for policy in nvme_sim::Policy::ALL {
         for workload in WorkloadKind::ALL {
             for fault in FAULTS {
                 let mut s = Scenario::new(policy, workload, fault);

@@ -1,33 +1,10 @@
 //! Command-line names of policies, workloads and faults (clap value enums), mapped to nvme-sim's types.
 
 use clap::ValueEnum;
-use nvme_sim::{FaultKind, Policy, WorkloadKind};
+use nvme_sim::{FaultKind, WorkloadKind};
 
-/// A host recovery policy.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PolicyArg {
-    /// Retry every outstanding command at once on another path, as hosts do today (unsafe: the baseline).
-    Legacy,
-    /// Time-based recovery only (TP4129): hold until (TBKAS ? 3 : 2) x KATO + CQT after detection.
-    Cqt,
-    /// Cross-Controller Reset through another controller (TP8028), then the time-based hold.
-    Ccr,
-    /// As ccr, and reads are released at detection (they cannot corrupt).
-    #[value(name = "ccr-filter")]
-    CcrFilter,
-}
-
-impl PolicyArg {
-    /// nvme-sim's policy (the same one its matrix order uses).
-    pub fn policy(self) -> Policy {
-        match self {
-            PolicyArg::Legacy => Policy::Legacy,
-            PolicyArg::Cqt => Policy::Cqt,
-            PolicyArg::Ccr => Policy::Ccr,
-            PolicyArg::CcrFilter => Policy::CcrFilter { release_admin: false },
-        }
-    }
-}
+/// A host recovery policy: the one `rw-test` takes too.
+pub use nvme_tokio::cli::PolicyArg;
 
 /// An application workload.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,9 +81,9 @@ mod tests {
     #[test]
     fn names_match_nvme_sim() {
         for p in [PolicyArg::Legacy, PolicyArg::Cqt, PolicyArg::Ccr, PolicyArg::CcrFilter] {
-            let name = nvme_sim::policy_name(p.policy());
+            let name = p.policy().name();
             assert_eq!(p.to_possible_value().unwrap().get_name(), name);
-            assert_eq!(nvme_sim::parse_policy(name).unwrap(), p.policy());
+            assert_eq!(name.parse::<nvme_sim::Policy>().unwrap(), p.policy());
         }
         for w in WorkloadArg::value_variants() {
             assert_eq!(w.to_possible_value().unwrap().get_name(), w.workload().name());

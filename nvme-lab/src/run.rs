@@ -72,8 +72,7 @@ pub fn scenario(base: Scenario, k: &Knobs) -> Scenario {
 
 /// One line describing a scenario.
 pub fn describe(s: &Scenario) -> String {
-    let mut d =
-        format!("policy {}, workload {}, fault {}", nvme_sim::policy_name(s.policy), s.workload.name(), s.fault.name());
+    let mut d = format!("policy {}, workload {}, fault {}", s.policy.name(), s.workload.name(), s.fault.name());
     if s.fault != FaultKind::None {
         let _ = write!(d, " (opcode {}, delay {} ms)", s.fopcode, s.delay.as_millis());
     }
@@ -253,7 +252,7 @@ pub fn plot(s: &Scenario, r: &Report) -> String {
     }
     let title = format!(
         "{} / {} / {}: max stall {:.1} ms{}",
-        nvme_sim::policy_name(s.policy),
+        s.policy.name(),
         s.workload.name(),
         s.fault.name(),
         ms(r.max_latency),

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use nvme_sim::{FaultKind, POLICIES, Scenario, WorkloadKind, policy_name, run};
+use nvme_sim::{FaultKind, Policy, Scenario, WorkloadKind, run};
 
 fn best_of(n: usize, f: impl Fn() -> nvme_sim::Report) -> (Duration, nvme_sim::Report) {
     let mut best = Duration::MAX;
@@ -23,13 +23,13 @@ fn main() {
     let seeds: u64 = std::env::args().nth(1).and_then(|v| v.parse().ok()).unwrap_or(1000);
     println!("| policy | fault | virtual time | commands | events | wall (best of 5) |");
     println!("|---|---|---|---|---|---|");
-    for policy in POLICIES {
+    for policy in Policy::ALL {
         for fault in [FaultKind::Fopcode, FaultKind::None] {
             let s = Scenario::new(policy, WorkloadKind::RwTest, fault);
             let (wall, r) = best_of(5, || run(&s));
             println!(
                 "| {} | {} | {:.1} s | {} | {} | {:.2} ms |",
-                policy_name(policy),
+                policy.name(),
                 fault,
                 r.sim_time.as_secs_f64(),
                 r.commands_completed,
@@ -41,7 +41,7 @@ fn main() {
     println!();
     println!("| policy | random scenarios | wall | scenarios/s (1 thread) | mean virtual time |");
     println!("|---|---|---|---|---|");
-    for policy in POLICIES {
+    for policy in Policy::ALL {
         let t = Instant::now();
         let mut virt = 0.0;
         for seed in 0..seeds {
@@ -50,7 +50,7 @@ fn main() {
         let wall = t.elapsed().as_secs_f64();
         println!(
             "| {} | {seeds} | {wall:.2} s | {:.0} | {:.1} s |",
-            policy_name(policy),
+            policy.name(),
             seeds as f64 / wall,
             virt / seeds as f64
         );

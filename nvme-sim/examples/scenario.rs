@@ -1,11 +1,11 @@
 //! Run one scenario and print its timeline: `cargo run -p nvme-sim --example scenario -- ccr rw_test fopcode 2`.
 
-use nvme_sim::{Scenario, parse_policy, run};
+use nvme_sim::{Policy, Scenario, run};
 
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let get = |i: usize, d: &str| a.get(i).cloned().unwrap_or_else(|| d.to_string());
-    let policy = match parse_policy(&get(0, "ccr")) {
+    let policy = match get(0, "ccr").parse::<Policy>() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");

@@ -1,11 +1,11 @@
 //! Print the timeline of one random scenario: `cargo run -p nvme-sim --example seed -- SEED POLICY [noncompliant]`.
 
-use nvme_sim::{Scenario, parse_policy, run};
+use nvme_sim::{Policy, Scenario, run};
 
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let seed: u64 = a.first().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let policy = parse_policy(a.get(1).map_or("ccr", |s| s.as_str())).unwrap_or_else(|e| panic!("{e}"));
+    let policy = a.get(1).map_or("ccr", |s| s.as_str()).parse::<Policy>().unwrap_or_else(|e| panic!("{e}"));
     let s = Scenario::random(seed, policy, a.get(2).is_some_and(|v| v == "noncompliant"));
     println!("{s:?}");
     let r = run(&s);

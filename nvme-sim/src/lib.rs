@@ -49,29 +49,6 @@ pub use nvme_ccr::Policy;
 pub use report::{LatencySample, Report, TimelineEntry, WireRecord};
 pub use scenario::{FaultKind, FaultSpec, PathFault, Scenario, UnknownName, WorkloadKind};
 
-/// The four policies, in matrix order (`ccr-filter` releases reads only, not admin commands).
-pub const POLICIES: [Policy; 4] =
-    [Policy::Legacy, Policy::Cqt, Policy::Ccr, Policy::CcrFilter { release_admin: false }];
-
-/// The command-line name of a policy: `legacy`, `cqt`, `ccr` or `ccr-filter`.
-pub const fn policy_name(p: Policy) -> &'static str {
-    match p {
-        Policy::Legacy => "legacy",
-        Policy::Cqt => "cqt",
-        Policy::Ccr => "ccr",
-        Policy::CcrFilter { .. } => "ccr-filter",
-    }
-}
-
-/// Parse a policy name (`legacy`, `cqt`, `ccr`, `ccr-filter`).
-pub fn parse_policy(s: &str) -> Result<Policy, UnknownName> {
-    POLICIES.into_iter().find(|p| policy_name(*p) == s).ok_or_else(|| UnknownName {
-        what: "policy",
-        given: s.to_string(),
-        expected: &["legacy", "cqt", "ccr", "ccr-filter"],
-    })
-}
-
 /// Simulate one scenario from connect to the end of its workload (and until every stuck command has landed), then
 /// run the checker.
 pub fn run(s: &Scenario) -> Report {

@@ -45,7 +45,7 @@ fn every_path_frozen_stops_at_the_time_limit() {
 /// Degenerate knobs: zero delay, tiny KATO, no TBKAS, heavy loss, zero paths asked for, CCRL 0, IRS mode.
 #[test]
 fn degenerate_knobs() {
-    for policy in nvme_sim::POLICIES {
+    for policy in nvme_sim::Policy::ALL {
         let mut s = base(policy);
         s.delay = Duration::ZERO;
         s.kato = Duration::from_millis(1);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use nvme_proto::tcp::{Decoded, Deframer, Params, Pdu, Role};
-use nvme_sim::{FaultKind, FaultSpec, PathFault, Policy, Scenario, WorkloadKind, policy_name, run};
+use nvme_sim::{FaultKind, FaultSpec, PathFault, Policy, Scenario, WorkloadKind, run};
 
 const SAFE: [Policy; 3] = [Policy::Cqt, Policy::Ccr, Policy::CcrFilter { release_admin: false }];
 const FAULTS: [FaultKind; 4] = [FaultKind::Fopcode, FaultKind::Freeze, FaultKind::CcrFail, FaultKind::CcrUnsupported];
@@ -58,7 +58,7 @@ fn holding_policies_never_corrupt_rw_test() {
     for policy in SAFE {
         for fault in FAULTS {
             let r = run(&rw(policy, fault));
-            let cell = format!("{} / {fault}", policy_name(policy));
+            let cell = format!("{} / {fault}", policy.name());
             assert!(!r.corrupted, "{cell}: {:?}\n{}", r.violations, timeline(&r));
             assert_eq!(r.rw_test_exit, Some(0), "{cell}");
             assert_eq!(
@@ -86,8 +86,8 @@ fn queue_depth_workloads_corrupt_only_under_legacy() {
         for policy in SAFE {
             for fault in [FaultKind::Fopcode, FaultKind::Freeze] {
                 let r = run(&qd(policy, workload, fault));
-                assert!(!r.corrupted, "{} {workload} {fault}: {:?}", policy_name(policy), r.violations);
-                assert!(r.commands_completed > 500, "{} {workload} {fault}", policy_name(policy));
+                assert!(!r.corrupted, "{} {workload} {fault}: {:?}", policy.name(), r.violations);
+                assert!(r.commands_completed > 500, "{} {workload} {fault}", policy.name());
             }
         }
         let r = run(&qd(Policy::Legacy, workload, FaultKind::Fopcode));
@@ -136,7 +136,7 @@ fn failed_or_refused_ccr_falls_back_to_the_hold() {
     for policy in [Policy::Ccr, Policy::CcrFilter { release_admin: false }] {
         for fault in [FaultKind::CcrFail, FaultKind::CcrUnsupported] {
             let r = run(&rw(policy, fault));
-            assert_near(&format!("{} {fault}", policy_name(policy)), r.release, 15_001.0, 2.0);
+            assert_near(&format!("{} {fault}", policy.name()), r.release, 15_001.0, 2.0);
         }
     }
 }
@@ -196,7 +196,7 @@ fn a_long_freeze_stall_corrupts_only_legacy() {
     for policy in SAFE {
         s.policy = policy;
         let r = run(&s);
-        assert!(!r.corrupted, "{}: {:?}", policy_name(policy), r.violations);
+        assert!(!r.corrupted, "{}: {:?}", policy.name(), r.violations);
     }
 }
 
@@ -214,7 +214,7 @@ fn two_failures_at_once_with_three_paths() {
             delay: Duration::from_millis(3_000),
         });
         let r = run(&s);
-        assert!(!r.corrupted, "{}: {:?}\n{}", policy_name(policy), r.violations, timeline(&r));
+        assert!(!r.corrupted, "{}: {:?}\n{}", policy.name(), r.violations, timeline(&r));
         let fenced = r.timeline.iter().filter(|e| e.what.contains("failed: connection closed")).count();
         assert!(fenced >= 2, "{}", timeline(&r));
     }
@@ -291,12 +291,12 @@ fn the_capture_decodes_with_every_digest_good() {
 fn random_compliant_schedules_corrupt_only_legacy() {
     let mut legacy = 0;
     for seed in 0..24 {
-        for policy in nvme_sim::POLICIES {
+        for policy in nvme_sim::Policy::ALL {
             let r = run(&Scenario::random(seed, policy, false));
             if policy == Policy::Legacy {
                 legacy += usize::from(r.corrupted);
             } else {
-                assert!(!r.corrupted, "seed {seed} {}: {:?}\n{}", policy_name(policy), r.violations, timeline(&r));
+                assert!(!r.corrupted, "seed {seed} {}: {:?}\n{}", policy.name(), r.violations, timeline(&r));
             }
         }
     }

@@ -137,21 +137,21 @@ pub fn target(args: TargetArgs) -> ExitCode {
     })
 }
 
-/// The recovery policy of `rw-test`.
+/// A host recovery policy on the command line (`rw-test` here, and nvme-lab's simulator commands).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PolicyArg {
-    /// Retry at once on another path (unsafe baseline).
+    /// Retry every outstanding command at once on another path, as hosts do today (unsafe: the baseline).
     Legacy,
-    /// Hold for (TBKAS ? 3 : 2) × KATO + CQT (F when CQT = 0).
+    /// Time-based recovery only (TP4129): hold until (TBKAS ? 3 : 2) x KATO + CQT after detection (F when CQT = 0).
     Cqt,
-    /// Cross-Controller Reset, then the time-based hold.
+    /// Cross-Controller Reset through another controller (TP8028), then the time-based hold.
     Ccr,
-    /// As ccr; reads released at once.
+    /// As ccr, and reads are released at detection (they cannot corrupt).
     CcrFilter,
 }
 
 impl PolicyArg {
-    /// The nvme-ccr policy.
+    /// The nvme-ccr policy (the variant of [`Policy::ALL`], named by [`Policy::name`]).
     pub fn policy(self) -> Policy {
         match self {
             PolicyArg::Legacy => Policy::Legacy,
