@@ -153,8 +153,10 @@ pub fn render(title: &str, points: &[Point], markers: &[Marker]) -> String {
         r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">command latency (ms, log scale)</text>"#,
         TOP + plot_h / 2.0
     );
-    // Markers below the points.
-    for m in markers {
+    // Markers below the points; failures last, so a failure and the CCR sent in the same millisecond both show.
+    let mut ordered: Vec<&Marker> = markers.iter().collect();
+    ordered.sort_by_key(|m| m.kind == MarkerKind::Failure);
+    for m in ordered {
         let xx = x(m.at_ms);
         let _ = writeln!(
             s,
@@ -284,6 +286,8 @@ mod tests {
         assert!(cy("high") < cy("low"));
         assert!(svg.contains(">0.1</text>") && svg.contains(">100000</text>"));
         assert!(svg.contains(">path 0</text>") && !svg.contains(">release</text>"));
+        // Failure markers are drawn after the others, so one at the same time as a CCR stays visible.
+        assert!(svg.find("marker Ccr").unwrap() < svg.find("marker Failure").unwrap());
     }
 
     #[test]
