@@ -12,52 +12,21 @@ mod ccr;
 #[path = "../../fuzz/src/sim.rs"]
 mod sim;
 
-use std::path::{Path, PathBuf};
+#[path = "../../fuzz/src/replay.rs"]
+mod replay;
 
-/// A harness: runs one input.
-type Harness = fn(&[u8]);
+use replay::Harness;
 
 const TARGETS: [(&str, Harness); 2] = [("ccr_engine", ccr::ccr_engine), ("sim_faults", sim::sim_faults)];
 
-fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target)
-}
-
 #[test]
 fn every_corpus_file_replays_through_its_harness() {
-    for (target, run) in TARGETS {
-        let dir = corpus_dir(target);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.expect("directory entry").path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        assert!(files.len() >= 4, "{target}: only {} seed files", files.len());
-        for file in files {
-            eprintln!("{target}: {}", file.display());
-            run(&std::fs::read(&file).expect("readable seed"));
-        }
-    }
+    replay::replay_all(env!("CARGO_MANIFEST_DIR"), &TARGETS);
 }
 
 #[test]
 fn seed_files_match_their_generator() {
-    let write = std::env::var_os("NVME_FUZZ_WRITE_SEEDS").is_some();
-    for (target, name, bytes) in seeds() {
-        let path = corpus_dir(target).join(&name);
-        if write {
-            std::fs::create_dir_all(corpus_dir(target)).expect("corpus directory");
-            std::fs::write(&path, &bytes).expect("seed written");
-        } else {
-            let on_disk = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(
-                on_disk == bytes,
-                "{} differs from its generator (NVME_FUZZ_WRITE_SEEDS=1 rewrites it)",
-                path.display()
-            );
-        }
-    }
+    replay::check_or_write_seeds(env!("CARGO_MANIFEST_DIR"), seeds());
 }
 
 /// SplitMix64: a fixed, dependency-free byte source for the seeds.

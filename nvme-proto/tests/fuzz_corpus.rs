@@ -11,8 +11,8 @@
 
 #[path = "../../fuzz/src/proto.rs"]
 mod harness;
-
-use std::path::{Path, PathBuf};
+#[path = "../../fuzz/src/replay.rs"]
+mod replay;
 
 use harness::{Digests, SETUP_LEN, Setup};
 use nvme_proto::cmd::{
@@ -23,8 +23,7 @@ use nvme_proto::cmd::{
 };
 use nvme_proto::tcp::{C2HData, CapsuleCmd, CapsuleResp, Fes, H2CData, IcReq, IcResp, Params, Pdu, R2T, Role, TermReq};
 
-/// A harness: runs one input.
-type Harness = fn(&[u8]);
+use replay::Harness;
 
 /// The nvme-proto targets and their harnesses.
 const TARGETS: [(&str, Harness); 5] = [
@@ -35,21 +34,6 @@ const TARGETS: [(&str, Harness); 5] = [
     ("cmd_identify_log", harness::cmd_identify_log),
 ];
 
-fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target)
-}
-
-fn corpus_files(target: &str) -> Vec<PathBuf> {
-    let dir = corpus_dir(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn this_build_checks_digests() {
     assert!(harness::digests_checked(), "the replay must run without cfg(fuzzing)");
@@ -57,34 +41,12 @@ fn this_build_checks_digests() {
 
 #[test]
 fn every_corpus_file_replays_through_its_harness() {
-    for (target, run) in TARGETS {
-        let files = corpus_files(target);
-        assert!(files.len() >= 4, "{target}: only {} seed files", files.len());
-        for file in files {
-            let bytes = std::fs::read(&file).expect("readable seed");
-            eprintln!("{target}: {}", file.display());
-            run(&bytes);
-        }
-    }
+    replay::replay_all(env!("CARGO_MANIFEST_DIR"), &TARGETS);
 }
 
 #[test]
 fn seed_files_match_their_generator() {
-    let write = std::env::var_os("NVME_FUZZ_WRITE_SEEDS").is_some();
-    for (target, name, bytes) in seeds() {
-        let path = corpus_dir(target).join(name);
-        if write {
-            std::fs::create_dir_all(corpus_dir(target)).expect("corpus directory");
-            std::fs::write(&path, &bytes).expect("seed written");
-        } else {
-            let on_disk = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(
-                on_disk == bytes,
-                "{} differs from its generator (NVME_FUZZ_WRITE_SEEDS=1 rewrites it)",
-                path.display()
-            );
-        }
-    }
+    replay::check_or_write_seeds(env!("CARGO_MANIFEST_DIR"), seeds());
 }
 
 /// The seeds must exercise what they are for: decoded by the same checks the deframer makes, the digest
