@@ -51,7 +51,7 @@ pub const SUCCESS_CCRF: u8 = CcrLogEntry::CCRF_V;
 
 /// Target configuration, including the fault switches of ccr-cqt.md §11. The switches may be flipped at any
 /// time through [`Target::config_mut`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TargetConfig {
     /// CCRL reported in Identify and enforced per source (0x41). [`Ccrl::NotReported`]: nothing is enforced.
     pub ccrl: Ccrl,
@@ -92,7 +92,7 @@ pub struct Identity {
 }
 
 /// The completion of one CCR command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CcrAnswer {
     /// The source controller the CCR was received on.
     pub source: u16,
@@ -105,7 +105,7 @@ pub struct CcrAnswer {
 }
 
 /// A CCR Completed notice to send on `source` (complete an outstanding AER with `event.to_dw0()`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TargetAen {
     /// The source controller.
     pub source: u16,
@@ -130,7 +130,7 @@ impl core::fmt::Display for TargetError {
 
 impl core::error::Error for TargetError {}
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Ctrl {
     /// Internal, never reused: entries and pending CCRs name the impacted controller by it.
     uid: u64,
@@ -146,7 +146,7 @@ struct Ctrl {
 }
 
 /// A CCR in IRS mode waiting for its impacted controller's teardown.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct IrsWait {
     source_uid: u64,
     source: u16,
@@ -155,7 +155,7 @@ struct IrsWait {
 }
 
 /// The controller side of CCR for one subsystem. See the module docs for the call order.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     config: TargetConfig,
     ctrls: Vec<Ctrl>,

@@ -60,7 +60,7 @@ pub enum ConnState {
 /// The answer depends only on the bytes given, so every chunking of a stream yields the same PDUs. The common header
 /// (type, direction, IC ordering, flags against the negotiation, HLEN, PDO, PLEN and the PLEN ceiling) is checked as
 /// soon as its 8 bytes are present, before `Need` asks for the rest of the PDU.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Deframer {
     role: Role,
     params: Params,
