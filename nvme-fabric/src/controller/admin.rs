@@ -151,7 +151,7 @@ impl Subsystem {
                 return Err((dnr(StatusCode::CONNECT_CONTROLLER_BUSY), 0));
             }
             let kato = Duration::from_millis(u64::from(cmd.kato_ms));
-            let fault = self.fault_pending.take();
+            let faults = core::mem::take(&mut self.fault_pending);
             self.ctrls.insert(
                 cntlid,
                 Ctrl {
@@ -172,7 +172,7 @@ impl Subsystem {
                     started: 0,
                     queued: VecDeque::new(),
                     teardown_at: None,
-                    fault,
+                    faults,
                 },
             );
             if let Some(c) = self.conns.get_mut(&conn) {

@@ -121,8 +121,8 @@ impl Subsystem {
         }
         let Some(c) = self.ctrls.get_mut(&cntlid) else { return };
         let mut op = MediaOp { cntlid, conn, cid, kind, slba, len, buf, state: MediaState::Ready };
-        if let Some(f) = c.fault.filter(|f| f.opcode == opcode) {
-            c.fault = None;
+        if let Some(i) = c.faults.iter().position(|f| f.opcode == opcode) {
+            let f = c.faults.remove(i);
             c.started += 1;
             op.state = MediaState::Stuck(now + f.delay);
             self.media.insert(id, op);

@@ -71,6 +71,9 @@ pub const AER_LIMIT: usize = 4;
 /// The one namespace's identifier.
 pub const NSID: u32 = 1;
 
+/// Faults armed at once on one controller (and waiting for the next controller).
+pub const MAX_FAULTS: usize = 8;
+
 /// How a fault fires: the `fopcode` of the failover test ([`nvme_ccr::notes::ccr_cqt`] §11), or a path freeze.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FaultAction {
@@ -483,7 +486,8 @@ struct Ctrl {
     /// Media operations waiting for a concurrency slot.
     queued: VecDeque<MediaId>,
     teardown_at: Option<Instant>,
-    fault: Option<Fault>,
+    /// Faults armed, at most [`MAX_FAULTS`]; the first whose opcode matches fires.
+    faults: Vec<Fault>,
 }
 
 /// Where a media operation is.
@@ -528,8 +532,8 @@ pub struct Subsystem {
     media: BTreeMap<MediaId, MediaOp>,
     next_media: u64,
     media_ready: VecDeque<MediaId>,
-    /// A fault waiting for the next controller that connects.
-    fault_pending: Option<Fault>,
+    /// Faults waiting for the next controller that connects (at most [`MAX_FAULTS`]).
+    fault_pending: Vec<Fault>,
     conn_events: VecDeque<ConnEvent>,
     events: VecDeque<Event>,
     dropped_events: u64,
@@ -572,7 +576,7 @@ impl Subsystem {
             media: BTreeMap::new(),
             next_media: 0,
             media_ready: VecDeque::new(),
-            fault_pending: None,
+            fault_pending: Vec::new(),
             conn_events: VecDeque::new(),
             events: VecDeque::new(),
             dropped_events: 0,
@@ -814,34 +818,37 @@ impl Subsystem {
         }
     }
 
-    /// Arms `fault` on `target`. Returns the CNTLID it is armed on, or `None` when it waits for the next controller
-    /// that connects. Replaces any fault armed before.
-    pub fn arm_fault(&mut self, target: FaultTarget, fault: Fault) -> Result<Option<u16>, UnknownController> {
+    /// Arms `fault` on `target`, beside the faults already armed there (at most [`MAX_FAULTS`] per controller; the
+    /// first whose opcode matches fires). Returns the CNTLID it is armed on, or `None` when it waits for the next
+    /// controller that connects. [`disarm_faults`](Self::disarm_faults) first gives "replace" semantics.
+    pub fn arm_fault(&mut self, target: FaultTarget, fault: Fault) -> Result<Option<u16>, FaultError> {
         let cntlid = match target {
             FaultTarget::Controller(id) => match self.ctrls.get(&id) {
                 Some(c) if c.live => Some(id),
-                _ => return Err(UnknownController(id)),
+                _ => return Err(FaultError::UnknownController(id)),
             },
             FaultTarget::FirstLive => self.ctrls.iter().find(|(_, c)| c.live).map(|(&id, _)| id),
             FaultTarget::Next => None,
         };
-        self.disarm_faults();
-        match cntlid {
-            Some(id) => {
-                if let Some(c) = self.ctrls.get_mut(&id) {
-                    c.fault = Some(fault);
-                }
-            }
-            None => self.fault_pending = Some(fault),
+        let list = match cntlid {
+            Some(id) => match self.ctrls.get_mut(&id) {
+                Some(c) => &mut c.faults,
+                None => return Err(FaultError::UnknownController(id)),
+            },
+            None => &mut self.fault_pending,
+        };
+        if list.len() >= MAX_FAULTS {
+            return Err(FaultError::TooMany);
         }
+        list.push(fault);
         Ok(cntlid)
     }
 
     /// Disarms every fault not fired yet.
     pub fn disarm_faults(&mut self) {
-        self.fault_pending = None;
+        self.fault_pending.clear();
         for c in self.ctrls.values_mut() {
-            c.fault = None;
+            c.faults.clear();
         }
     }
 
@@ -943,7 +950,7 @@ impl Subsystem {
         c.live = false;
         c.csts |= 0x2; // CSTS.CFS
         c.ka_deadline = None;
-        c.fault = None;
+        c.faults.clear();
         c.aers.clear();
         c.pending_aens.clear();
         let conns: Vec<ConnId> = core::iter::once(c.admin).chain(c.io.values().copied()).collect();
@@ -1003,14 +1010,22 @@ impl Subsystem {
     }
 }
 
-/// No live controller has this CNTLID.
+/// [`Subsystem::arm_fault`] refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct UnknownController(pub u16);
+pub enum FaultError {
+    /// No live controller has this CNTLID.
+    UnknownController(u16),
+    /// [`MAX_FAULTS`] faults are armed there already.
+    TooMany,
+}
 
-impl fmt::Display for UnknownController {
+impl fmt::Display for FaultError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no live controller {}", self.0)
+        match self {
+            FaultError::UnknownController(id) => write!(f, "no live controller {id}"),
+            FaultError::TooMany => write!(f, "at most {MAX_FAULTS} faults per controller"),
+        }
     }
 }
 
-impl core::error::Error for UnknownController {}
+impl core::error::Error for FaultError {}
