@@ -92,6 +92,7 @@ mod engine;
 mod error;
 mod facts;
 mod hold;
+pub mod notes;
 mod output;
 mod policy;
 mod source;

@@ -25,6 +25,7 @@ extern crate std;
 
 pub mod cmd;
 pub mod crc;
+pub mod notes;
 pub mod tcp;
 
 #[cfg(feature = "pcap")]
