@@ -7,7 +7,7 @@
 //! It follows **NVMe Base 2.3** (which includes **TP8028**, Rapid Path Failure Recovery: the Cross-Controller
 //! Reset command 0x38, the CCR log page 0x1E, CIU/CIRN/CCRL) and **TP4129** (Command Quiesce Time, CQT, in NVMe
 //! 2.1), and the Linux host design of the TP8028 series (states LIVE -> FENCING -> FENCED -> RESETTING ->
-//! CONNECTING -> LIVE), with the choices written down in `spec-notes/recovery.md` where Linux is vague.
+//! CONNECTING -> LIVE), with the choices written down in [`notes::recovery`] where Linux is vague.
 //!
 //! * [`Engine`]: the host side. One subsystem reached through several controllers ("paths"). When a LIVE
 //!   controller fails, its outstanding commands are **held**; CCRs are tried through the other live controllers
@@ -36,8 +36,8 @@
 //!
 //! ## Example: one failover with CCR
 //!
-//! The seed timeline (ccr-cqt.md §14): W5 is in flight on ctrl1 when ctrl1 dies; the CCR through ctrl2 succeeds
-//! at t = 2 s, and only then is W5 retried, on ctrl2.
+//! The seed timeline ([notes::ccr_cqt §14](crate::notes::ccr_cqt)): W5 is in flight on ctrl1 when ctrl1 dies; the CCR
+//! through ctrl2 succeeds at t = 2 s, and only then is W5 retried, on ctrl2.
 //!
 //! ```
 //! use core::time::Duration;
@@ -141,7 +141,7 @@ pub struct CcrId(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LogReadId(pub u64);
 
-/// The state of a path (ccr-cqt.md §7.2).
+/// The state of a path ([notes::ccr_cqt §7.2](crate::notes::ccr_cqt)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PathState {
     /// Normal: commands may be sent; a usable CCR source.
