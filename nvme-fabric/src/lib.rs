@@ -16,5 +16,6 @@ extern crate alloc;
 
 pub mod conn;
 pub mod controller;
+pub mod host;
 
 pub use nvme_ccr::Instant;
