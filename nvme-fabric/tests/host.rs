@@ -5,10 +5,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::pair::Pair;
 use nvme_ccr::{Config, Policy};
 use nvme_fabric::controller::SubsystemConfig;
 use nvme_fabric::host::{HostConfig, HostEvent, Io, PathPhase};
+use nvme_fabric::loopback::Loopback as Pair;
 
 fn cfgs(policy: Policy) -> (SubsystemConfig, HostConfig) {
     let mut s = SubsystemConfig::new(common::NQN);
@@ -22,8 +22,8 @@ fn cfgs(policy: Policy) -> (SubsystemConfig, HostConfig) {
 #[test]
 fn two_paths_come_up_in_the_linux_order_and_do_io() {
     let (s, h) = cfgs(Policy::Ccr);
-    let mut p = Pair::new(s, h, 2);
-    p.start();
+    let mut p = Pair::new(s, h, 2).unwrap();
+    p.start().unwrap();
     assert_eq!(p.live_paths(), 2, "{:?}", p.host_events);
     let ns = p.host.namespace().unwrap();
     assert_eq!((ns.nsid, ns.block_size, ns.blocks), (1, 512, 4096));
@@ -31,9 +31,9 @@ fn two_paths_come_up_in_the_linux_order_and_do_io() {
     assert_eq!(cntlids, [1, 2]);
     let data: Arc<[u8]> = (0..64 * 1024u32).map(|i| i as u8).collect::<Vec<u8>>().into();
     let w = p.host.submit(p.now, Io::Write { slba: 8, data: data.clone() }).unwrap();
-    p.pump();
+    p.pump().unwrap();
     let r = p.host.submit(p.now, Io::Read { slba: 8, blocks: 128 }).unwrap();
-    p.pump();
+    p.pump().unwrap();
     assert_eq!(p.done.len(), 2, "{:?}", p.done);
     assert!(p.done[0].id == w && p.done[0].result.is_ok(), "{:?}", p.done[0]);
     assert_eq!(p.done[1].id, r);
@@ -44,9 +44,9 @@ fn two_paths_come_up_in_the_linux_order_and_do_io() {
 #[test]
 fn keep_alive_keeps_paths_live_for_a_minute() {
     let (s, h) = cfgs(Policy::Ccr);
-    let mut p = Pair::new(s, h, 2);
-    p.start();
-    p.advance(Duration::from_secs(60));
+    let mut p = Pair::new(s, h, 2).unwrap();
+    p.start().unwrap();
+    p.advance(Duration::from_secs(60)).unwrap();
     assert_eq!(p.live_paths(), 2, "{:?}", p.host_events);
     assert!(!p.host_events.iter().any(|e| matches!(e, HostEvent::PathFailed { .. })));
     assert_eq!(p.host.path_phase(0), Some(PathPhase::Live));
@@ -61,24 +61,24 @@ fn failover(policy: Policy) -> (u8, Duration) {
     s.cqt = nvme_proto::cmd::Cqt::from_raw(1);
     h.kato = Duration::from_secs(5);
     h.reconnect_delay = Duration::from_secs(1);
-    let mut p = Pair::new(s, h, 2);
-    p.start();
+    let mut p = Pair::new(s, h, 2).unwrap();
+    p.start().unwrap();
     let fault = Fault { opcode: 1, delay: Duration::from_millis(2000), action: FaultAction::Fatal };
     p.sub.arm_fault(FaultTarget::Controller(1), fault).unwrap();
     let t0 = p.now;
     let block = |v: u8| -> Arc<[u8]> { vec![v; 512].into() };
     p.host.submit(p.now, Io::Write { slba: 0, data: block(1) }).unwrap();
-    p.pump();
+    p.pump().unwrap();
     let mut waited = Duration::ZERO;
     while p.done.is_empty() && waited < Duration::from_secs(60) {
-        p.advance(Duration::from_millis(1));
+        p.advance(Duration::from_millis(1)).unwrap();
         waited += Duration::from_millis(1);
     }
     assert!(p.done.pop().unwrap().result.is_ok());
     let first = p.now.saturating_duration_since(t0);
     p.host.submit(p.now, Io::Write { slba: 0, data: block(2) }).unwrap();
-    p.pump();
-    p.advance(Duration::from_secs(30));
+    p.pump().unwrap();
+    p.advance(Duration::from_secs(30)).unwrap();
     assert!(p.done.iter().all(|c| c.result.is_ok()), "{:?}", p.done);
     (p.media[0], first)
 }

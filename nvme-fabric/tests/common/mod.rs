@@ -2,8 +2,6 @@
 //! advanced by hand, media served from memory.
 #![allow(dead_code)]
 
-pub mod pair;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -1,43 +1,84 @@
-//! A host and a subsystem connected in memory: every byte arrives at once, time moves only when told, the media is
-//! a vector. Paths are addresses of the same subsystem (several connections to one target, as the Linux test does).
+//! A [`Host`] and a [`Subsystem`] connected in memory: the smallest runtime there is. Every byte arrives at once,
+//! time moves only when told ([`Loopback::advance`]), the namespace is a vector. Every path of the host is a
+//! connection to the same subsystem (as the Linux failover test connects twice to one target), and a path can be
+//! cut ([`Loopback::down`]: nothing is delivered on it either way, as a frozen network would).
+//!
+//! It is the runtime of this crate's examples and tests, and a reference for writing one: see how it drives each
+//! `poll_*` output of both sides.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use alloc::collections::BTreeMap;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
 
-use nvme_fabric::Instant;
-use nvme_fabric::conn::{ConnEvent, ConnId};
-use nvme_fabric::controller::{MediaKind, MediaRequest, Subsystem, SubsystemConfig};
-use nvme_fabric::host::{Host, HostConfig, HostEvent, IoCompletion};
+use crate::Instant;
+use crate::conn::{ConnEvent, ConnId};
+use crate::controller::{ConfigError, Event, MediaKind, MediaRequest, Subsystem, SubsystemConfig};
+use crate::host::{Host, HostConfig, HostConfigError, HostEvent, IoCompletion};
 
-pub struct Pair {
+/// A host and a subsystem wired together in memory.
+#[derive(Debug)]
+pub struct Loopback {
+    /// The target.
     pub sub: Subsystem,
+    /// The host.
     pub host: Host,
+    /// The time both see.
     pub now: Instant,
+    /// The namespace's bytes.
     pub media: Vec<u8>,
+    /// The namespace's block size.
     pub block: usize,
-    /// host conn -> subsystem conn
+    /// Host connection -> subsystem connection.
     pub h2s: BTreeMap<ConnId, ConnId>,
+    /// Subsystem connection -> host connection.
     pub s2h: BTreeMap<ConnId, ConnId>,
-    /// Paths whose connections deliver nothing (both ways) and accept no new connection.
+    /// Cut paths: their connections deliver nothing (either way) and new ones never connect.
     pub down: Vec<bool>,
+    /// Host connection -> path.
     pub conn_path: BTreeMap<ConnId, usize>,
+    /// Every host event, in order.
     pub host_events: Vec<HostEvent>,
-    pub sub_events: Vec<nvme_fabric::controller::Event>,
+    /// Every subsystem event, in order.
+    pub sub_events: Vec<Event>,
+    /// Every completion, in order.
     pub done: Vec<IoCompletion>,
-    /// Media requests held back (not executed until released).
+    /// Hold media requests back instead of running them (release with [`Loopback::run_media`]).
     pub hold_media: bool,
+    /// Media requests held back.
     pub held: Vec<MediaRequest>,
-    /// Bytes that could not be delivered to the subsystem yet (backpressure): host conn -> bytes.
+    /// Bytes the subsystem did not take yet (backpressure): host connection -> bytes.
     pub pending: BTreeMap<ConnId, Vec<u8>>,
 }
 
-impl Pair {
-    pub fn new(sub_cfg: SubsystemConfig, host_cfg: HostConfig, paths: usize) -> Pair {
+/// Why a [`Loopback`] cannot be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoopbackError {
+    /// The subsystem's configuration.
+    Subsystem(ConfigError),
+    /// The host's configuration.
+    Host(HostConfigError),
+    /// The namespace does not fit in memory.
+    TooLarge,
+}
+
+/// [`Loopback::pump`] moved data this many rounds without settling (a live-lock between the two sides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeverSettled;
+
+impl Loopback {
+    /// A subsystem (CIU/CIRN seed 7) and a host with `paths` paths to it; nothing is connected yet.
+    pub fn new(sub_cfg: SubsystemConfig, host_cfg: HostConfig, paths: usize) -> Result<Loopback, LoopbackError> {
         let block = sub_cfg.namespace.block_size as usize;
-        let media = vec![0u8; sub_cfg.namespace.blocks as usize * block];
-        Pair {
-            sub: Subsystem::new(sub_cfg, 7).unwrap(),
-            host: Host::new(host_cfg, paths).unwrap(),
+        let len = usize::try_from(sub_cfg.namespace.blocks)
+            .ok()
+            .and_then(|b| b.checked_mul(block))
+            .filter(|&l| l <= 1 << 30)
+            .ok_or(LoopbackError::TooLarge)?;
+        let media = vec![0u8; len];
+        Ok(Loopback {
+            sub: Subsystem::new(sub_cfg, 7).map_err(LoopbackError::Subsystem)?,
+            host: Host::new(host_cfg, paths).map_err(LoopbackError::Host)?,
             now: Instant::ZERO,
             media,
             block,
@@ -51,17 +92,19 @@ impl Pair {
             hold_media: false,
             held: Vec::new(),
             pending: BTreeMap::new(),
-        }
+        })
     }
 
-    pub fn start(&mut self) {
+    /// Starts the host connecting, and runs until nothing moves.
+    pub fn start(&mut self) -> Result<(), NeverSettled> {
         self.host.start(self.now);
-        self.pump();
+        self.pump()
     }
 
-    /// Moves everything until nothing moves.
-    pub fn pump(&mut self) {
-        let mut buf = vec![0u8; 1 << 20];
+    /// Moves bytes, media work, events and completions until nothing moves (at most 100 000 rounds).
+    pub fn pump(&mut self) -> Result<(), NeverSettled> {
+        let len = self.sub.config().transmit_buffer_len().max(self.host.config().transmit_buffer_len());
+        let mut buf = vec![0u8; len];
         for _ in 0..100_000 {
             let mut progress = false;
             while let Some(open) = self.host.poll_open() {
@@ -71,7 +114,10 @@ impl Pair {
                     self.host.handle_closed(self.now, open.conn);
                     continue;
                 }
-                let s = self.sub.accept(self.now).unwrap();
+                let Ok(s) = self.sub.accept(self.now) else {
+                    self.host.handle_closed(self.now, open.conn);
+                    continue;
+                };
                 self.h2s.insert(open.conn, s);
                 self.s2h.insert(s, open.conn);
                 self.host.handle_connected(self.now, open.conn);
@@ -80,7 +126,7 @@ impl Pair {
                 progress = true;
                 match ev {
                     ConnEvent::Transmit(h) => loop {
-                        let n = self.host.poll_transmit(self.now, h, &mut buf).unwrap();
+                        let n = self.host.poll_transmit(self.now, h, &mut buf).unwrap_or(0);
                         if n == 0 {
                             break;
                         }
@@ -91,7 +137,7 @@ impl Pair {
                     },
                     ConnEvent::Close(h, _) => {
                         loop {
-                            let n = self.host.poll_transmit(self.now, h, &mut buf).unwrap();
+                            let n = self.host.poll_transmit(self.now, h, &mut buf).unwrap_or(0);
                             if n == 0 {
                                 break;
                             }
@@ -119,7 +165,7 @@ impl Pair {
                 progress = true;
                 match ev {
                     ConnEvent::Transmit(s) => loop {
-                        let n = self.sub.poll_transmit(self.now, s, &mut buf).unwrap();
+                        let n = self.sub.poll_transmit(self.now, s, &mut buf).unwrap_or(0);
                         if n == 0 {
                             break;
                         }
@@ -131,7 +177,7 @@ impl Pair {
                     },
                     ConnEvent::Close(s, _) => {
                         loop {
-                            let n = self.sub.poll_transmit(self.now, s, &mut buf).unwrap();
+                            let n = self.sub.poll_transmit(self.now, s, &mut buf).unwrap_or(0);
                             if n == 0 {
                                 break;
                             }
@@ -184,10 +230,10 @@ impl Pair {
                 self.done.push(c);
             }
             if !progress {
-                return;
+                return Ok(());
             }
         }
-        panic!("the pair never settled");
+        Err(NeverSettled)
     }
 
     fn frozen(&self, h: ConnId) -> bool {
@@ -207,24 +253,28 @@ impl Pair {
         n > 0
     }
 
+    /// Carries out one media request on [`Loopback::media`].
     pub fn run_media(&mut self, req: MediaRequest) {
         let at = req.slba as usize * self.block;
+        let range = at..at + req.len;
         match req.kind {
             MediaKind::Read => {
-                let src = self.media[at..at + req.len].to_vec();
-                self.sub.media_buffer(req.id).unwrap().copy_from_slice(&src);
+                if let (Some(src), Some(dst)) = (self.media.get(range), self.sub.media_buffer(req.id)) {
+                    dst.copy_from_slice(src);
+                }
             }
             MediaKind::Write => {
-                let d = self.sub.media_data(req.id).unwrap().to_vec();
-                self.media[at..at + req.len].copy_from_slice(&d);
+                if let (Some(dst), Some(src)) = (self.media.get_mut(range), self.sub.media_data(req.id)) {
+                    dst.copy_from_slice(src);
+                }
             }
             MediaKind::Flush => {}
         }
         self.sub.handle_media_done(self.now, req.id, Ok(()));
     }
 
-    /// Advances time by `d`, firing both sides' timers in order.
-    pub fn advance(&mut self, d: Duration) {
+    /// Advances time by `d`, firing both sides' timers in order and pumping after each.
+    pub fn advance(&mut self, d: Duration) -> Result<(), NeverSettled> {
         let end = self.now + d;
         loop {
             let next = [self.sub.poll_timeout(), self.host.poll_timeout()].into_iter().flatten().min();
@@ -233,7 +283,7 @@ impl Pair {
                     self.now = t.max(self.now);
                     self.sub.handle_timeout(self.now);
                     self.host.handle_timeout(self.now);
-                    self.pump();
+                    self.pump()?;
                 }
                 _ => break,
             }
@@ -241,10 +291,11 @@ impl Pair {
         self.now = end;
         self.sub.handle_timeout(self.now);
         self.host.handle_timeout(self.now);
-        self.pump();
+        self.pump()
     }
 
+    /// Paths whose controller is live.
     pub fn live_paths(&self) -> usize {
-        (0..self.down.len()).filter(|&p| self.host.path_phase(p) == Some(nvme_fabric::host::PathPhase::Live)).count()
+        (0..self.down.len()).filter(|&p| self.host.path_phase(p) == Some(crate::host::PathPhase::Live)).count()
     }
 }
