@@ -95,3 +95,24 @@ fn the_failover_test_corrupts_under_legacy_only() {
     assert_eq!(v, 2);
     assert!(t >= Duration::from_millis(15_001) && t < Duration::from_millis(15_100), "cqt released after {t:?}");
 }
+
+#[test]
+fn a_keep_alive_times_out_after_kato_even_behind_a_longer_admin_command() {
+    use nvme_fabric::host::{DataOut, PathFailure};
+    use nvme_proto::cmd::AsyncEventRequest;
+    let (s, h) = cfgs(Policy::Ccr);
+    let mut p = Pair::new(s, h, 2).unwrap();
+    p.start().unwrap();
+    // An AER sent as passthrough: never answered, bounded by the 60 s admin timeout.
+    p.host.submit_admin(p.now, 0, AsyncEventRequest.to_sqe(0), DataOut::None).unwrap();
+    p.pump().unwrap();
+    let t0 = p.now;
+    p.down[0] = true;
+    p.advance(Duration::from_secs(20)).unwrap();
+    let failed = p.host_events.iter().find_map(|e| match e {
+        HostEvent::PathFailed { path: 0, failure, .. } => Some(*failure),
+        _ => None,
+    });
+    assert_eq!(failed, Some(PathFailure::KeepAliveTimeout));
+    let _ = t0;
+}

@@ -453,10 +453,10 @@ impl Assoc {
     }
 
     /// The next deadline: bring-up, CSTS polls, keep alive, command timeouts, IC exchanges.
-    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let mut t =
             [self.deadline, self.csts_at, self.ka_next, self.admin.q.next_deadline()].into_iter().flatten().min();
-        for q in &mut self.io {
+        for q in &self.io {
             if let Some(d) = q.hc.q.next_deadline() {
                 t = Some(t.map_or(d, |x| x.min(d)));
             }

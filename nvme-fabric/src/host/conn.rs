@@ -4,7 +4,7 @@
 //!
 //! Facts: [`nvme_proto::notes::tcp`] §6, §8.2 (host checks on R2T), §8.3 (C2HData rules), §9.3.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -89,8 +89,9 @@ pub(crate) struct HostQueue {
     pub(crate) limits: HostLimits,
     free: Vec<u16>,
     pub(crate) cmds: BTreeMap<u16, HostCmd>,
-    /// (deadline, CID) in send order; entries of completed commands are skipped when looked at.
-    timeouts: VecDeque<(Instant, u16)>,
+    /// (deadline, CID) of the commands that have one, earliest first (deadlines differ by command: a Keep Alive's
+    /// is KATO, a CCR's the admin timeout).
+    timeouts: BTreeSet<(Instant, u16)>,
     pub(crate) tx_armed: bool,
     pub(crate) closing: Option<CloseCause>,
 }
@@ -114,7 +115,7 @@ impl HostConn {
                 limits,
                 free: (0..limits.depth).rev().collect(),
                 cmds: BTreeMap::new(),
-                timeouts: VecDeque::new(),
+                timeouts: BTreeSet::new(),
                 tx_armed: false,
                 closing: None,
             },
@@ -246,7 +247,7 @@ impl HostQueue {
         }
         self.cmds.insert(cid, cmd);
         if let Some(d) = deadline {
-            self.timeouts.push_back((d, cid));
+            self.timeouts.insert((d, cid));
         }
         self.tx.push_capsule(sqe.to_bytes(), inline);
         Ok(cid)
@@ -260,6 +261,9 @@ impl HostQueue {
 
     fn finish(&mut self, cid: u16) -> Option<HostCmd> {
         let cmd = self.cmds.remove(&cid)?;
+        if let Some(d) = cmd.deadline {
+            self.timeouts.remove(&(d, cid));
+        }
         self.free.push(cid);
         self.tx.forget_command(cid);
         Some(cmd)
@@ -321,14 +325,8 @@ impl HostQueue {
     }
 
     /// The earliest deadline of an outstanding command, or of the IC exchange.
-    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&(_, cid)) = self.timeouts.front() {
-            if self.cmds.get(&cid).is_some_and(|c| c.deadline.is_some()) {
-                break;
-            }
-            self.timeouts.pop_front();
-        }
-        let cmd = self.timeouts.front().map(|&(d, _)| d);
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let cmd = self.timeouts.first().map(|&(d, _)| d);
         match (cmd, self.ic_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -336,9 +334,8 @@ impl HostQueue {
     }
 
     /// The command whose deadline passed at `now`, if any (its opcode, for the report).
-    pub(crate) fn timed_out(&mut self, now: Instant) -> Option<u8> {
-        self.next_deadline();
-        match self.timeouts.front() {
+    pub(crate) fn timed_out(&self, now: Instant) -> Option<u8> {
+        match self.timeouts.first() {
             Some(&(d, cid)) if d <= now => self.cmds.get(&cid).map(|c| c.opcode),
             _ => None,
         }
