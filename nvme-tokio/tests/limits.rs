@@ -63,7 +63,8 @@ async fn one_command_beyond_sqsize_loses_the_connection_not_the_controller() {
 /// A peer that sends SQSIZE + 1 = 128 Reads of 1 MiB (72-byte capsules) and never reads an answer. The target
 /// stops taking its input once the connection's unsent output passes the output limit (1 MiB here): most Reads stay
 /// unread in the socket, and what the target holds for it is at most the documented bound (output limit + one
-/// largest transfer) plus the runtime's transmit buffer. Meanwhile another host is served.
+/// largest transfer) plus the runtime's transmit buffer. Meanwhile another host is served. Once the peer reads,
+/// the target resumes and answers every Read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_never_reads_is_held_to_the_output_bound_and_others_are_served() {
     let name = "limits-never-reads";
@@ -108,7 +109,19 @@ async fn a_peer_that_never_reads_is_held_to_the_output_bound_and_others_are_serv
     still_serving(&good, 1).await;
     assert_eq!(mine(&target), last, "still nothing taken from the peer");
 
-    // The peer goes away: its connections are closed and forgotten (the blocked writer sees the reset).
+    // The peer starts reading: the target takes its input again and every Read is answered, whole.
+    let (mut done, mut data) = (std::collections::BTreeSet::new(), 0usize);
+    while done.len() < 128 {
+        match io.recv().await {
+            Some(Got::C2H { len, .. }) => data += len,
+            Some(Got::Resp(c)) if c.status.is_success() => assert!(done.insert(c.cid), "{c:?} twice"),
+            other => panic!("{other:?} after {} answers", done.len()),
+        }
+    }
+    assert_eq!(data, 128 << 20);
+    assert_eq!(mine(&target).received, 128 + 1096 + 128 * 72, "all taken");
+
+    // The peer goes away: its connections are closed and forgotten.
     drop(io);
     drop(_admin);
     wait_conns(&target, "the peer's connections are gone", |c| c.iter().all(|c| c.cntlid == Some(good.cntlid()))).await;

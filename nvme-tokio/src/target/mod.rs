@@ -1,4 +1,5 @@
-//! A test NVMe/TCP target: nvme-fabric's [`Subsystem`](nvme_fabric::controller::Subsystem) on a TCP listener, with its namespace in memory or in a file.
+//! A test NVMe/TCP target: nvme-fabric's [`Subsystem`](nvme_fabric::controller::Subsystem) on a TCP listener, with
+//! its namespace in memory or in a file.
 //!
 //! Every protocol decision is the subsystem's: the IC exchange and framing, the Connect rules, admin and I/O
 //! dispatch, keep-alive expiry, Cross-Controller Reset (through [`nvme_ccr::target`]), the bounds of each
