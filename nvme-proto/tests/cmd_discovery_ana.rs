@@ -8,9 +8,9 @@
 
 use nvme_proto::cmd::{
     ANACAP_CHANGE, ANACAP_GRPID_STATIC, ANACAP_INACCESSIBLE, ANACAP_NON_OPTIMIZED, ANACAP_OPTIMIZED,
-    ANACAP_PERSISTENT_LOSS, AddressFamily, AnaGroupDescriptor, AnaGroupDescriptorView, AnaLogPage, AnaState, CMIC_ANA,
-    CMIC_MULTI_CONTROLLER, CmdError, DISCOVERY_LOG_MAX_RECORDS, DiscoveryLogEntries, DiscoveryLogEntry,
-    DiscoveryLogEntryView, DiscoveryLogHeader, DiscoveryLogPage, GetLogPage, IdentifyController,
+    ANACAP_PERSISTENT_LOSS, AddressFamily, AnaGroupDescriptor, AnaGroupDescriptorView, AnaLogHeaderView, AnaLogPage,
+    AnaState, CMIC_ANA, CMIC_MULTI_CONTROLLER, CmdError, DISCOVERY_LOG_MAX_RECORDS, DiscoveryLogEntries,
+    DiscoveryLogEntry, DiscoveryLogEntryView, DiscoveryLogHeader, DiscoveryLogPage, GetLogPage, IdentifyController,
     IdentifyControllerView, LSP_ANA_RGO, LogId, NsidList, SecureChannel, SubsystemType, TcpSecurityType, TransportType,
     Treq, Tsas,
 };
@@ -351,6 +351,8 @@ fn ana_page_errors() {
     // A descriptor cut in its fixed part needs that part first; cut in its NSIDs, it needs them all.
     assert_eq!(AnaGroupDescriptor::parse(&bytes[16..40]), Err(CmdError::BufferTooShort { needed: 32 }));
     assert_eq!(AnaGroupDescriptor::parse(&bytes[16..50]), Err(CmdError::BufferTooShort { needed: 40 }));
+    assert_eq!(AnaLogHeaderView::ref_from_buf(&bytes[..15]), Err(CmdError::BufferTooShort { needed: 16 }));
+    assert_eq!(AnaLogHeaderView::ref_from_buf(&bytes[..16]).map(|h| (h.chgcnt.get(), h.ngrps.get())), Ok((0x11, 3)));
     assert_eq!(AnaState::from_raw(0), None);
     assert_eq!(AnaLogPage::max_len(32, 1024), 16 + 32 * 32 + 4 * 1024);
     assert_eq!(AnaGroupDescriptorView::LEN, 32);

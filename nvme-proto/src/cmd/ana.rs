@@ -37,6 +37,13 @@ pub struct AnaLogHeaderView {
 const _: () = assert!(size_of::<AnaLogHeaderView>() == 16);
 const _: () = assert!(core::mem::offset_of!(AnaLogHeaderView, ngrps) == 8);
 
+impl AnaLogHeaderView {
+    /// Casts the first 16 bytes of `buf` (what a host reading the header alone gets; libnvme reads it first).
+    pub fn ref_from_buf(buf: &[u8]) -> Result<&Self, CmdError> {
+        Self::ref_from_prefix(buf).map(|(v, _)| v).map_err(|_| CmdError::BufferTooShort { needed: 16 })
+    }
+}
+
 /// Zero-copy view of the fixed 32-byte part of an ANA group descriptor; NNSIDS namespace identifiers (le32 each)
 /// follow it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
