@@ -19,8 +19,8 @@
 //! Every wire structure has two layers, as in smoltcp: a view (a zerocopy cast over caller bytes, checked once so
 //! no accessor can panic) and a validated representation with `parse`, `emit` and `buffer_len`. Callers own
 //! every buffer; nothing on the decode or encode path allocates. Where a structure has no fixed positions (the ANA
-//! log's group descriptors, each with its own NSID list), nom frames it, built without `std` or `alloc`; its answers
-//! reach callers as [`cmd::CmdError`] ([`notes::commands`] §12).
+//! log's group descriptors, each with its own NSID list; the namespace identification descriptors), nom frames it,
+//! built without `std` or `alloc`; its answers reach callers as [`cmd::CmdError`] ([`notes::commands`] §12).
 //!
 //! ## What you need to know
 //!

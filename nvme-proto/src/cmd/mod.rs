@@ -15,7 +15,7 @@
 //! | `log.rs` | Get Log Page, the CCR (0x1E) and Lost Host Communication (0x1F) log pages |
 //! | `discovery.rs` | the Discovery log page (0x70): header and 1024-byte entries |
 //! | `ana.rs` | the Asymmetric Namespace Access log page (0x0C): group descriptors and their NSID lists |
-//! | `framing.rs` | (private) the nom parsers behind the variable-length structures |
+//! | `framing.rs` | (private) the nom building blocks of the variable-length structures (ANA, NS descriptors) |
 //! | `aer.rs` | Asynchronous Event Request, events, the CCR Completed notice, OAES/AEC bits |
 //! | `io.rs` | Read, Write, Flush, [`IoCommand`] |
 //! | `strings.rs` | validated ASCII and NQN fields |
@@ -86,7 +86,7 @@ pub use identify::controller::{
     ANACAP_PERSISTENT_LOSS, CMIC_ANA, CMIC_MULTI_CONTROLLER, CTRATT_HIDS, CTRATT_TBKAS, Ccrl, Cqt, IdentifyController,
     IdentifyControllerView, OFCS_DISCONNECT, SGLS_OFFSET, SGLS_SUPPORTED, SGLS_TRANSPORT_DATA_BLOCK,
 };
-pub use identify::descriptors::{Nidt, NsDescriptorIter, NsDescriptorList, NsIdentifier};
+pub use identify::descriptors::{Nidt, NsDescriptorHeaderView, NsDescriptorIter, NsDescriptorList, NsIdentifier};
 pub use identify::namespace::{IdentifyNamespace, IdentifyNamespaceView, LBA_FORMATS, LbaFormat};
 pub use identify::nslist::{NS_LIST_MAX, NamespaceList};
 pub use identify::{Cns, IDENTIFY_DATA_LEN, Identify};
