@@ -3,7 +3,8 @@
 //! subsystem (transport, address, port, NQN, security).
 //!
 //! Every entry has the same size and sits at 1024 × (i + 1), so the page is fixed-size records: zerocopy views,
-//! random access by index, no framing parser needed (why not nom: `spec-notes/commands.md`).
+//! random access by index, no framing parser needed (nom or zerocopy: [notes::commands](crate::notes::commands),
+//! "What this crate does").
 
 use zerocopy::little_endian::{U16, U64};
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};

@@ -1,7 +1,7 @@
 //! nom building blocks for the variable-length structures (ANA group descriptors, namespace identification
 //! descriptors): a fixed-size zerocopy view taken off the front of the input, and the translation of nom's answers
-//! into [`CmdError`]. Why nom here and zerocopy elsewhere: [notes::commands §12](crate::notes::commands) and
-//! `spec-notes/commands.md`.
+//! into [`CmdError`]. Why nom here and zerocopy elsewhere: [notes::commands](crate::notes::commands), "What this
+//! crate does".
 //!
 //! The parsers are nom's *streaming* ones over `&[u8]`: a structure cut short answers `Incomplete(Needed::Size(n))`,
 //! `n` bytes more than the input held, which [`short_by`] turns into the total size the caller must read
