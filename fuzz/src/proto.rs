@@ -10,8 +10,9 @@
 //! Input layout of the TCP targets: [`SETUP_LEN`] bytes read by [`Setup::split`], then the stream (or PDU).
 
 use nvme_proto::cmd::{
-    AdminOpcode, AsyncEvent, Cap, Cc, CcrLogPage, CcrResult, Ccrl, CmdError, Command, CommandContext, ConnectData,
-    ConnectInvalidParameters, ConnectResponse, Cqe, Cqt, Csts, IdentifyController, IdentifyControllerView,
+    AdminOpcode, AnaGroupDescriptor, AnaLogPage, AsyncEvent, Cap, Cc, CcrLogPage, CcrResult, Ccrl, CmdError, Command,
+    CommandContext, ConnectData, ConnectInvalidParameters, ConnectResponse, Cqe, Cqt, Csts, DISCOVERY_RECORD_LEN,
+    DiscoveryLogEntries, DiscoveryLogHeader, DiscoveryLogPage, IdentifyController, IdentifyControllerView,
     IdentifyNamespace, IoOpcode, LostHostCommunicationLogPage, NS_LIST_MAX, NamespaceList, NsDescriptorList,
     NsIdentifier, PropertyOffset, PropertySize, QueueKind, SglDescriptor, Sqe, Status, Vs, parse_ascii_field,
     parse_nqn_field, write_ascii_field, write_nqn_field,
@@ -513,8 +514,9 @@ fn strings(data: &[u8]) {
 }
 
 /// `cmd_identify_log`: Identify Controller, Identify Namespace, the active namespace list and the namespace
-/// descriptors (from the input as given and zero-extended to 4096 bytes), and the CCR and Lost Host Communication
-/// log pages; whatever parses must encode and parse again to the same value.
+/// descriptors (from the input as given and zero-extended to 4096 bytes), and the CCR, Lost Host Communication,
+/// Discovery and ANA (with and without RGO) log pages; whatever parses must encode and parse again to the same
+/// value.
 pub fn cmd_identify_log(data: &[u8]) {
     let mut page = [0u8; 4096];
     let n = data.len().min(page.len());
@@ -527,6 +529,8 @@ pub fn cmd_identify_log(data: &[u8]) {
     }
     ccr_log(data);
     lhc_log(data);
+    discovery_log(data);
+    ana_log(data);
 }
 
 fn identify_controller(buf: &[u8]) {
@@ -544,6 +548,7 @@ fn identify_controller(buf: &[u8]) {
     assert_eq!((ic.cqt, ic.ccrl), (view.command_quiesce_time(), view.cross_controller_reset_limit()));
     assert_eq!(ic.instance(), (view.cntlid.get(), view.ciu, view.cirn.get()));
     assert_eq!(ic.keep_alive_granularity(), view.keep_alive_granularity());
+    assert_eq!((ic.anacap, ic.anagrpmax, ic.nanagrpid), (view.anacap, view.anagrpmax.get(), view.nanagrpid.get()));
     let mut out = vec![0u8; IdentifyController::LEN];
     assert_eq!(ic.emit(&mut out), Ok(IdentifyController::LEN));
     assert_eq!(IdentifyController::parse(&out), Ok(ic));
@@ -622,4 +627,61 @@ fn lhc_log(data: &[u8]) {
     assert_eq!(LostHostCommunicationLogPage::emit(&entries, &mut out), Ok(out.len()));
     let again = LostHostCommunicationLogPage::new_checked(&out).expect("our own page");
     assert!(again.entries().eq(entries.iter().copied()));
+}
+
+fn discovery_log(data: &[u8]) {
+    let header = DiscoveryLogHeader::parse(data);
+    assert_eq!(header.is_ok(), data.len() >= DiscoveryLogHeader::MIN_LEN);
+    // The same bytes as the answer to a read at offset 1024 (entries only): one item per record, a cut one an error.
+    let items: Vec<_> = DiscoveryLogEntries::new(data).collect();
+    assert_eq!(items.len(), data.len().div_ceil(DISCOVERY_RECORD_LEN));
+    if !data.len().is_multiple_of(DISCOVERY_RECORD_LEN) {
+        assert!(matches!(items.last(), Some(Err(CmdError::BufferTooShort { .. }))));
+    }
+    let Ok(page) = DiscoveryLogPage::new_checked(data) else { return };
+    assert_eq!(Ok(page.header()), header);
+    assert_eq!(page.len() as u64, page.header().numrec);
+    assert_eq!(page.header().recfmt, 0);
+    for (i, item) in page.entries().enumerate() {
+        assert_eq!(page.get(i), Some(item));
+        assert!(page.view(i).is_some());
+    }
+    assert_eq!((page.get(page.len()), page.view(page.len())), (None, None));
+    let entries: Vec<_> = page.entries().filter_map(Result::ok).collect();
+    for e in &entries {
+        let _ = (e.treq.secure_channel(), e.treq.sq_flow_control_disable(), e.tcp_security(), e.trtype.name());
+    }
+    let mut out = vec![0u8; DiscoveryLogPage::buffer_len(entries.len())];
+    assert_eq!(DiscoveryLogPage::emit(page.genctr(), &entries, &mut out), Ok(out.len()));
+    let again = DiscoveryLogPage::new_checked(&out).expect("our own page");
+    assert!(again.entries().eq(entries.iter().copied().map(Ok)));
+}
+
+fn ana_log(data: &[u8]) {
+    for rgo in [false, true] {
+        let Ok(page) = AnaLogPage::new_checked(data, rgo) else { continue };
+        assert!(page.len() <= data.len());
+        assert_eq!(page.raw_descriptors().count(), usize::from(page.ngrps()));
+        let items: Vec<_> = page.descriptors().collect();
+        assert_eq!(items.len(), usize::from(page.ngrps()));
+        let valid: Vec<_> = items.into_iter().filter_map(Result::ok).collect();
+        assert!(!rgo || valid.iter().all(|d| d.nsids.is_empty()));
+        for d in &valid {
+            assert!(d.anagrpid != 0);
+            let _ = (d.state.allows_io(), d.state.name(), d.nsids.iter().count());
+        }
+        let mut out = vec![0u8; AnaLogPage::buffer_len(&valid, rgo)];
+        assert_eq!(AnaLogPage::emit(page.chgcnt(), &valid, rgo, &mut out), Ok(out.len()));
+        let again = AnaLogPage::new_checked(&out, rgo).expect("our own page");
+        assert!(again.descriptors().eq(valid.iter().copied().map(Ok)));
+        if valid.len() == usize::from(page.ngrps()) {
+            assert_eq!(again.len(), page.len(), "every descriptor valid: same framing");
+        }
+    }
+    if let Ok((d, used)) = AnaGroupDescriptor::parse(data) {
+        assert_eq!(used, d.buffer_len());
+        let mut out = vec![0u8; used];
+        assert_eq!(d.emit(&mut out), Ok(used));
+        assert_eq!(AnaGroupDescriptor::parse(&out), Ok((d, used)));
+    }
 }

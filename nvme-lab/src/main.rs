@@ -215,7 +215,7 @@ const DECODE_HELP: &str = "Decode NVMe/TCP PDUs into one JSON object per line.\n
     (even types are host to controller). A pcap is reassembled per TCP connection and direction; PDUs are printed in \
     the order of the frames that complete them. Commands are tracked by CID per connection, so CQEs and data decode \
     in context (CCR result IRS/V/CLRI, AER events, Connect CNTLID, Identify Controller fields CQT/CIU/CIRN/CCRL/KAS/\
-    TBKAS, CCR log entries).\n\n\
+    TBKAS and ANA, CCR log entries, Discovery log header and entries, ANA log groups with states and NSIDs).\n\n\
     Each line has: type, hlen, pdo, plen, flags, hdgst and ddgst (\"good\", \"bad\" or \"absent\"), dir (h2c/c2h), \
     offset (byte offset in its stream), and for pcaps frame, time (s since the first frame), conn, src, dst; then \
     the PDU's fields by name (cmd for an SQE, cqe for a CQE, cccid/datao/datal for data PDUs, ...).\n\n\

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use nvme_proto::capture::{Direction, PcapTcpWriter, TcpFlow};
 use nvme_proto::cmd::{
-    AsyncEvent, AsyncEventRequest, CcrLogEntry, CcrLogPage, Ccrl, Ccrs, Connect, ConnectData, Cqe, Cqt,
-    CrossControllerReset, GetLogPage, Identify, IdentifyController, KeepAlive, PropertyGet, PropertyOffset, ReadWrite,
-    Status,
+    AddressFamily, AnaGroupDescriptor, AnaLogPage, AnaState, AsyncEvent, AsyncEventRequest, CMIC_ANA, CcrLogEntry,
+    CcrLogPage, Ccrl, Ccrs, Connect, ConnectData, Cqe, Cqt, CrossControllerReset, DiscoveryLogEntry, DiscoveryLogPage,
+    GetLogPage, Identify, IdentifyController, KeepAlive, NsidList, PropertyGet, PropertyOffset, ReadWrite, Status,
+    SubsystemType, TcpSecurityType, Tsas,
 };
 use nvme_proto::tcp::{C2HData, CapsuleCmd, CapsuleResp, H2CData, IcReq, IcResp, Params, Pdu, R2T};
 use serde_json::Value;
@@ -459,6 +460,100 @@ fn pcap_round_trip_decodes_in_context() {
     );
     let read = find(&l, |v| v["type"] == "C2HData" && v["conn"] == 1);
     assert_eq!((read["for"].as_str(), read["success"].as_bool()), (Some("Read"), Some(true)));
+}
+
+/// A host reading a discovery controller's log as libnvme does (20 header bytes, the entries at offset 1024, the
+/// header again), then the whole page at once; then an I/O controller's ANA log with and without RGO, and a read
+/// too short for the ANA page. Every piece decodes in the context of its Get Log Page.
+#[test]
+fn discovery_and_ana_logs_decode_in_context() {
+    use Direction::{ControllerToHost as C2H, HostToController as H2C};
+    let p = Params::default();
+    let io = DiscoveryLogEntry::tcp(AddressFamily::IPV4, "192.168.10.2", "4420", "nqn.2026-01.io.example:lab");
+    let mut disc = DiscoveryLogEntry::tcp(AddressFamily::IPV6, "fd00::2", "8009", nvme_proto::cmd::DISCOVERY_NQN);
+    disc.subtype = SubsystemType::CURRENT_DISCOVERY;
+    disc.tsas = Tsas::Tcp { sectype: TcpSecurityType::TLS13 };
+    let mut page = vec![0u8; DiscoveryLogPage::buffer_len(2)];
+    DiscoveryLogPage::emit(42, &[io, disc], &mut page).unwrap();
+    let (nsids1, nsids2) = ([1u32, 2], [3u32]);
+    let groups = [
+        AnaGroupDescriptor { anagrpid: 1, chgcnt: 5, state: AnaState::Optimized, nsids: NsidList::new(&nsids1) },
+        AnaGroupDescriptor { anagrpid: 2, chgcnt: 6, state: AnaState::Inaccessible, nsids: NsidList::new(&nsids2) },
+    ];
+    let mut ana = vec![0u8; AnaLogPage::buffer_len(&groups, false)];
+    AnaLogPage::emit(9, &groups, false, &mut ana).unwrap();
+    let mut ana_rgo = vec![0u8; AnaLogPage::buffer_len(&groups, true)];
+    AnaLogPage::emit(9, &groups, true, &mut ana_rgo).unwrap();
+    let mut items = Vec::new();
+    let mut read = |flow: u16, cid: u16, glp: GetLogPage, data: &[u8]| {
+        items.push((flow, H2C, cmd(glp.to_sqe(cid), &[], &p)));
+        items.push((flow, C2H, c2h(cid, 0, data, true, false, &p)));
+        items.push((flow, C2H, resp(cid, 0, &p)));
+    };
+    read(1, 1, GetLogPage::discovery_log(0, 20), &page[..20]);
+    read(1, 2, GetLogPage::discovery_log(1024, 2048), &page[1024..]);
+    read(1, 3, GetLogPage::discovery_log(0, 3072), &page);
+    read(1, 4, GetLogPage::discovery_log(512, 1024), &page[512..1536]);
+    read(2, 1, GetLogPage::ana_log(false, ana.len() as u32), &ana);
+    read(2, 2, GetLogPage::ana_log(true, ana_rgo.len() as u32), &ana_rgo);
+    read(2, 3, GetLogPage::ana_log(false, 16), &ana[..16]);
+    let mut ctrl = IdentifyController::fabrics_io(1, "nqn.2026-01.io.example:lab");
+    ctrl.cmic |= CMIC_ANA;
+    (ctrl.anatt, ctrl.anacap, ctrl.anagrpmax, ctrl.nanagrpid) = (10, 0x1F, 32, 2);
+    let mut id = vec![0u8; 4096];
+    ctrl.emit(&mut id).unwrap();
+    items.push((2, H2C, cmd(Identify::controller().to_sqe(4), &[], &p)));
+    items.push((2, C2H, c2h(4, 0, &id, true, false, &p)));
+    items.push((2, C2H, resp(4, 0, &p)));
+    let out = lab(&["decode", "--queue", "admin", "--pcap", "-"], Some(&write_pcap(&items)));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let l = lines(&out);
+    let logs: Vec<&Value> =
+        l.iter().filter(|v| v.get("discovery_log").is_some()).map(|v| &v["discovery_log"]).collect();
+    assert_eq!(logs.len(), 4);
+    // The 20-byte header read.
+    assert_eq!((logs[0]["genctr"].as_u64(), logs[0]["numrec"].as_u64()), (Some(42), Some(2)));
+    assert!(logs[0].get("entries").is_none());
+    // The entries read at offset 1024: index 0 and 1.
+    let e = &logs[1]["entries"];
+    assert_eq!((logs[1]["first_entry"].as_u64(), e.as_array().unwrap().len()), (Some(0), 2));
+    assert_eq!((e[0]["transport"].as_str(), e[0]["family"].as_str()), (Some("tcp"), Some("ipv4")));
+    assert_eq!((e[0]["traddr"].as_str(), e[0]["trsvcid"].as_str()), (Some("192.168.10.2"), Some("4420")));
+    assert_eq!((e[0]["subsystem"].as_str(), e[0]["cntlid"].as_u64()), (Some("nvme"), Some(0xFFFF)));
+    assert_eq!((e[0]["secure_channel"].as_str(), e[0]["security"].as_str()), (Some("not specified"), Some("none")));
+    assert_eq!((e[1]["index"].as_u64(), e[1]["subsystem"].as_str()), (Some(1), Some("current discovery")));
+    assert_eq!((e[1]["subnqn"].as_str(), e[1]["sectype"].as_u64()), (Some(nvme_proto::cmd::DISCOVERY_NQN), Some(2)));
+    // The whole page at once: the same entries after the header.
+    assert_eq!((logs[2]["numrec"].as_u64(), &logs[2]["entries"]), (Some(2), e));
+    // A read inside a record is reported, not guessed at.
+    assert!(logs[3]["error"].as_str().unwrap().contains("offset 512"), "{}", logs[3]);
+    let ana: Vec<&Value> = l.iter().filter(|v| v.get("ana_log").is_some()).map(|v| &v["ana_log"]).collect();
+    assert_eq!(ana.len(), 3);
+    assert_eq!(
+        (ana[0]["chgcnt"].as_u64(), ana[0]["ngrps"].as_u64(), ana[0]["rgo"].as_bool()),
+        (Some(9), Some(2), Some(false))
+    );
+    let g = &ana[0]["groups"];
+    assert_eq!((g[0]["anagrpid"].as_u64(), g[0]["state_name"].as_str()), (Some(1), Some("optimized")));
+    assert_eq!(g[0]["nsids"], serde_json::json!([1, 2]));
+    assert_eq!((g[1]["state"].as_u64(), g[1]["allows_io"].as_bool()), (Some(3), Some(false)));
+    assert_eq!(g[1]["nsids"], serde_json::json!([3]));
+    // RGO: the command says so, and the groups come without NSIDs.
+    let rgo_cmd = find(&l, |v| v["cmd"]["lid"] == 0x0C && v["cmd"]["rgo"] == true);
+    assert_eq!(rgo_cmd["cmd"]["log"], "Asymmetric Namespace Access");
+    assert_eq!(ana[1]["rgo"], true);
+    assert_eq!(
+        (ana[1]["groups"][1]["anagrpid"].as_u64(), &ana[1]["groups"][1]["nsids"]),
+        (Some(2), &serde_json::json!([]))
+    );
+    // The header alone: its fields, and the size the page needs as far as it can be told (the first descriptor's
+    // fixed part; its NSIDs are known only once it is read).
+    assert_eq!((ana[2]["chgcnt"].as_u64(), ana[2]["ngrps"].as_u64()), (Some(9), Some(2)));
+    assert_eq!(ana[2]["error"], "ANA log page: buffer too short: 48 bytes needed");
+    // The Identify Controller ANA fields.
+    let ic = &find(&l, |v| v.get("identify_controller").is_some())["identify_controller"];
+    assert_eq!((ic["cmic"].as_u64(), ic["anatt"].as_u64(), ic["anacap"].as_u64()), (Some(0x0A), Some(10), Some(0x1F)));
+    assert_eq!((ic["anagrpmax"].as_u64(), ic["nanagrpid"].as_u64()), (Some(32), Some(2)));
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! * [`cmd`]: queue entries and commands: 64-byte SQE, 16-byte CQE and status, SGL descriptors, Fabrics (Connect,
 //!   Property Get/Set, Disconnect, Authentication), Admin (Identify, Get Log Page, Features, Keep Alive, AER, Abort
 //!   and **Cross-Controller Reset**, NVMe Base 2.3 / TP8028), NVM I/O (Read, Write, Flush), Identify Controller with
-//!   CQT (TP4129), CIU, CIRN and CCRL, and the CCR and Lost Host Communication log pages.
+//!   CQT (TP4129), CIU, CIRN, CCRL and the ANA fields, and the CCR, Lost Host Communication, Discovery and Asymmetric
+//!   Namespace Access log pages.
 //! * [`crc`]: CRC-32C, the digest algorithm.
 //! * [`notes`]: the facts behind the code, in our words, with the public source of each (specification by name and
 //!   section or figure, technical proposals, Linux, SPDK, FreeBSD, libnvme, Wireshark): [`notes::tcp`],
@@ -17,7 +18,9 @@
 //!
 //! Every wire structure has two layers, as in smoltcp: a view (a zerocopy cast over caller bytes, checked once so
 //! no accessor can panic) and a validated representation with `parse`, `emit` and `buffer_len`. Callers own
-//! every buffer; nothing on the decode or encode path allocates.
+//! every buffer; nothing on the decode or encode path allocates. Where a structure has no fixed positions (the ANA
+//! log's group descriptors, each with its own NSID list; the namespace identification descriptors), nom frames it,
+//! built without `std` or `alloc`; its answers reach callers as [`cmd::CmdError`] ([`notes::commands`] §12).
 //!
 //! ## What you need to know
 //!

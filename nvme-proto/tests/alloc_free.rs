@@ -13,8 +13,9 @@ use std::hint::black_box;
 
 use allocation_counter::measure;
 use nvme_proto::cmd::{
-    AdminCommand, CcrLogEntry, CcrLogPage, Ccrs, Command, Cqe, CrossControllerReset, IdentifyController, KeepAlive,
-    QueueKind, Sqe, Status,
+    AddressFamily, AdminCommand, AnaGroupDescriptor, AnaLogPage, AnaState, CcrLogEntry, CcrLogPage, Ccrs, Command, Cqe,
+    CrossControllerReset, DiscoveryLogEntry, DiscoveryLogPage, IdentifyController, KeepAlive, NsidList, QueueKind, Sqe,
+    Status,
 };
 use nvme_proto::tcp::{
     C2HData, CapsuleCmd, CapsuleResp, Decoded, Deframer, Fes, H2CData, IcReq, IcResp, Params, Pdu, PduError, R2T, Role,
@@ -178,6 +179,34 @@ fn queue_entries_identify_and_log_pages_allocate_nothing() {
     assert_eq!(sqe_out, sqe_bytes);
     assert_eq!(id_out, identify);
     assert_eq!(log_out, log);
+}
+
+#[test]
+fn discovery_and_ana_pages_allocate_nothing() {
+    let entries = [DiscoveryLogEntry::tcp(AddressFamily::IPV4, "192.168.10.2", "4420", "nqn.2014-08.org.example:a"); 4];
+    let nsids: Vec<u32> = (1..=64).collect();
+    let groups = [
+        AnaGroupDescriptor { anagrpid: 1, chgcnt: 1, state: AnaState::Optimized, nsids: NsidList::new(&nsids[..40]) },
+        AnaGroupDescriptor { anagrpid: 2, chgcnt: 2, state: AnaState::Change, nsids: NsidList::new(&nsids[40..]) },
+    ];
+    let mut disc = vec![0u8; DiscoveryLogPage::buffer_len(entries.len())];
+    let mut ana = vec![0u8; AnaLogPage::buffer_len(&groups, false)];
+    let mut ana_rgo = vec![0u8; AnaLogPage::buffer_len(&groups, true)];
+    let mut counted = (0, 0, 0);
+    let info = measure(|| {
+        DiscoveryLogPage::emit(7, &entries, &mut disc).expect("encodes");
+        AnaLogPage::emit(9, &groups, false, &mut ana).expect("encodes");
+        AnaLogPage::emit(9, &groups, true, &mut ana_rgo).expect("encodes");
+        let page = DiscoveryLogPage::new_checked(&disc).expect("a discovery page");
+        let tcp = page.entries().filter(|e| e.as_ref().is_ok_and(|e| e.trsvcid == "4420")).count();
+        let page = AnaLogPage::new_checked(&ana, false).expect("an ANA page");
+        let nsid_sum: u64 = page.descriptors().flatten().flat_map(|d| d.nsids.iter()).map(u64::from).sum();
+        let rgo = AnaLogPage::new_checked(&ana_rgo, true).expect("an RGO page").descriptors().flatten().count();
+        black_box(page.raw_descriptors().count());
+        counted = (tcp, nsid_sum, rgo);
+    });
+    assert_eq!(info.count_total, 0, "Discovery or ANA pages allocated: {info:?}");
+    assert_eq!(counted, (4, (1..=64).sum(), 2));
 }
 
 /// The Keep Alive SQE of nvme_proto::notes::vectors §2.3.

@@ -1,7 +1,8 @@
 //! tshark as an independent oracle for the command layer (the captures it accepts: nvme_proto::notes::vectors §4): one
 //! NVMe/TCP conversation built with our encoders (ICReq, ICResp, Connect with its data, Property Get/Set, Identify
 //! Controller / Namespace / active NS list with the data we build, Set Features, Get Log Page, Cross-Controller Reset,
-//! AER, Keep Alive), written as a pcap and decoded by tshark 4.0; every decoded field must equal what we built.
+//! AER, Keep Alive, the Discovery and ANA log pages), written as a pcap and decoded by tshark 4.0; every decoded field
+//! must equal what we built.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -10,10 +11,11 @@ use std::time::Duration;
 
 use nvme_proto::capture::{Direction, PcapTcpWriter, TcpFlow};
 use nvme_proto::cmd::{
-    AsyncEvent, AsyncEventRequest, Cap, Cc, CcrLogEntry, CcrLogPage, Ccrs, Connect, ConnectData, ConnectResponse, Cqe,
-    Cqt, CrossControllerReset, Feature, GetLogPage, Identify, IdentifyController, IdentifyNamespace, KeepAlive,
-    LbaFormat, NamespaceList, NumberOfQueues, PropertyGet, PropertyOffset, PropertySet, SetFeatures, Status,
-    StatusCode,
+    AddressFamily, AnaGroupDescriptor, AnaLogPage, AnaState, AsyncEvent, AsyncEventRequest, CMIC_ANA, Cap, Cc,
+    CcrLogEntry, CcrLogPage, Ccrs, Connect, ConnectData, ConnectResponse, Cqe, Cqt, CrossControllerReset,
+    DiscoveryLogEntry, DiscoveryLogPage, Feature, GetLogPage, Identify, IdentifyController, IdentifyNamespace,
+    KeepAlive, LbaFormat, NamespaceList, NsidList, NumberOfQueues, PropertyGet, PropertyOffset, PropertySet,
+    SetFeatures, Status, StatusCode, SubsystemType, TcpSecurityType, Treq, Tsas,
 };
 use nvme_proto::tcp::{C2HData, CapsuleCmd, CapsuleResp, IcReq, IcResp, Params};
 
@@ -50,6 +52,21 @@ impl Conversation {
         let n = pdu.emit(&self.params, &mut self.buf).unwrap();
         self.send(Direction::ControllerToHost, n);
     }
+}
+
+/// The entries of nvme_proto::notes::vectors §5.1 (the libnvme-built page of `cmd_discovery_ana.rs`).
+fn discovery_entries() -> [DiscoveryLogEntry<'static>; 2] {
+    let mut io =
+        DiscoveryLogEntry::tcp(AddressFamily::IPV4, "192.168.10.2", "4420", "nqn.2014-08.org.example:ana-array");
+    io.treq = Treq(0x06);
+    let mut disc =
+        DiscoveryLogEntry::tcp(AddressFamily::IPV6, "fd00::2", "8009", "nqn.2014-08.org.nvmexpress.discovery");
+    disc.subtype = SubsystemType::CURRENT_DISCOVERY;
+    disc.treq = Treq(0x01);
+    disc.portid = 2;
+    disc.eflags = DiscoveryLogEntry::EFLAGS_DUPRETINFO | DiscoveryLogEntry::EFLAGS_EPCSD;
+    disc.tsas = Tsas::Tcp { sectype: TcpSecurityType::TLS13 };
+    [io, disc]
 }
 
 fn build_capture() -> Vec<u8> {
@@ -99,6 +116,11 @@ fn build_capture() -> Vec<u8> {
     ctrl.ciu = 0x5C;
     ctrl.cirn = 0x0123_4567_89AB_CDEF;
     ctrl.cqt = Cqt::from_raw(1500);
+    ctrl.cmic |= CMIC_ANA;
+    ctrl.anatt = 10;
+    ctrl.anacap = 0x5F;
+    ctrl.anagrpmax = 32;
+    ctrl.nanagrpid = 4;
     let mut id = vec![0u8; 4096];
     ctrl.emit(&mut id).unwrap();
     c.data(3, &id);
@@ -148,6 +170,30 @@ fn build_capture() -> Vec<u8> {
     // Keep Alive (CID 10) and an Invalid Field answer with DNR.
     c.cmd(KeepAlive.to_sqe(10).to_bytes(), &[]);
     c.resp(Cqe::new(10, Status::new(StatusCode::INVALID_FIELD).with_dnr(true)));
+
+    // The Discovery log page (CID 11): the two entries of nvme_proto::notes::vectors §5.1, whole page from offset 0.
+    c.cmd(GetLogPage::discovery_log(0, 3072).to_sqe(11).to_bytes(), &[]);
+    let mut disc = vec![0u8; DiscoveryLogPage::buffer_len(2)];
+    DiscoveryLogPage::emit(42, &discovery_entries(), &mut disc).unwrap();
+    c.data(11, &disc);
+    c.resp(Cqe::new(11, Status::SUCCESS));
+
+    // The ANA log page (CID 12) and the same groups read with RGO (CID 13), nvme_proto::notes::vectors §5.2 and §5.3.
+    let nsids1 = [1u32, 2];
+    let nsids2 = [3u32];
+    let groups = [
+        AnaGroupDescriptor { anagrpid: 1, chgcnt: 5, state: AnaState::Optimized, nsids: NsidList::new(&nsids1) },
+        AnaGroupDescriptor { anagrpid: 2, chgcnt: 6, state: AnaState::Inaccessible, nsids: NsidList::new(&nsids2) },
+        AnaGroupDescriptor { anagrpid: 3, chgcnt: 7, state: AnaState::Change, nsids: NsidList::EMPTY },
+    ];
+    for (cid, rgo) in [(12, false), (13, true)] {
+        let len = AnaLogPage::buffer_len(&groups, rgo);
+        c.cmd(GetLogPage::ana_log(rgo, len as u32).to_sqe(cid).to_bytes(), &[]);
+        let mut ana = vec![0u8; len];
+        AnaLogPage::emit(0x11, &groups, rgo, &mut ana).unwrap();
+        c.data(cid, &ana);
+        c.resp(Cqe::new(cid, Status::SUCCESS));
+    }
 
     c.pcap.into_inner()
 }
@@ -216,6 +262,37 @@ const FIELDS: &[&str] = &[
     "nvme.cqe.dword0.aev.aet",
     "nvme.cqe.dword0.aev.aei",
     "nvme.cqe.dword0.aev.lpi",
+    "nvme.cmd.identify.ctrl.cmic.ana",
+    "nvme.cmd.identify.ctrl.anatt",
+    "nvme.cmd.identify.ctrl.anacap",
+    "nvme.cmd.identify.ctrl.anacap.osr",
+    "nvme.cmd.identify.ctrl.anacap.csr",
+    "nvme.cmd.identify.ctrl.anacap.panagrpid",
+    "nvme.cmd.identify.ctrl.anacap.nzpanagrpid",
+    "nvme.cmd.identify.ctrl.anagrpmax",
+    "nvme.cmd.identify.ctrl.nanagrpid",
+    "nvme.cmd.get_logpage.lpo",
+    "nvme.cmd.get_logpage.identify.genctr",
+    "nvme.cmd.get_logpage.identify.numrec",
+    "nvme.cmd.get_logpage.identify.recfmt",
+    "nvme.cmd.get_logpage.identify.rcrd.trtype",
+    "nvme.cmd.get_logpage.identify.rcrd.adrfam",
+    "nvme.cmd.get_logpage.identify.rcrd.subtype",
+    "nvme.cmd.get_logpage.identify.rcrd.treq",
+    "nvme.cmd.get_logpage.identify.rcrd.portid",
+    "nvme.cmd.get_logpage.identify.rcrd.cntlid",
+    "nvme.cmd.get_logpage.identify.rcrd.asqsz",
+    "nvme.cmd.get_logpage.identify.rcrd.trsvcid",
+    "nvme.cmd.get_logpage.identify.rcrd.subnqn",
+    "nvme.cmd.get_logpage.identify.rcrd.traddr",
+    "nvme.cmd.get_logpage.identify.rcrd.tsas.tcp_sectype",
+    "nvme.cmd.get_logpage.ana.chcnt",
+    "nvme.cmd.get_logpage.ana.ngd",
+    "nvme.cmd.get_logpage.ana.grp.id",
+    "nvme.cmd.get_logpage.ana.grp.nns",
+    "nvme.cmd.get_logpage.ana.grp.chcnt",
+    "nvme.cmd.get_logpage.ana.grp.anas.state",
+    "nvme.cmd.get_logpage.ana.grp.nsid",
 ];
 
 /// Runs tshark on the capture; returns, per field, every value it printed (all frames, in order).
@@ -346,11 +423,54 @@ fn tshark_decodes_our_commands_and_structures() {
     assert_eq!(nums(&m, "nvme.cmd.set_features.dword11.nq.ncqr"), [7]);
     assert_eq!(nums(&m, "nvme.cqe.dword0.set_features.nq.nsqa"), [3]);
 
-    // Get Log Page for the CCR log: LID 0x1E, LSP 1 (RMC), RAE 0, NUMD 3 (16 bytes).
-    assert_eq!(nums(&m, "nvme.cmd.get_logpage.dword10.id"), [0x1E]);
-    assert_eq!(nums(&m, "nvme.cmd.get_logpage.dword10.lsp"), [1]);
-    assert_eq!(nums(&m, "nvme.cmd.get_logpage.dword10.rae"), [0]);
-    assert_eq!(nums(&m, "nvme.cmd.get_logpage.numd"), [3]);
+    // Get Log Page: the CCR log (LID 0x1E, LSP 1 = RMC, NUMD 3: 16 bytes), the Discovery log (0x70, 3072 bytes),
+    // the ANA log (0x0C, 124 bytes) and the ANA log with RGO (LSP 1, 112 bytes); RAE 0 and offset 0 for all.
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.dword10.id"), [0x1E, 0x70, 0x0C, 0x0C]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.dword10.lsp"), [1, 0, 0, 1]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.dword10.rae"), [0, 0, 0, 0]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.numd"), [3, 767, 30, 27]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.lpo"), [0, 0, 0, 0]);
+
+    // Identify Controller ANA fields (bytes 76 bit 3, 342, 343, 347:344, 351:348).
+    assert_eq!(nums(&m, "nvme.cmd.identify.ctrl.cmic.ana"), [1]);
+    assert_eq!(nums(&m, "nvme.cmd.identify.ctrl.anatt"), [10]);
+    assert_eq!(nums(&m, "nvme.cmd.identify.ctrl.anacap"), [0x5F]);
+    assert_eq!(nums(&m, "nvme.cmd.identify.ctrl.anacap.osr"), [1]);
+    assert_eq!(nums(&m, "nvme.cmd.identify.ctrl.anacap.csr"), [1]);
+    assert_eq!(nums(&m, "nvme.cmd.identify.ctrl.anacap.panagrpid"), [1]);
+    assert_eq!(nums(&m, "nvme.cmd.identify.ctrl.anacap.nzpanagrpid"), [0]);
+    assert_eq!(nums(&m, "nvme.cmd.identify.ctrl.anagrpmax"), [32]);
+    assert_eq!(nums(&m, "nvme.cmd.identify.ctrl.nanagrpid"), [4]);
+
+    // The Discovery log page: header and both entries as we built them. Wireshark 4.0 names it "identify" and
+    // knows neither EFLAGS nor the TREQ bit layout (it shows TREQ as a raw byte, which is what is compared).
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.genctr"), [42]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.numrec"), [2]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.recfmt"), [0]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.rcrd.trtype"), [3, 3]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.rcrd.adrfam"), [1, 2]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.rcrd.subtype"), [2, 3]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.rcrd.treq"), [0x06, 0x01]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.rcrd.portid"), [1, 2]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.rcrd.cntlid"), [0xFFFF, 0xFFFF]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.rcrd.asqsz"), [32, 32]);
+    let trimmed = |f: &str| strs(&m, f).iter().map(|s| s.trim_end().to_string()).collect::<Vec<_>>();
+    assert_eq!(trimmed("nvme.cmd.get_logpage.identify.rcrd.trsvcid"), ["4420", "8009"]);
+    assert_eq!(trimmed("nvme.cmd.get_logpage.identify.rcrd.traddr"), ["192.168.10.2", "fd00::2"]);
+    assert_eq!(
+        strs(&m, "nvme.cmd.get_logpage.identify.rcrd.subnqn"),
+        ["nqn.2014-08.org.example:ana-array", "nqn.2014-08.org.nvmexpress.discovery"]
+    );
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.identify.rcrd.tsas.tcp_sectype"), [0, 2]);
+
+    // The ANA log page, then its RGO read: the same header and groups, NNSIDS 0 and no NSIDs in the second.
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.ana.chcnt"), [0x11, 0x11]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.ana.ngd"), [3, 3]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.ana.grp.id"), [1, 2, 3, 1, 2, 3]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.ana.grp.nns"), [2, 1, 0, 0, 0, 0]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.ana.grp.chcnt"), [5, 6, 7, 5, 6, 7]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.ana.grp.anas.state"), [0x1, 0x3, 0xF, 0x1, 0x3, 0xF]);
+    assert_eq!(nums(&m, "nvme.cmd.get_logpage.ana.grp.nsid"), [1, 2, 3]);
 
     // Cross-Controller Reset: tshark 4.0 does not know opcode 0x38, but shows the raw dwords.
     assert!(nums(&m, "nvme.cmd.opc").contains(&0x38));

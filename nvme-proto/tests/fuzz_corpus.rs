@@ -16,10 +16,12 @@ mod replay;
 
 use harness::{Digests, SETUP_LEN, Setup};
 use nvme_proto::cmd::{
-    AdminCommand, CcrLogEntry, CcrLogPage, Ccrl, Ccrs, Connect, ConnectData, Cqe, Cqt, CrossControllerReset,
-    FabricsCommand, GetLogPage, Identify, IdentifyController, IdentifyNamespace, KeepAlive, LbaFormat,
-    LostHostCommunicationEntry, LostHostCommunicationLogPage, NamespaceList, NsDescriptorList, NsIdentifier,
-    PropertyGet, PropertyOffset, ReadWrite, Status, StatusCode,
+    ANACAP_CHANGE, ANACAP_INACCESSIBLE, ANACAP_NON_OPTIMIZED, ANACAP_OPTIMIZED, AddressFamily, AdminCommand,
+    AnaGroupDescriptor, AnaLogPage, AnaState, CMIC_ANA, CcrLogEntry, CcrLogPage, Ccrl, Ccrs, Connect, ConnectData, Cqe,
+    Cqt, CrossControllerReset, DiscoveryLogEntry, DiscoveryLogPage, FabricsCommand, GetLogPage, Identify,
+    IdentifyController, IdentifyNamespace, KeepAlive, LbaFormat, LostHostCommunicationEntry,
+    LostHostCommunicationLogPage, NamespaceList, NsDescriptorList, NsIdentifier, NsidList, PropertyGet, PropertyOffset,
+    ReadWrite, Status, StatusCode, SubsystemType, TcpSecurityType, Treq, Tsas,
 };
 use nvme_proto::tcp::{C2HData, CapsuleCmd, CapsuleResp, Fes, H2CData, IcReq, IcResp, Params, Pdu, R2T, Role, TermReq};
 
@@ -47,6 +49,30 @@ fn every_corpus_file_replays_through_its_harness() {
 #[test]
 fn seed_files_match_their_generator() {
     replay::check_or_write_seeds(env!("CARGO_MANIFEST_DIR"), seeds());
+}
+
+/// The Discovery and ANA seeds are what their names say, so the harness's page checks run on them.
+#[test]
+fn log_page_seeds_parse_as_their_pages() {
+    let seeds = seeds();
+    let seed = |name: &str| {
+        let (_, _, bytes) = seeds.iter().find(|(t, n, _)| *t == "cmd_identify_log" && *n == name).expect("seed");
+        bytes.clone()
+    };
+    let disc = seed("discovery_log_two_entries");
+    let page = DiscoveryLogPage::new_checked(&disc).expect("a Discovery page");
+    assert_eq!(page.entries().filter(Result::is_ok).count(), 2);
+    let header_bytes = seed("discovery_log_header_20");
+    let header = nvme_proto::cmd::DiscoveryLogHeader::parse(&header_bytes).expect("a header");
+    assert_eq!(header.numrec, 2);
+    let ana = seed("ana_log_three_groups");
+    let page = AnaLogPage::new_checked(&ana, false).expect("an ANA page");
+    assert_eq!(page.descriptors().filter(Result::is_ok).count(), 3);
+    let rgo = seed("ana_log_rgo");
+    assert!(AnaLogPage::new_checked(&rgo, true).is_ok() && AnaLogPage::new_checked(&ana, true).is_err());
+    let id_bytes = seed("identify_controller_ana");
+    let id = IdentifyController::parse(&id_bytes).expect("Identify Controller");
+    assert_eq!((id.cmic & CMIC_ANA, id.anagrpmax), (CMIC_ANA, 32));
 }
 
 /// The seeds must exercise what they are for: decoded by the same checks the deframer makes, the digest
@@ -445,4 +471,43 @@ fn identify_log_seeds(s: &mut Vec<Seed>) {
     let mut v = vec![0u8; LostHostCommunicationLogPage::buffer_len(lost.len())];
     LostHostCommunicationLogPage::emit(&lost, &mut v).expect("LHC log encodes");
     s.push(("cmd_identify_log", "lost_host_communication_log", v));
+    discovery_ana_seeds(s);
+}
+
+/// The Discovery and ANA pages of nvme_proto::notes::vectors §5, an ANA-reporting Identify Controller, and a
+/// Discovery header as libnvme's first 20-byte read returns it.
+fn discovery_ana_seeds(s: &mut Vec<Seed>) {
+    let mut id = IdentifyController::fabrics_io(2, "nqn.2024-01.io.example:ana");
+    id.cmic |= CMIC_ANA;
+    id.anatt = 10;
+    id.anacap = ANACAP_OPTIMIZED | ANACAP_NON_OPTIMIZED | ANACAP_INACCESSIBLE | ANACAP_CHANGE;
+    id.anagrpmax = 32;
+    id.nanagrpid = 4;
+    let mut v = vec![0u8; IdentifyController::LEN];
+    id.emit(&mut v).expect("Identify Controller encodes");
+    s.push(("cmd_identify_log", "identify_controller_ana", v));
+    let mut io =
+        DiscoveryLogEntry::tcp(AddressFamily::IPV4, "192.168.10.2", "4420", "nqn.2014-08.org.example:ana-array");
+    io.treq = Treq(0x06);
+    let mut disc = DiscoveryLogEntry::tcp(AddressFamily::IPV6, "fd00::2", "8009", nvme_proto::cmd::DISCOVERY_NQN);
+    disc.subtype = SubsystemType::CURRENT_DISCOVERY;
+    disc.treq = Treq(0x01);
+    disc.portid = 2;
+    disc.eflags = DiscoveryLogEntry::EFLAGS_DUPRETINFO | DiscoveryLogEntry::EFLAGS_EPCSD;
+    disc.tsas = Tsas::Tcp { sectype: TcpSecurityType::TLS13 };
+    let mut v = vec![0u8; DiscoveryLogPage::buffer_len(2)];
+    DiscoveryLogPage::emit(42, &[io, disc], &mut v).expect("Discovery log encodes");
+    s.push(("cmd_identify_log", "discovery_log_header_20", v[..20].to_vec()));
+    s.push(("cmd_identify_log", "discovery_log_two_entries", v));
+    let (nsids1, nsids2) = ([1u32, 2], [3u32]);
+    let groups = [
+        AnaGroupDescriptor { anagrpid: 1, chgcnt: 5, state: AnaState::Optimized, nsids: NsidList::new(&nsids1) },
+        AnaGroupDescriptor { anagrpid: 2, chgcnt: 6, state: AnaState::Inaccessible, nsids: NsidList::new(&nsids2) },
+        AnaGroupDescriptor { anagrpid: 3, chgcnt: 7, state: AnaState::Change, nsids: NsidList::EMPTY },
+    ];
+    for (name, rgo) in [("ana_log_three_groups", false), ("ana_log_rgo", true)] {
+        let mut v = vec![0u8; AnaLogPage::buffer_len(&groups, rgo)];
+        AnaLogPage::emit(0x11, &groups, rgo, &mut v).expect("ANA log encodes");
+        s.push(("cmd_identify_log", name, v));
+    }
 }

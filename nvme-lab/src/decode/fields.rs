@@ -1,11 +1,13 @@
 //! NVMe/TCP PDUs, SQEs, CQEs and command data as ordered JSON objects, fields by name.
 
 use nvme_proto::cmd::{
-    AdminCommand, AdminOpcode, AsyncEvent, AsyncEventType, CTRATT_TBKAS, CcrLogPage, CcrResult, Ccrs, Cns, Command,
-    CommandContext, ConnectData, ConnectInvalidParameters, ConnectResponse, Cqe, CrossControllerReset, FabricsCommand,
-    FabricsType, Feature, FeatureId, GetLogPage, IdentifyControllerView, IdentifyNamespace, IoCommand, IoOpcode,
-    LSP_RMC, LogId, LostHostCommunicationLogPage, NamespaceList, OAES_CCRCN, OAES_LHCN, PropertyOffset, PropertySize,
-    QueueKind, ReadWrite, Sqe, Status, parse_ascii_field, parse_nqn_field,
+    AdminCommand, AdminOpcode, AnaLogHeaderView, AnaLogPage, AsyncEvent, AsyncEventType, CTRATT_TBKAS, CcrLogPage,
+    CcrResult, Ccrs, CmdError, Cns, Command, CommandContext, ConnectData, ConnectInvalidParameters, ConnectResponse,
+    Cqe, CrossControllerReset, DISCOVERY_RECORD_LEN, DiscoveryLogEntries, DiscoveryLogEntry, DiscoveryLogHeader,
+    DiscoveryLogPage, FabricsCommand, FabricsType, Feature, FeatureId, GetLogPage, IdentifyControllerView,
+    IdentifyNamespace, IoCommand, IoOpcode, LSP_ANA_RGO, LSP_RMC, LogId, LostHostCommunicationLogPage, NamespaceList,
+    OAES_CCRCN, OAES_LHCN, PropertyOffset, PropertySize, QueueKind, ReadWrite, SecureChannel, Sqe, Status, Tsas,
+    parse_ascii_field, parse_nqn_field,
 };
 use nvme_proto::tcp::{Fes, IcReq, IcResp, PduFlags, TermReq};
 
@@ -164,6 +166,9 @@ fn log_page(o: &mut Obj, g: &GetLogPage) {
     o.put("lid", g.lid.0).put("log", g.lid.name()).put("lsp", g.lsp);
     if g.lid == LogId::CROSS_CONTROLLER_RESET {
         o.put("rmc", g.lsp & LSP_RMC != 0);
+    }
+    if g.lid == LogId::ANA {
+        o.put("rgo", g.lsp & LSP_ANA_RGO != 0);
     }
     o.put("rae", g.rae).put("numd", g.numd).put("bytes", g.transfer_len()).put("lpo", g.lpo);
     o.put("lsi", g.lsi).put("csi", g.csi);
@@ -435,8 +440,126 @@ pub fn c2h_data(cmd: &Command, data: &[u8]) -> Option<(&'static str, Obj)> {
             }
             Some(("lost_host_communication_log", o))
         }
+        Command::Admin(AdminCommand::GetLogPage(g)) if g.lid == LogId::DISCOVERY => {
+            Some(("discovery_log", discovery_log(g, data)))
+        }
+        Command::Admin(AdminCommand::GetLogPage(g)) if g.lid == LogId::ANA => Some(("ana_log", ana_log(g, data))),
         _ => None,
     }
+}
+
+/// Most bytes of a Discovery or ANA log page collected for decoding (63 Discovery entries; an ANA page of 16 384
+/// NSIDs): a longer page shows its header and the error naming the size it needs.
+pub const LOG_DECODE_MAX: usize = 64 * 1024;
+
+/// A Discovery log page (LID 0x70), as much as this transfer holds: from offset 0 the header (libnvme first reads
+/// its 20 bytes) and, from 1024 bytes on, the page with its entries; from offset 1024 × (k + 1) the entries from
+/// index k (libnvme's second read).
+fn discovery_log(g: &GetLogPage, data: &[u8]) -> Obj {
+    let mut o = Obj::new();
+    let record = DISCOVERY_RECORD_LEN as u64;
+    if g.lpo == 0 {
+        match DiscoveryLogHeader::parse(data) {
+            Ok(h) => {
+                o.put("genctr", h.genctr).put("numrec", h.numrec).put("recfmt", h.recfmt);
+            }
+            Err(e) => {
+                o.put("error", format!("Discovery log header: {e}"));
+                return o;
+            }
+        }
+        if data.len() < DISCOVERY_RECORD_LEN {
+            return o; // the header's defined bytes only
+        }
+        match DiscoveryLogPage::new_checked(data) {
+            Ok(page) => {
+                let entries = page.entries().enumerate().map(|(i, e)| discovery_entry(i as u64, e));
+                o.put("entries", J::A(entries.collect()));
+            }
+            Err(e) => {
+                o.put("error", format!("Discovery log page: {e}"));
+            }
+        }
+    } else if g.lpo >= record && g.lpo.is_multiple_of(record) {
+        let first = g.lpo / record - 1;
+        o.put("first_entry", first);
+        let entries = DiscoveryLogEntries::new(data).enumerate().map(|(i, e)| discovery_entry(first + i as u64, e));
+        o.put("entries", J::A(entries.collect()));
+    } else {
+        o.put("error", format!("read at offset {} (inside the header or an entry): not decoded", g.lpo));
+    }
+    o
+}
+
+fn discovery_entry(index: u64, entry: Result<DiscoveryLogEntry<'_>, CmdError>) -> J {
+    let mut x = Obj::new();
+    x.put("index", index);
+    let e = match entry {
+        Ok(e) => e,
+        Err(err) => {
+            x.put("error", format!("Discovery log entry: {err}"));
+            return J::O(x);
+        }
+    };
+    x.put("trtype", e.trtype.0).put("transport", e.trtype.name()).put("adrfam", e.adrfam.0);
+    x.put("family", e.adrfam.name()).put("subtype", e.subtype.0).put("subsystem", e.subtype.name());
+    let secure = match e.treq.secure_channel() {
+        SecureChannel::NotSpecified => "not specified",
+        SecureChannel::Required => "required",
+        SecureChannel::NotRequired => "not required",
+        SecureChannel::Reserved => "reserved",
+    };
+    x.put("treq", e.treq.0).put("secure_channel", secure).put("sqflow_disable", e.treq.sq_flow_control_disable());
+    x.put("portid", e.portid).put("cntlid", e.cntlid).put("asqsz", e.asqsz).put("eflags", e.eflags);
+    x.put("traddr", e.traddr).put("trsvcid", e.trsvcid).put("subnqn", e.subnqn);
+    match e.tsas {
+        Tsas::Tcp { sectype } => {
+            x.put("sectype", sectype.0).put("security", sectype.name());
+        }
+        Tsas::Other(bytes) => {
+            x.put("tsas", hex_bytes(bytes));
+        }
+    }
+    J::O(x)
+}
+
+/// An ANA log page (LID 0x0C), read from offset 0 (with or without RGO, as the command's LSP says).
+fn ana_log(g: &GetLogPage, data: &[u8]) -> Obj {
+    let mut o = Obj::new();
+    if g.lpo != 0 {
+        o.put("error", format!("read at offset {}: not decoded", g.lpo));
+        return o;
+    }
+    let rgo = g.lsp & LSP_ANA_RGO != 0;
+    o.put("rgo", rgo);
+    let page = match AnaLogPage::new_checked(data, rgo) {
+        Ok(page) => page,
+        Err(e) => {
+            // The header alone still says what the page holds (libnvme reads its 16 bytes first).
+            if let Ok(h) = AnaLogHeaderView::ref_from_buf(data) {
+                o.put("chgcnt", h.chgcnt.get()).put("ngrps", h.ngrps.get());
+            }
+            o.put("error", format!("ANA log page: {e}"));
+            return o;
+        }
+    };
+    o.put("chgcnt", page.chgcnt()).put("ngrps", page.ngrps());
+    let groups = page.descriptors().map(|d| {
+        let mut x = Obj::new();
+        match d {
+            Ok(d) => {
+                x.put("anagrpid", d.anagrpid).put("chgcnt", d.chgcnt).put("state", d.state.to_raw());
+                x.put("state_name", d.state.name()).put("allows_io", d.state.allows_io());
+                x.put("nsids", J::A(d.nsids.iter().map(J::from).collect()));
+            }
+            Err(e) => {
+                x.put("error", format!("ANA group descriptor: {e}"));
+            }
+        }
+        J::O(x)
+    });
+    o.put("groups", J::A(groups.collect()));
+    o
 }
 
 fn ccrs_name(c: Ccrs) -> &'static str {
@@ -505,6 +628,8 @@ pub fn identify_controller(data: &[u8]) -> Obj {
     o.put("subnqn", text(&v.subnqn, 768, true));
     o.put("ioccsz", v.ioccsz.get()).put("iorcsz", v.iorcsz.get()).put("icdoff", v.icdoff.get());
     o.put("msdbd", v.msdbd).put("ofcs", v.ofcs.get());
+    o.put("anatt", v.anatt).put("anacap", v.anacap).put("anagrpmax", v.anagrpmax.get());
+    o.put("nanagrpid", v.nanagrpid.get());
     o.put("ccrl", v.ccrl).put("ccrl_reported", v.ccrl != 0);
     o
 }
@@ -536,6 +661,9 @@ pub fn wants_data(cmd: &Command) -> Option<usize> {
         {
             // Both pages are at most 4096 bytes; a larger NUMD is still collected only that far.
             Some((g.transfer_len() as usize).min(4096))
+        }
+        Command::Admin(AdminCommand::GetLogPage(g)) if g.lid == LogId::DISCOVERY || g.lid == LogId::ANA => {
+            Some(usize::try_from(g.transfer_len()).unwrap_or(usize::MAX).min(LOG_DECODE_MAX))
         }
         _ => None,
     }

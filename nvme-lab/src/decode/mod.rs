@@ -4,7 +4,8 @@
 //! prints is exactly what a receiver built on nvme-proto accepts or rejects, with the FES and FEI it would put in a
 //! termination request. Commands are tracked by CID per connection, so completions and data decode in context:
 //! the CQE of a CCR shows IRS/V/CLRI, the data of an Identify Controller shows CQT/CIU/CIRN/CCRL, the data of a
-//! Get Log Page 0x1E shows the CCR log entries.
+//! Get Log Page 0x1E shows the CCR log entries, 0x70 the Discovery log (header, entries) and 0x0C the ANA groups with
+//! their states and NSIDs.
 
 mod fields;
 

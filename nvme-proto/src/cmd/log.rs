@@ -1,6 +1,7 @@
-//! Get Log Page (admin opcode 0x02; [notes::commands §6.2](crate::notes::commands)) and the log pages this project
-//! parses and builds: Cross-Controller Reset (LID 0x1E) and Lost Host Communication (LID 0x1F)
-//! ([notes::ccr_cqt §4, §5](crate::notes::ccr_cqt)).
+//! Get Log Page (admin opcode 0x02; [notes::commands §6.2](crate::notes::commands)) and the log pages of 8-byte
+//! entries: Cross-Controller Reset (LID 0x1E) and Lost Host Communication (LID 0x1F)
+//! ([notes::ccr_cqt §4, §5](crate::notes::ccr_cqt)). The Discovery (0x70) and ANA (0x0C) pages are in
+//! `discovery.rs` and `ana.rs`.
 
 use zerocopy::little_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -147,6 +148,24 @@ impl GetLogPage {
     pub const fn ccr_log(rmc: bool, bytes: u32) -> Self {
         let mut cmd = Self::new(LogId::CROSS_CONTROLLER_RESET, bytes);
         cmd.lsp = if rmc { LSP_RMC } else { 0 };
+        cmd
+    }
+
+    /// Reads `bytes` bytes of the Asymmetric Namespace Access log (LID 0x0C) with RGO = `rgo` (LSP bit 0,
+    /// [`LSP_ANA_RGO`](crate::cmd::LSP_ANA_RGO)), RAE = 0 (clears the ANA Change event), NSID 0xFFFF_FFFF, as the
+    /// Linux host reads it. Size the read with [`AnaLogPage::max_len`](crate::cmd::AnaLogPage::max_len).
+    pub const fn ana_log(rgo: bool, bytes: u32) -> Self {
+        let mut cmd = Self::new(LogId::ANA, bytes);
+        cmd.lsp = if rgo { crate::cmd::LSP_ANA_RGO } else { 0 };
+        cmd
+    }
+
+    /// Reads `bytes` bytes of the Discovery log (LID 0x70) from byte `lpo`, NSID 0, RAE 0, as libnvme does: first
+    /// the header's 20 bytes at offset 0, then the entries at offset 1024, then the header again.
+    pub const fn discovery_log(lpo: u64, bytes: u32) -> Self {
+        let mut cmd = Self::new(LogId::DISCOVERY, bytes);
+        cmd.lpo = lpo;
+        cmd.nsid = 0;
         cmd
     }
 

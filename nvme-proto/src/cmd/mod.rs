@@ -13,6 +13,9 @@
 //! | `features.rs` | Set/Get Features: Number of Queues, Asynchronous Event Configuration, Keep Alive Timer |
 //! | `ccr.rs` | the Cross-Controller Reset command and its completion DW0 |
 //! | `log.rs` | Get Log Page, the CCR (0x1E) and Lost Host Communication (0x1F) log pages |
+//! | `discovery.rs` | the Discovery log page (0x70): header and 1024-byte entries |
+//! | `ana.rs` | the Asymmetric Namespace Access log page (0x0C): group descriptors and their NSID lists |
+//! | `framing.rs` | (private) the nom building blocks of the variable-length structures (ANA, NS descriptors) |
 //! | `aer.rs` | Asynchronous Event Request, events, the CCR Completed notice, OAES/AEC bits |
 //! | `io.rs` | Read, Write, Flush, [`IoCommand`] |
 //! | `strings.rs` | validated ASCII and NQN fields |
@@ -36,11 +39,14 @@
 
 mod admin;
 mod aer;
+mod ana;
 mod ccr;
 mod cqe;
+mod discovery;
 mod error;
 mod fabrics;
 mod features;
+mod framing;
 mod identify;
 mod io;
 mod log;
@@ -55,8 +61,17 @@ pub use aer::{
     AEC_CCRCN, AEC_LHCN, AEI_CCR_COMPLETED, AEI_LOST_HOST_COMMUNICATION, AsyncEvent, AsyncEventRequest, AsyncEventType,
     OAES_CCRCN, OAES_LHCN, notice,
 };
+pub use ana::{
+    AnaGroupDescriptor, AnaGroupDescriptorView, AnaLogHeaderView, AnaLogPage, AnaRawDescriptors, AnaState, LSP_ANA_RGO,
+    NsidIter, NsidList,
+};
 pub use ccr::{CcrResult, CrossControllerReset};
 pub use cqe::{Cqe, CqeView};
+pub use discovery::{
+    AddressFamily, DISCOVERY_LOG_MAX_RECORDS, DISCOVERY_RECORD_LEN, DiscoveryLogEntries, DiscoveryLogEntry,
+    DiscoveryLogEntryView, DiscoveryLogHeader, DiscoveryLogHeaderView, DiscoveryLogPage, SecureChannel, SubsystemType,
+    TcpSecurityType, TransportType, Treq, Tsas,
+};
 pub use error::CmdError;
 pub use fabrics::{
     AuthMessageHeader, Authentication, Cap, Cc, Connect, ConnectData, ConnectDataView, ConnectInvalidParameters,
@@ -67,10 +82,11 @@ pub use features::{
     AsyncEventConfig, Feature, FeatureId, FeatureSelect, GetFeatures, KeepAliveTimer, NumberOfQueues, SetFeatures,
 };
 pub use identify::controller::{
-    CMIC_ANA, CMIC_MULTI_CONTROLLER, CTRATT_HIDS, CTRATT_TBKAS, Ccrl, Cqt, IdentifyController, IdentifyControllerView,
-    OFCS_DISCONNECT, SGLS_OFFSET, SGLS_SUPPORTED, SGLS_TRANSPORT_DATA_BLOCK,
+    ANACAP_CHANGE, ANACAP_GRPID_MGMT, ANACAP_GRPID_STATIC, ANACAP_INACCESSIBLE, ANACAP_NON_OPTIMIZED, ANACAP_OPTIMIZED,
+    ANACAP_PERSISTENT_LOSS, CMIC_ANA, CMIC_MULTI_CONTROLLER, CTRATT_HIDS, CTRATT_TBKAS, Ccrl, Cqt, IdentifyController,
+    IdentifyControllerView, OFCS_DISCONNECT, SGLS_OFFSET, SGLS_SUPPORTED, SGLS_TRANSPORT_DATA_BLOCK,
 };
-pub use identify::descriptors::{Nidt, NsDescriptorIter, NsDescriptorList, NsIdentifier};
+pub use identify::descriptors::{Nidt, NsDescriptorHeaderView, NsDescriptorIter, NsDescriptorList, NsIdentifier};
 pub use identify::namespace::{IdentifyNamespace, IdentifyNamespaceView, LBA_FORMATS, LbaFormat};
 pub use identify::nslist::{NS_LIST_MAX, NamespaceList};
 pub use identify::{Cns, IDENTIFY_DATA_LEN, Identify};

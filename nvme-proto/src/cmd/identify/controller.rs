@@ -147,11 +147,11 @@ pub struct IdentifyControllerView {
     pub endgidmax: U16,
     /// Byte 342, ANATT: ANA transition time, seconds.
     pub anatt: u8,
-    /// Byte 343, ANACAP.
+    /// Byte 343, ANACAP: ANA capabilities ([`ANACAP_OPTIMIZED`] and the other `ANACAP_*` bits).
     pub anacap: u8,
-    /// Bytes 347:344, ANAGRPMAX.
+    /// Bytes 347:344, ANAGRPMAX: largest ANA group identifier in the subsystem.
     pub anagrpmax: U32,
-    /// Bytes 351:348, NANAGRPID.
+    /// Bytes 351:348, NANAGRPID: number of ANA group identifiers this controller supports.
     pub nanagrpid: U32,
     /// Bytes 355:352, PELS.
     pub pels: U32,
@@ -504,6 +504,20 @@ pub const CTRATT_TBKAS: u32 = 1 << 6;
 pub const CMIC_MULTI_CONTROLLER: u8 = 1 << 1;
 /// CMIC bit 3: ANA reporting supported.
 pub const CMIC_ANA: u8 = 1 << 3;
+/// ANACAP bit 0: the controller can report the ANA Optimized state.
+pub const ANACAP_OPTIMIZED: u8 = 1 << 0;
+/// ANACAP bit 1: the controller can report ANA Non-Optimized.
+pub const ANACAP_NON_OPTIMIZED: u8 = 1 << 1;
+/// ANACAP bit 2: the controller can report ANA Inaccessible.
+pub const ANACAP_INACCESSIBLE: u8 = 1 << 2;
+/// ANACAP bit 3: the controller can report ANA Persistent Loss.
+pub const ANACAP_PERSISTENT_LOSS: u8 = 1 << 3;
+/// ANACAP bit 4: the controller can report ANA Change.
+pub const ANACAP_CHANGE: u8 = 1 << 4;
+/// ANACAP bit 6: a namespace's ANAGRPID (Identify Namespace bytes 95:92) does not change while it is attached.
+pub const ANACAP_GRPID_STATIC: u8 = 1 << 6;
+/// ANACAP bit 7: a non-zero ANAGRPID is supported in Namespace Management.
+pub const ANACAP_GRPID_MGMT: u8 = 1 << 7;
 /// SGLS bits 1:0 = 01: SGLs supported, byte aligned.
 pub const SGLS_SUPPORTED: u32 = 0b01;
 /// SGLS bit 20: the SGL address may be an offset (needed for in-capsule data, descriptor 0x01).
@@ -568,6 +582,13 @@ pub struct IdentifyController<'a> {
     pub kas: u16,
     /// Byte 342, ANATT (seconds).
     pub anatt: u8,
+    /// Byte 343, ANACAP ([`ANACAP_OPTIMIZED`] and the other `ANACAP_*` bits).
+    pub anacap: u8,
+    /// Bytes 347:344, ANAGRPMAX: largest ANA group identifier (the Linux host rejects a descriptor above it).
+    pub anagrpmax: u32,
+    /// Bytes 351:348, NANAGRPID: number of ANA groups this controller supports (with MNAN, sizes an ANA log read:
+    /// [`AnaLogPage::max_len`](crate::cmd::AnaLogPage::max_len)).
+    pub nanagrpid: u32,
     /// Bytes 387:386, CQT.
     pub cqt: Cqt,
     /// Byte 512, SQES.
@@ -613,7 +634,8 @@ impl<'a> IdentifyController<'a> {
     /// An I/O controller of an NVMe/TCP subsystem as this project's target reports it, with Linux-nvmet-like
     /// values: VER 1.3, KAS 10 (1 s), SQES 0x66, CQES 0x44, CTRATT HIDS and TBKAS, CMIC multi-controller, SGLS
     /// byte aligned with offsets and transport data blocks, IOCCSZ 4 (no in-capsule I/O data), IORCSZ 1,
-    /// MSDBD 1, OFCS Disconnect, MAXCMD 128, NN 1, ACL 3, AERL 3, CCRL 4, CQT not reported, CIU 1, CIRN 0.
+    /// MSDBD 1, OFCS Disconnect, MAXCMD 128, NN 1, ACL 3, AERL 3, CCRL 4, CQT not reported, CIU 1, CIRN 0, no ANA
+    /// (CMIC bit 3 clear, ANACAP, ANAGRPMAX and NANAGRPID 0).
     /// Change fields as needed.
     pub const fn fabrics_io(cntlid: u16, subnqn: &'a str) -> Self {
         Self {
@@ -642,6 +664,9 @@ impl<'a> IdentifyController<'a> {
             elpe: 0,
             kas: 10,
             anatt: 0,
+            anacap: 0,
+            anagrpmax: 0,
+            nanagrpid: 0,
             cqt: Cqt::NotReported,
             sqes: 0x66,
             cqes: 0x44,
@@ -694,6 +719,9 @@ impl<'a> IdentifyController<'a> {
             elpe: v.elpe,
             kas: v.kas.get(),
             anatt: v.anatt,
+            anacap: v.anacap,
+            anagrpmax: v.anagrpmax.get(),
+            nanagrpid: v.nanagrpid.get(),
             cqt: v.command_quiesce_time(),
             sqes: v.sqes,
             cqes: v.cqes,
@@ -750,6 +778,9 @@ impl<'a> IdentifyController<'a> {
         v.elpe = self.elpe;
         v.kas.set(self.kas);
         v.anatt = self.anatt;
+        v.anacap = self.anacap;
+        v.anagrpmax.set(self.anagrpmax);
+        v.nanagrpid.set(self.nanagrpid);
         v.cqt.set(self.cqt.to_raw());
         v.sqes = self.sqes;
         v.cqes = self.cqes;

@@ -1,9 +1,17 @@
 //! Namespace Identification Descriptor list (CNS 03h, 4096 bytes; [notes::commands §6.1.3](crate::notes::commands)):
 //! descriptors packed one after the other (NIDT u8, NIDL u8, 2 reserved bytes, NIDL bytes of identifier), ended by
 //! NIDL 0 or the end of the data.
+//!
+//! Type, length, value: where descriptor *i* starts depends on the lengths before it, so the iterator frames them
+//! with nom (`cmd/framing.rs`): the 4-byte header is a zerocopy view, the identifier borrowed from the caller.
+
+use nom::Err;
+use nom::bytes::streaming::take;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use super::IDENTIFY_DATA_LEN;
 use crate::cmd::CmdError;
+use crate::cmd::framing::view;
 
 /// Namespace identifier type (NIDT). Open: unknown types round-trip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,6 +86,20 @@ impl<'a> NsIdentifier<'a> {
     }
 }
 
+/// Zero-copy view of the 4-byte header of one namespace identification descriptor; NIDL identifier bytes follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct NsDescriptorHeaderView {
+    /// Byte 0, NIDT: the identifier type ([`Nidt`]).
+    pub nidt: u8,
+    /// Byte 1, NIDL: the identifier length in bytes (0 ends the list).
+    pub nidl: u8,
+    /// Bytes 3:2, reserved.
+    pub reserved: [u8; 2],
+}
+
+const _: () = assert!(size_of::<NsDescriptorHeaderView>() == 4);
+
 /// Zero-copy view of a descriptor list. The iterator checks each descriptor as it goes: one that runs past the 4096
 /// bytes, or a known type with the wrong NIDL (which the Linux host also rejects), yields an error and ends the
 /// iteration.
@@ -143,35 +165,42 @@ impl<'a> Iterator for NsDescriptorIter<'a> {
             return None;
         }
         let start = self.pos;
-        let Some(&[nidt, nidl, _, _]) = self.buf.get(start..start + 4) else {
-            // Fewer than 4 bytes left: the list ends here if they are zero padding; anything else is a cut header.
-            self.done = true;
-            let rest = self.buf.get(start..).unwrap_or(&[]);
-            return if rest.iter().all(|&b| b == 0) {
-                None
-            } else {
-                Some(Err(CmdError::InvalidField { offset: start }))
-            };
+        let rest = self.buf.get(start..).unwrap_or(&[]);
+        let (after, header) = match view::<NsDescriptorHeaderView>(rest) {
+            Ok(parsed) => parsed,
+            Err(_) => {
+                // Fewer than 4 bytes left: the list ends here if they are zero padding; anything else is a cut
+                // header.
+                self.done = true;
+                return if rest.iter().all(|&b| b == 0) {
+                    None
+                } else {
+                    Some(Err(CmdError::InvalidField { offset: start }))
+                };
+            }
         };
-        if nidl == 0 {
+        if header.nidl == 0 {
             self.done = true;
             return None;
         }
-        let nidt = Nidt(nidt);
-        let Some(nid) = self.buf.get(start + 4..start + 4 + usize::from(nidl)) else {
+        let nidt = Nidt(header.nidt);
+        // Streaming `take`: an identifier running past the 4096 bytes is Incomplete, an error at NIDL, as is a known
+        // type with another length (the Linux host stops there too).
+        let taken: Result<_, Err<nom::error::Error<&[u8]>>> = take(usize::from(header.nidl))(after);
+        let Ok((_, nid)) = taken else {
             self.done = true;
             return Some(Err(CmdError::InvalidField { offset: start + 1 }));
         };
-        if nidt.expected_len().is_some_and(|l| l != nidl) {
+        if nidt.expected_len().is_some_and(|l| l != header.nidl) {
             self.done = true;
             return Some(Err(CmdError::InvalidField { offset: start + 1 }));
         }
-        self.pos = start + 4 + usize::from(nidl);
+        self.pos = start + 4 + nid.len();
         let id = match nidt {
             Nidt::EUI64 => nid.try_into().map(NsIdentifier::Eui64),
             Nidt::NGUID => nid.try_into().map(NsIdentifier::Nguid),
             Nidt::UUID => nid.try_into().map(NsIdentifier::Uuid),
-            Nidt::CSI => Ok(NsIdentifier::Csi(nid[0])),
+            Nidt::CSI => nid.try_into().map(|[csi]: [u8; 1]| NsIdentifier::Csi(csi)),
             _ => Ok(NsIdentifier::Unknown { nidt, nid }),
         };
         Some(id.map_err(|_| CmdError::InvalidField { offset: start + 1 }))
