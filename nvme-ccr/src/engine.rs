@@ -104,9 +104,9 @@ struct PendingRelease {
 /// The Sans-IO host recovery engine for one subsystem reached through several controllers (one per path).
 ///
 /// It decides when a command that was in flight on a failed path may run again elsewhere: never before a
-/// Cross-Controller Reset proved the exact failed instance reset, or before the time-based hold passed (ccr-cqt.md
-/// §14), except under [`Policy::Legacy`](crate::Policy::Legacy) (the unsafe baseline) and for side-effect-free commands under
-/// [`Policy::CcrFilter`](crate::Policy::CcrFilter).
+/// Cross-Controller Reset proved the exact failed instance reset, or before the time-based hold passed
+/// ([notes::ccr_cqt §14](crate::notes::ccr_cqt)), except under [`Policy::Legacy`](crate::Policy::Legacy) (the unsafe
+/// baseline) and for side-effect-free commands under [`Policy::CcrFilter`](crate::Policy::CcrFilter).
 ///
 /// # Call order
 ///
@@ -132,11 +132,11 @@ struct PendingRelease {
 /// with success and IRS = 0: the target is tearing that controller down and will report the outcome), that CCR is
 /// the authority: reaching the hold deadline does not release while it is unresolved, because a target reports CCR
 /// success only after every command of the impacted controller has executed or been cancelled, even when it breaks
-/// its CQT promise (ccr-cqt.md §11). A CCR its live source has **not answered yet** counts the same way: a target
-/// may hold the completion until the teardown is done and then answer IRS = 1 (ccr-cqt.md §3), so the outstanding
-/// command is its report in progress; the driver's admin command timeout, reported as a failure of the source,
-/// bounds it. At the deadline the engine reports [`Event::HoldExtendedByCcr`], stops trying further sources, reads
-/// the source's CCR log at once and again every
+/// its CQT promise ([notes::ccr_cqt §11](crate::notes::ccr_cqt)). A CCR its live source has **not answered yet** counts
+/// the same way: a target may hold the completion until the teardown is done and then answer IRS = 1
+/// ([notes::ccr_cqt §3](crate::notes::ccr_cqt)), so the outstanding command is its report in progress; the driver's
+/// admin command timeout, reported as a failure of the source, bounds it. At the deadline the engine reports
+/// [`Event::HoldExtendedByCcr`], stops trying further sources, reads the source's CCR log at once and again every
 /// [`Config::accepted_ccr_recheck`](crate::Config::accepted_ccr_recheck) (the AEN still works; the re-reads cover a
 /// lost one), and releases:
 ///
@@ -260,8 +260,8 @@ impl Engine {
     ///
     /// [`Completion::Deliver`]: the command is done, hand the completion to its submitter.
     /// [`Completion::Held`]: the path is fencing and the command is held: drop this completion (it came from an
-    /// association already declared dead; see `spec-notes/recovery.md`), the command stays held and is released
-    /// later like the others.
+    /// association already declared dead; see [notes::recovery](crate::notes::recovery), decision 12), the command
+    /// stays held and is released later like the others.
     pub fn handle_complete(&mut self, now: Instant, path: PathId, token: u64) -> Result<Completion, CompleteError> {
         self.advance(now);
         self.table.complete(path, token)
@@ -474,7 +474,7 @@ impl Engine {
     /// `path` has a new live association with new facts (new CIU/CIRN, maybe a new CNTLID): it is LIVE again,
     /// usable for commands and as a CCR source (a CCR-incapable mark is forgotten: it may be an upgraded target).
     /// Refused while the path is LIVE or FENCING: reconnecting before the held commands are released could race
-    /// with the fencing decision (ccr-cqt.md §15).
+    /// with the fencing decision ([notes::ccr_cqt §15](crate::notes::ccr_cqt)).
     pub fn handle_reconnected(&mut self, now: Instant, path: PathId, facts: ControllerFacts) -> Result<(), PathError> {
         self.advance(now);
         let Some(p) = self.paths.get_mut(path.index()) else { return Err(PathError::UnknownPath) };

@@ -42,7 +42,8 @@ pub enum PathError {
     /// The engine tracks at most [`MAX_PATHS`](crate::MAX_PATHS) paths.
     TooManyPaths,
     /// The input is not allowed in the path's state (for example a reconnect while it is still fencing: the
-    /// impacted path must not reconnect before its held commands are released, ccr-cqt.md §15).
+    /// impacted path must not reconnect before its held commands are released,
+    /// [notes::ccr_cqt §15](crate::notes::ccr_cqt)).
     WrongState {
         /// The path's state.
         state: PathState,

@@ -1,4 +1,5 @@
-//! What the host knows about one controller (one path), and the time-based hold formula (TP4129, ccr-cqt.md §6).
+//! What the host knows about one controller (one path), and the time-based hold formula (TP4129,
+//! [notes::ccr_cqt §6](crate::notes::ccr_cqt)).
 
 use core::time::Duration;
 
@@ -6,7 +7,7 @@ use nvme_proto::cmd::{Ccrl, Cqt, IdentifyController};
 
 /// One instance of a controller: CNTLID, CIU and CIRN from its Identify Controller data (bytes 79:78, 135 and
 /// 143:136; NVMe Base 2.3 / TP8028). A reconnect may reuse the CNTLID but renews CIU and CIRN, so a CCR naming an
-/// old instance does not match the new one (ccr-cqt.md §2).
+/// old instance does not match the new one ([notes::ccr_cqt §2](crate::notes::ccr_cqt)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Instance {
     /// CNTLID (Identify bytes 79:78): the ICID a CCR names.
@@ -27,10 +28,11 @@ pub struct ControllerFacts {
     /// CIRN (Identify bytes 143:136).
     pub cirn: u64,
     /// CQT (Identify bytes 387:386). [`Cqt::NotReported`] (0 on the wire) means "not reported", not "quiesces
-    /// instantly": the hold then uses the administrator-set fallback F (ccr-cqt.md §6.3).
+    /// instantly": the hold then uses the administrator-set fallback F ([notes::ccr_cqt §6.3](crate::notes::ccr_cqt)).
     pub cqt: Cqt,
     /// CCRL (Identify byte 1807): how many CCRs this controller accepts in flight as a source.
-    /// [`Ccrl::NotReported`] (pre-TP8028): the engine still uses it as a source, one CCR at a time (ccr-cqt.md §2).
+    /// [`Ccrl::NotReported`] (pre-TP8028): the engine still uses it as a source, one CCR at a time
+    /// ([notes::ccr_cqt §2](crate::notes::ccr_cqt)).
     pub ccrl: Ccrl,
     /// The keep-alive timeout the host asked for in Connect (KATO).
     pub kato: Duration,
@@ -39,7 +41,7 @@ pub struct ControllerFacts {
 }
 
 /// The value that takes CQT's place in every formula: the reported CQT, or `fallback` (F) when none was reported.
-/// F is never added on top of a reported CQT (ccr-cqt.md §6.3).
+/// F is never added on top of a reported CQT ([notes::ccr_cqt §6.3](crate::notes::ccr_cqt)).
 pub const fn cqt_or_fallback(cqt: Cqt, fallback: Duration) -> Duration {
     match cqt.duration() {
         Some(d) => d,
@@ -58,8 +60,8 @@ impl ControllerFacts {
         Instance { cntlid: self.cntlid, ciu: self.ciu, cirn: self.cirn }
     }
 
-    /// The time-based hold (ccr-cqt.md §6.3): `(TBKAS ? 3 : 2) x KATO + (CQT != 0 ? CQT : F)`, measured from loss
-    /// detection. Saturates instead of overflowing.
+    /// The time-based hold ([notes::ccr_cqt §6.3](crate::notes::ccr_cqt)):
+    /// `(TBKAS ? 3 : 2) x KATO + (CQT != 0 ? CQT : F)`, measured from loss detection. Saturates instead of overflowing.
     ///
     /// KATO 5 s, TBKAS, CQT 1 ms gives 15 001 ms; KATO 5 s, TBKAS, CQT not reported and F = 10 s gives 25 000 ms.
     pub fn hold(&self, cqt_fallback: Duration) -> Duration {
@@ -68,7 +70,7 @@ impl ControllerFacts {
     }
 
     /// The most CCRs the host keeps in flight through this controller as a source: CCRL, or 1 when CCRL = 0
-    /// ("limit not reported", ccr-cqt.md §2).
+    /// ("limit not reported", [notes::ccr_cqt §2](crate::notes::ccr_cqt)).
     pub const fn ccr_limit(&self) -> usize {
         match self.ccrl {
             Ccrl::NotReported => 1,
@@ -77,7 +79,7 @@ impl ControllerFacts {
     }
 
     /// Whether the controller reported neither CIU nor CCRL, i.e. looks older than TP8028. Such a source that
-    /// answers Invalid Field in Command is marked CCR-incapable (ccr-cqt.md §2).
+    /// answers Invalid Field in Command is marked CCR-incapable ([notes::ccr_cqt §2](crate::notes::ccr_cqt)).
     pub const fn looks_pre_tp8028(&self) -> bool {
         self.ciu == 0 || matches!(self.ccrl, Ccrl::NotReported)
     }

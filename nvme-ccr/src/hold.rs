@@ -1,4 +1,4 @@
-//! Held commands may leave only with a proof (STYLE rule 9, ccr-cqt.md §7.4 and §14).
+//! Held commands may leave only with a proof (STYLE rule 9, [notes::ccr_cqt §7.4 and §14](crate::notes::ccr_cqt)).
 //!
 //! A [`ReleaseProof`] has no public constructor and no field anyone outside this module can set: the only ways
 //! to get one are the checking functions below, one per reason the spec accepts. The command table

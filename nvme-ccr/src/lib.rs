@@ -7,7 +7,7 @@
 //! It follows **NVMe Base 2.3** (which includes **TP8028**, Rapid Path Failure Recovery: the Cross-Controller
 //! Reset command 0x38, the CCR log page 0x1E, CIU/CIRN/CCRL) and **TP4129** (Command Quiesce Time, CQT, in NVMe
 //! 2.1), and the Linux host design of the TP8028 series (states LIVE -> FENCING -> FENCED -> RESETTING ->
-//! CONNECTING -> LIVE), with the choices written down in `spec-notes/recovery.md` where Linux is vague.
+//! CONNECTING -> LIVE), with the choices written down in [`notes::recovery`] where Linux is vague.
 //!
 //! * [`Engine`]: the host side. One subsystem reached through several controllers ("paths"). When a LIVE
 //!   controller fails, its outstanding commands are **held**; CCRs are tried through the other live controllers
@@ -20,6 +20,55 @@
 //! * [`target`]: the controller side, shared by the simulator and the test target: CIU/CIRN per controller,
 //!   executing a CCR (matching, CCRL, log capacity, 0x3F/0x40/0x41), the CCR log with RMC, the AEN, IRS, and the
 //!   `ccr-fail` / `ccr-unsupported` fault switches.
+//! * [`notes`]: the facts and decisions behind the code, in our words, with their public sources:
+//!   [`notes::ccr_cqt`] (CCR and time-based recovery, the Linux host and target series, the fault model) and
+//!   [`notes::recovery`] (the engine's guarantees and its numbered decisions). Byte layouts are in
+//!   [`nvme_proto::notes`]. Doc comments cite them by section or decision ("notes::ccr_cqt §14").
+//!
+//! ## What you need to know
+//!
+//! **The guarantee.** A held command with side effects is neither retried elsewhere, nor completed, nor failed back
+//! to its submitter before a CCR success for its controller's exact instance (CNTLID, CIU, CIRN) in this fencing
+//! episode, or its hold deadline ([`notes::ccr_cqt`] §7.4, §14). Only [`Policy::Legacy`], the unsafe baseline,
+//! breaks it.
+//!
+//! **The hold.** `(TBKAS ? 3 : 2) x KATO + (CQT != 0 ? CQT : F)` from loss detection ([`notes::ccr_cqt`] §6.2,
+//! §6.3). The formula is Linux's; **F** is ours: the specification asks for an administrator-set wait when a
+//! controller reports CQT = 0 ("not reported"), and F ([`Config::cqt_fallback`], default [`DEFAULT_CQT_FALLBACK`],
+//! 10 s, the specification's own example) takes CQT's place then. The Linux RFC does not hold at all in that case
+//! (our `legacy`). KATO 5 s with TBKAS gives 15 001 ms for CQT 1 ms and 25 000 ms for CQT 0.
+//!
+//! **Values that are ours or unconfirmed**, each behind one named constant ([`notes::recovery`], "Unconfirmed values
+//! and where they live"):
+//!
+//! * [`DEFAULT_CQT_FALLBACK`] (10 s): F, above.
+//! * [`DEFAULT_FINAL_LOG_WAIT`] (1 s): how long the last CCR log read after a per-CCR wait may take (ours).
+//! * [`DEFAULT_ACCEPTED_CCR_RECHECK`] (1 s): the CCR log re-read period while a CCR holds past the deadline (ours).
+//! * [`CcrWait::KatoPlusCqt`], the default per-CCR wait: the reviewers' reading; the Linux series is unresolved
+//!   ([`notes::ccr_cqt`] §12).
+//! * [`target::CCR_NOT_FOUND`] (Invalid Field in Command): the status for "impacted controller not found"; no
+//!   dedicated code is known.
+//! * [`target::IRS_RESULT`] (IRS = 1, V = 1, CLRI = 0) and [`target::SUCCESS_CCRF`] (V set): what the target reports;
+//!   V and CLRI are known by name only.
+//! * The CCR Completed notice's AEI, 0xF4, is nvme-proto's [`AEI_CCR_COMPLETED`](nvme_proto::cmd::AEI_CCR_COMPLETED);
+//!   a Notice naming log 0x1E from a source with CCRs through it counts as that notice whatever its AEI.
+//!
+//! **Choices where the specification or Linux is silent** (numbered decisions in [`notes::recovery`]):
+//!
+//! * A controller that reports CIU = 0 or CCRL = 0 (older than TP8028) is still tried: CCRL = 0 means one CCR in
+//!   flight through that source; Invalid Command Opcode marks a source CCR-incapable until it reconnects
+//!   ([`notes::ccr_cqt`] §2; decisions 7, 9).
+//! * Under `ccr` and `ccr-filter` a CCR that a live source accepted, or has not answered yet, keeps the commands held
+//!   past the deadline until it resolves ([`Event::HoldExtendedByCcr`]); [`Config::accepted_ccr_limit`] (default
+//!   none) bounds that. A target reports CCR success only after the real teardown, so only that report is safe
+//!   against a target that breaks its CQT promise (decisions 24–28).
+//! * The hold starts at loss detection, the `now` of [`Engine::handle_controller_failed`] (decision 1).
+//! * A completion that arrives for a held command is dropped ([`Completion::Held`]): the command stays held
+//!   (decision 12).
+//! * Sources are tried one at a time in ascending CNTLID order (Linux's), each at most once per episode; CCR log reads
+//!   always use RMC = 1 and read the whole page (decisions 5, 10, 22).
+//! * Side effects are nvme-proto's classification: Get Log Page with RAE = 0 and unknown opcodes are held even under
+//!   `ccr-filter` (decision 20).
 //!
 //! ## Call order (host)
 //!
@@ -36,8 +85,8 @@
 //!
 //! ## Example: one failover with CCR
 //!
-//! The seed timeline (ccr-cqt.md §14): W5 is in flight on ctrl1 when ctrl1 dies; the CCR through ctrl2 succeeds
-//! at t = 2 s, and only then is W5 retried, on ctrl2.
+//! The seed timeline ([notes::ccr_cqt §14](crate::notes::ccr_cqt)): W5 is in flight on ctrl1 when ctrl1 dies; the CCR
+//! through ctrl2 succeeds at t = 2 s, and only then is W5 retried, on ctrl2.
 //!
 //! ```
 //! use core::time::Duration;
@@ -92,6 +141,7 @@ mod engine;
 mod error;
 mod facts;
 mod hold;
+pub mod notes;
 mod output;
 mod policy;
 mod source;
@@ -140,7 +190,7 @@ pub struct CcrId(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LogReadId(pub u64);
 
-/// The state of a path (ccr-cqt.md §7.2).
+/// The state of a path ([notes::ccr_cqt §7.2](crate::notes::ccr_cqt)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PathState {
     /// Normal: commands may be sent; a usable CCR source.

@@ -1,4 +1,5 @@
-//! Knobs: the recovery policy, the per-CCR wait, the source order, and what a command is (ccr-cqt.md §7, §9, §12).
+//! Knobs: the recovery policy, the per-CCR wait, the source order, and what a command is
+//! ([notes::ccr_cqt §7, §9, §12](crate::notes::ccr_cqt)).
 
 use core::fmt;
 use core::str::FromStr;
@@ -12,8 +13,8 @@ use nvme_proto::cmd::{AdminCommand, Command, IoCommand};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Policy {
     /// Retry (or fail) every outstanding command at once, as hosts do today. **Unsafe**: a write still queued
-    /// in the unreachable controller can land after its retry (ccr-cqt.md §14). Kept as the baseline that shows
-    /// the bug; it is also what the Linux TP8028 RFC does for CQT = 0.
+    /// in the unreachable controller can land after its retry ([notes::ccr_cqt §14](crate::notes::ccr_cqt)). Kept as
+    /// the baseline that shows the bug; it is also what the Linux TP8028 RFC does for CQT = 0.
     Legacy,
     /// Time-based recovery only (TP4129): hold until `(TBKAS ? 3 : 2) x KATO + CQT` (F for CQT = 0).
     Cqt,
@@ -22,7 +23,7 @@ pub enum Policy {
     Ccr,
     /// As [`Policy::Ccr`], but commands without side effects (reads, I/O commands the caller marks
     /// side-effect-free, and, when `release_admin` is set, side-effect-free admin commands such as Identify or
-    /// Get Log Page with RAE = 1) are released at once (ccr-cqt.md §9).
+    /// Get Log Page with RAE = 1) are released at once ([notes::ccr_cqt §9](crate::notes::ccr_cqt)).
     CcrFilter {
         /// Also release side-effect-free admin commands at once.
         release_admin: bool,
@@ -80,9 +81,9 @@ impl FromStr for Policy {
 }
 
 /// How long the engine waits for one CCR (from sending it to a success) before it reads the source's CCR log
-/// one last time and moves on (ccr-cqt.md §12, "How long to wait for one CCR"). CQT here is the impacted
-/// controller's, with F in its place when not reported; KATO is the impacted controller's. Whatever the choice,
-/// the wait never runs past the overall hold deadline.
+/// one last time and moves on ([notes::ccr_cqt §12](crate::notes::ccr_cqt), "How long to wait for one CCR"). CQT here
+/// is the impacted controller's, with F in its place when not reported; KATO is the impacted controller's. Whatever the
+/// choice, the wait never runs past the overall hold deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CcrWait {
     /// `max(CQT, KATO)`: Linux v3 18/21.
@@ -140,7 +141,7 @@ impl SourceOrder {
     }
 }
 
-/// The default fallback F for CQT = 0: 10 s, the spec's own example (ccr-cqt.md §6.3).
+/// The default fallback F for CQT = 0: 10 s, the spec's own example ([notes::ccr_cqt §6.3](crate::notes::ccr_cqt)).
 pub const DEFAULT_CQT_FALLBACK: Duration = Duration::from_secs(10);
 
 /// The default bound on the last CCR log read after a per-CCR wait expired. Our choice (not from the spec): a
@@ -171,10 +172,10 @@ pub struct Config {
     ///
     /// `None` (the default): wait for the outcome. By accepting, the target promised a teardown report (CCRS =
     /// Success or Failed, or the IRS = 1 completion), and reports success only once every command of the impacted
-    /// controller has executed or been cancelled (ccr-cqt.md §11); against a target that breaks its CQT promise any
-    /// timer release is unsafe. The trade-off: a target that accepts a CCR and never reports it keeps the held
-    /// commands until the source fails or reconnects, or its log read fails or no longer lists the CCR (an
-    /// unanswered CCR: until the driver's admin command timeout fails the source), and then, while live sources
+    /// controller has executed or been cancelled ([notes::ccr_cqt §11](crate::notes::ccr_cqt)); against a target that
+    /// breaks its CQT promise any timer release is unsafe. The trade-off: a target that accepts a CCR and never reports
+    /// it keeps the held commands until the source fails or reconnects, or its log read fails or no longer lists the
+    /// CCR (an unanswered CCR: until the driver's admin command timeout fails the source), and then, while live sources
     /// not yet tried in the episode are left, for as long as the CCR sent through each of them holds the same way
     /// (each source at most once per episode, unless it reconnects). The sources' keep-alive detects a dead source,
     /// so those failures are the bound; only a live, answering target that reports In Progress forever holds them
@@ -210,7 +211,7 @@ impl Default for Config {
 }
 
 /// What a submitted command is, as far as recovery cares: its family and whether running it twice, or running
-/// it late, can change stored data or controller state (ccr-cqt.md §9).
+/// it late, can change stored data or controller state ([notes::ccr_cqt §9](crate::notes::ccr_cqt)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CommandKind {
     /// NVM Read: no side effects.

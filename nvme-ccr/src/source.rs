@@ -1,5 +1,5 @@
-//! Source selection: which live controller sends the next CCR for an impacted controller (ccr-cqt.md §2, §7.3,
-//! §15).
+//! Source selection: which live controller sends the next CCR for an impacted controller
+//! ([notes::ccr_cqt §2, §7.3, §15](crate::notes::ccr_cqt)).
 
 use crate::engine::{Attempt, Path};
 use crate::hold::Fence;

@@ -3,8 +3,8 @@
 //! One [`Target`] models the controllers of one subsystem. It keeps each controller's instance identity (CIU,
 //! CIRN), executes CCRs received on a source controller, keeps the per-source CCR log, and says when to raise the
 //! CCR Completed notice. It does not run commands: the driver tells it when an impacted controller has finished
-//! its teardown (every command it accepted executed or cancelled, ccr-cqt.md §11), and only then does a CCR
-//! succeed.
+//! its teardown (every command it accepted executed or cancelled, [notes::ccr_cqt §11](crate::notes::ccr_cqt)), and
+//! only then does a CCR succeed.
 //!
 //! # Call order
 //!
@@ -29,28 +29,28 @@ use nvme_proto::cmd::{
 };
 
 /// The host a controller belongs to (a key derived from its host NQN). A CCR only finds impacted controllers of
-/// the source's own host (ccr-cqt.md §8.2, §15).
+/// the source's own host ([notes::ccr_cqt §8.2, §15](crate::notes::ccr_cqt)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HostId(pub u64);
 
-/// Linux nvmet's CCRL, "as recommended by TP8028" (ccr-cqt.md §8.1).
+/// Linux nvmet's CCRL, "as recommended by TP8028" ([notes::ccr_cqt §8.1](crate::notes::ccr_cqt)).
 pub const DEFAULT_CCRL: Ccrl = Ccrl::Limit(NonZeroU8::new(4).unwrap());
 
 /// The status for "impacted controller not found" (no controller of the source's host with that ICID + CIU + CIRN,
 /// or the source itself). **Unconfirmed**: no dedicated code is known; best guess Invalid Field in Command (SCT 0 /
-/// SC 0x02), sent with DNR (ccr-cqt.md §3, §17).
+/// SC 0x02), sent with DNR ([notes::ccr_cqt §3, §17](crate::notes::ccr_cqt)).
 pub const CCR_NOT_FOUND: StatusCode = StatusCode::INVALID_FIELD;
 
 /// DW0 of a CCR completed in IRS mode. IRS = 1 is certain; **unconfirmed**: V = 1 ("identity validated", best guess
-/// from the name) and CLRI = 0 (we model no controller-level reset) (ccr-cqt.md §3).
+/// from the name) and CLRI = 0 (we model no controller-level reset) ([notes::ccr_cqt §3](crate::notes::ccr_cqt)).
 pub const IRS_RESULT: CcrResult = CcrResult { irs: true, v: true, clri: false };
 
 /// CCRF of an entry that ended in Success. **Unconfirmed**: V (bit 0) set, best guess from the name; RETRY bits 0
-/// (ccr-cqt.md §4).
+/// ([notes::ccr_cqt §4](crate::notes::ccr_cqt)).
 pub const SUCCESS_CCRF: u8 = CcrLogEntry::CCRF_V;
 
-/// Target configuration, including the fault switches of ccr-cqt.md §11. The switches may be flipped at any
-/// time through [`Target::config_mut`].
+/// Target configuration, including the fault switches of [notes::ccr_cqt §11](crate::notes::ccr_cqt). The switches may
+/// be flipped at any time through [`Target::config_mut`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TargetConfig {
     /// CCRL reported in Identify and enforced per source (0x41). [`Ccrl::NotReported`]: nothing is enforced.
@@ -219,7 +219,8 @@ impl Target {
     }
 
     /// CSTS.RDY went 0 -> 1: CIU is incremented (skipping 0), CIRN becomes `random`, and completed entries of
-    /// its CCR log are removed (ccr-cqt.md §4, §8.1). Returns the identity Identify now reports.
+    /// its CCR log are removed ([notes::ccr_cqt §4, §8.1](crate::notes::ccr_cqt)). Returns the identity Identify now
+    /// reports.
     pub fn controller_ready(&mut self, cntlid: u16, random: u64) -> Result<Identity, TargetError> {
         let i = self.find(cntlid).ok_or(TargetError::UnknownController)?;
         let c = &mut self.ctrls[i];
@@ -266,9 +267,9 @@ impl Target {
     /// A Cross-Controller Reset arrived on controller `source` (the caller's request token `req`). The answer is
     /// queued for [`poll_answer`](Self::poll_answer), now or (IRS mode) when the teardown completes.
     ///
-    /// Checks, in this order (ccr-cqt.md §8.2): `ccr-unsupported` -> Invalid Command Opcode + DNR; the impacted
-    /// controller is found among the same host's controllers by ICID + CIU + CIRN (not the source itself),
-    /// otherwise [`CCR_NOT_FOUND`] + DNR; in-progress
+    /// Checks, in this order ([notes::ccr_cqt §8.2](crate::notes::ccr_cqt)): `ccr-unsupported` -> Invalid Command
+    /// Opcode + DNR; the impacted controller is found among the same host's controllers by ICID + CIU + CIRN (not the
+    /// source itself), otherwise [`CCR_NOT_FOUND`] + DNR; in-progress
     /// CCRs through this source >= CCRL -> 0x41; one already in progress for the same impacted controller ->
     /// 0x3F; log full -> 0x40. Then the CCR is accepted.
     pub fn handle_ccr(&mut self, source: u16, req: u64, cmd: CrossControllerReset) -> Result<(), TargetError> {

@@ -1,5 +1,5 @@
 //! The host engine and the target module talking through nvme-proto's wire types (SQE encode/decode, CQE status,
-//! AEN DW0, log page bytes): the seed timeline under each target behaviour (ccr-cqt.md §11, §14).
+//! AEN DW0, log page bytes): the seed timeline under each target behaviour (nvme_ccr::notes::ccr_cqt §11, §14).
 
 mod common;
 
@@ -69,7 +69,7 @@ impl Lab {
             }
             while let Some(cntlid) = self.t.poll_fail_controller() {
                 moved = true;
-                // The deferred write lands at 2 s; the teardown completes then (ccr-cqt.md §11).
+                // The deferred write lands at 2 s; the teardown completes then (notes::ccr_cqt §11).
                 self.teardown_at = Some((cntlid, self.now.max(ms(2_000))));
             }
             while let Some(aen) = self.t.poll_aen() {

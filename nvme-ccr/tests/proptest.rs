@@ -2,7 +2,7 @@
 //!
 //! 1. no held command (with side effects; under `ccr` and `cqt` any held command) is retried elsewhere,
 //!    completed, or failed back before a CCR success *that the test delivered* for its exact instance, or its hold
-//!    deadline computed by the test from the facts (ccr-cqt.md §14);
+//!    deadline computed by the test from the facts (nvme_ccr::notes::ccr_cqt §14);
 //! 2. every held command is released or failed by its deadline, except while a live source that accepted a CCR
 //!    for its controller's instance (success with IRS = 0, answered by the test), or has not answered it yet,
 //!    still has it unresolved; then by the moment that CCR resolves (IRS success, error status, Success, Failed,
@@ -15,7 +15,7 @@
 //!    no CCR holding, the last ending without verdict). The test decides "accepted", "resolved", "verdict" and
 //!    "untried" from the inputs it fed. And the other way round: no release on the deadline alone (reason
 //!    `HoldDeadline`) while such a CCR holds and the limit has not passed, nor after an ending without verdict
-//!    while a live untried path that never answered Invalid Opcode or Invalid Field is left (spec-notes/recovery.md,
+//!    while a live untried path that never answered Invalid Opcode or Invalid Field is left (nvme_ccr::notes::recovery,
 //!    decisions 24 and 28);
 //! 3. never more CCRs in flight through a source than its CCRL (1 when CCRL = 0), counted by the test from what
 //!    it was asked to send and what it answered;
@@ -161,7 +161,7 @@ fn facts_of(cntlid: u16, (ciu, cqt, ccrl, kato, tbkas): (u8, u8, u8, u8, bool), 
     }
 }
 
-/// The test's own hold formula (ccr-cqt.md §6.3), written independently of the engine's.
+/// The test's own hold formula (nvme_ccr::notes::ccr_cqt §6.3), written independently of the engine's.
 fn hold_ms(f: &ControllerFacts) -> u64 {
     let kato = f.kato.as_millis() as u64;
     let cqt = match f.cqt {

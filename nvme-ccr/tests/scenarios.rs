@@ -1,5 +1,6 @@
 //! Scenario tests of the host engine: each reads like the timeline it checks. The invariant each one checks is
-//! named in its doc line: (1) = a held command with side effects leaves only with a proof (ccr-cqt.md §14).
+//! named in its doc line: (1) = a held command with side effects leaves only with a proof
+//! (nvme_ccr::notes::ccr_cqt §14).
 
 mod common;
 
@@ -90,7 +91,7 @@ fn time_based(policy: Policy, f: impl FnOnce(&mut nvme_ccr::ControllerFacts), ho
     assert_eq!(rel[0].reason, ReleaseReason::HoldDeadline);
 }
 
-/// KATO 5 s, TBKAS, CQT 1 ms -> 15 001 ms hold (ccr-cqt.md §6.4). (1)(2)
+/// KATO 5 s, TBKAS, CQT 1 ms -> 15 001 ms hold (nvme_ccr::notes::ccr_cqt §6.4). (1)(2)
 #[test]
 fn hold_kato_5s_tbkas_cqt_1ms_is_15001_ms() {
     time_based(Policy::Cqt, |_| {}, 15_001);
@@ -766,7 +767,7 @@ fn earlier_now_does_not_rewind() {
 }
 
 // -------------------------------------------------------------------------------------------------------------
-// An accepted CCR outlives the hold deadline (spec-notes/recovery.md, decision 24; ccr-cqt.md §11 non-compliant
+// An accepted CCR outlives the hold deadline (notes::recovery, decision 24; notes::ccr_cqt §11, a non-compliant
 // target). Seed facts: KATO 5 s, TBKAS, CQT 1 ms -> deadline 15 001 ms after the failure at t = 0.
 // -------------------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 //! The target-side CCR module: matching, every status, the log with RMC, the AEN, IRS mode, CIU/CIRN renewal,
-//! and the fault switches (ccr-cqt.md §3, §4, §8, §11).
+//! and the fault switches (nvme_ccr::notes::ccr_cqt §3, §4, §8, §11).
 
 use nvme_ccr::target::{CcrAnswer, HostId, Identity, Target, TargetConfig};
 use nvme_proto::cmd::{AsyncEvent, CcrLogPage, CcrResult, Ccrl, Ccrs, CrossControllerReset, Status, StatusCode};

@@ -1,4 +1,4 @@
-//! Decodes every NVMe/TCP vector of shared/spec/vectors.md (and the extra ones of tests/tcp_vectors.rs) with the
+//! Decodes every NVMe/TCP vector of nvme_proto::notes::vectors (and the extra ones of tests/tcp_vectors.rs) with the
 //! streaming deframer, and prints one line per PDU: type, flags, HLEN, PDO, PLEN, digest status and the key fields;
 //! for the negative vectors, the error with its FES, FEI and whether it is fatal.
 //!
@@ -246,7 +246,7 @@ fn main() {
         }
     }
     if failures > 0 {
-        eprintln!("{failures} vector(s) did not decode as vectors.md says");
+        eprintln!("{failures} vector(s) did not decode as nvme_proto::notes::vectors says");
         std::process::exit(1);
     }
 }

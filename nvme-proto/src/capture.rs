@@ -4,8 +4,8 @@
 //! privilege is needed and the file is deterministic. Each [`TcpFlow`] is one TCP connection between a host
 //! (client) and a controller (server, port 4420 by default, the port Wireshark binds to NVMe/TCP). Frames are
 //! IPv4 packets in a classic pcap with link type `LINKTYPE_RAW` (101); TCP sequence numbers run on per direction, as
-//! tshark needs to reassemble PDUs (../shared/interop/tshark.md §2). Payloads larger than [`MSS`] are cut into
-//! several segments, like a real stack would. IP and TCP checksums are filled in.
+//! tshark needs to reassemble PDUs ([notes::vectors §4](crate::notes::vectors)). Payloads larger than [`MSS`] are cut
+//! into several segments, like a real stack would. IP and TCP checksums are filled in.
 //!
 //! [`PcapTcpReader`] goes the other way: it reads a classic pcap (link types RAW and Ethernet, IPv4, TCP), groups the
 //! segments by connection and gives each direction's payload bytes in sequence order, with the time and frame number
@@ -21,7 +21,7 @@ use std::vec::Vec;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, PcapError};
 
-/// The IANA NVMe/TCP port (nvme-tcp.md §10).
+/// The IANA NVMe/TCP port ([notes::tcp §10](crate::notes::tcp)).
 pub const NVME_TCP_PORT: u16 = 4420;
 
 /// Largest TCP payload put in one frame (the usual Ethernet MSS).
@@ -147,7 +147,8 @@ pub const LINKTYPE_RAW: u32 = 101;
 /// Classic pcap link type: raw IPv4 (`LINKTYPE_IPV4`), read like [`LINKTYPE_RAW`].
 pub const LINKTYPE_IPV4: u32 = 228;
 
-/// The NVMe/TCP discovery port (nvme-tcp.md §10), also taken as a controller port when telling host from controller.
+/// The NVMe/TCP discovery port ([notes::tcp §10](crate::notes::tcp)), also taken as a controller port when telling host
+/// from controller.
 pub const NVME_TCP_DISCOVERY_PORT: u16 = 8009;
 
 /// Why a capture could not be read. Small and `Copy`; `Display` gives the message a user should see.

@@ -1,8 +1,8 @@
 //! CRC-32C (Castagnoli, "CRC-32/ISCSI"): the NVMe/TCP header and data digest.
 //!
-//! Parameters (nvme-tcp.md §5.1): polynomial 0x1EDC6F41 (reflected 0x82F63B78), init 0xFFFFFFFF, RefIn/RefOut true,
-//! XorOut 0xFFFFFFFF, check value 0xE3069283 for `"123456789"`. The digest goes on the wire as a little-endian u32.
-//! The computation is done by the `crc-fast` crate (SIMD where the CPU has it).
+//! Parameters ([notes::tcp §5.1](crate::notes::tcp)): polynomial 0x1EDC6F41 (reflected 0x82F63B78), init 0xFFFFFFFF,
+//! RefIn/RefOut true, XorOut 0xFFFFFFFF, check value 0xE3069283 for `"123456789"`. The digest goes on the wire as a
+//! little-endian u32. The computation is done by the `crc-fast` crate (SIMD where the CPU has it).
 
 /// CRC-32C of `data` in one call.
 #[inline]

@@ -180,7 +180,7 @@ fn queue_entries_identify_and_log_pages_allocate_nothing() {
     assert_eq!(log_out, log);
 }
 
-/// The Keep Alive SQE of vectors.md §2.3.
+/// The Keep Alive SQE of nvme_proto::notes::vectors §2.3.
 fn keep_alive_sqe() -> [u8; 64] {
     AdminCommand::KeepAlive(KeepAlive).to_sqe(0x10).to_bytes()
 }

@@ -1,5 +1,5 @@
 //! Cross-Controller Reset: the command, its completion DW0, the CCR log page, the CCR Completed AEN and the Get
-//! Log Page that reads it (vectors.md §3.3, ccr-cqt.md §3–§5).
+//! Log Page that reads it (nvme_proto::notes::vectors §3.3, nvme_proto::notes::ccr_cqt §3–§5).
 
 use nvme_proto::cmd::{
     AEI_CCR_COMPLETED, AdminOpcode, AsyncEvent, AsyncEventType, CCR_LOG_MAX_ENTRIES, CcrLogEntry, CcrLogPage,
@@ -8,7 +8,7 @@ use nvme_proto::cmd::{
 };
 use proptest::prelude::*;
 
-/// The SQE inside the CCR CapsuleCmd of vectors.md §3.3 (PDU bytes 8..72).
+/// The SQE inside the CCR CapsuleCmd of nvme_proto::notes::vectors §3.3 (PDU bytes 8..72).
 const CCR_SQE: [u8; 64] = [
     0x38, 0x40, 0x21, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, //
     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, //

@@ -1,5 +1,5 @@
 //! Fabrics commands: Connect and its data, the Connect responses, Property Get/Set and the CAP, VS, CC, CSTS
-//! registers, Disconnect, Authentication (commands.md §5).
+//! registers, Disconnect, Authentication (nvme_proto::notes::commands §5).
 
 use core::time::Duration;
 
@@ -12,7 +12,8 @@ use proptest::prelude::*;
 
 #[test]
 fn admin_connect_sqe_vector() {
-    // What the Linux host sends (commands.md §10 row 2): CID 0, QID 0, SQSIZE 31, KATO 5000, 1024 bytes in-capsule.
+    // What the Linux host sends (notes::commands §10, the admin Connect): CID 0, QID 0, SQSIZE 31, KATO 5000, 1024
+    // bytes in-capsule.
     let mut expected = [0u8; 64];
     expected[0] = 0x7F;
     expected[1] = 0x40;

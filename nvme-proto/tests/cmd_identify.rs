@@ -1,5 +1,5 @@
-//! Identify: the command, Identify Controller (offsets against commands.md §8), Identify Namespace, the active
-//! namespace list and the namespace identification descriptors.
+//! Identify: the command, Identify Controller (offsets against nvme_proto::notes::commands §8), Identify Namespace, the
+//! active namespace list and the namespace identification descriptors.
 
 use core::num::{NonZeroU8, NonZeroU16};
 use core::time::Duration;
@@ -15,8 +15,8 @@ fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {
     buf[off..off + bytes.len()].copy_from_slice(bytes);
 }
 
-/// Writes a distinct value at every documented offset of commands.md §8, by raw byte offset (not through our
-/// struct), then reads everything back through the view and the representation.
+/// Writes a distinct value at every documented offset of nvme_proto::notes::commands §8, by raw byte offset (not
+/// through our struct), then reads everything back through the view and the representation.
 #[test]
 fn identify_controller_offsets_match_the_table() {
     let mut b = vec![0u8; 4096];

@@ -1,11 +1,11 @@
-//! Status word, CQE and SQE: byte vectors (vectors.md §3.1, §3.3) and round trips.
+//! Status word, CQE and SQE: byte vectors (nvme_proto::notes::vectors §3.1, §3.3) and round trips.
 
 use nvme_proto::cmd::{AdminOpcode, CommandContext, Cqe, FabricsType, Sct, Sqe, SqeFlags, Status, StatusCode};
 use proptest::prelude::*;
 
 #[test]
 fn status_word_vectors_decode() {
-    // vectors.md §3.1: (word, sct, sc, crd, more, dnr)
+    // notes::vectors §3.1: (word, sct, sc, crd, more, dnr)
     let cases: [(u16, u8, u8, u8, bool, bool); 7] = [
         (0x9502, 2, 0x81, 1, false, true),
         (0x0282, 1, 0x41, 0, false, false),
@@ -115,7 +115,7 @@ fn command_specific_names_need_the_command() {
 
 #[test]
 fn cqe_vector_ccr_success_response() {
-    // vectors.md §3.3: CapsuleResp bytes 8..24 = CQE; SQHD 5, CID 0x21, status 0.
+    // notes::vectors §3.3: CapsuleResp bytes 8..24 = CQE; SQHD 5, CID 0x21, status 0.
     let bytes: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0x05, 0, 0, 0, 0x21, 0, 0, 0];
     let cqe = Cqe::from_bytes(&bytes);
     assert_eq!(cqe, Cqe { dw0: 0, dw1: 0, sqhd: 5, sqid: 0, cid: 0x21, status: Status::SUCCESS });
@@ -135,7 +135,7 @@ fn cqe_vector_ccr_limit_exceeded() {
 
 #[test]
 fn cqe_vector_a_capsule_resp() {
-    // vectors.md §2.1: DW0 1, SQHD 1, CID 1.
+    // notes::vectors §2.1: DW0 1, SQHD 1, CID 1.
     let bytes: [u8; 16] = [1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0];
     let cqe = Cqe::from_bytes(&bytes);
     assert_eq!((cqe.dw0, cqe.sqhd, cqe.cid), (1, 1, 1));
@@ -152,7 +152,7 @@ fn short_buffers_say_how_much_is_needed() {
 
 #[test]
 fn sqe_vector_keep_alive() {
-    // vectors.md §2.3: SQE of the Keep Alive capsule (opcode 0x18, flags 0x40, CID 0x10, SGL1 0x5A length 0).
+    // notes::vectors §2.3: SQE of the Keep Alive capsule (opcode 0x18, flags 0x40, CID 0x10, SGL1 0x5A length 0).
     let mut bytes = [0u8; 64];
     bytes[0] = 0x18;
     bytes[1] = 0x40;

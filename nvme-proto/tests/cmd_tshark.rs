@@ -1,7 +1,7 @@
-//! tshark as an independent oracle for the command layer (interop/tshark.md): one NVMe/TCP conversation built with
-//! our encoders (ICReq, ICResp, Connect with its data, Property Get/Set, Identify Controller / Namespace / active NS
-//! list with the data we build, Set Features, Get Log Page, Cross-Controller Reset, AER, Keep Alive), written as a
-//! pcap and decoded by tshark 4.0; every decoded field must equal what we built.
+//! tshark as an independent oracle for the command layer (the captures it accepts: nvme_proto::notes::vectors §4): one
+//! NVMe/TCP conversation built with our encoders (ICReq, ICResp, Connect with its data, Property Get/Set, Identify
+//! Controller / Namespace / active NS list with the data we build, Set Features, Get Log Page, Cross-Controller Reset,
+//! AER, Keep Alive), written as a pcap and decoded by tshark 4.0; every decoded field must equal what we built.
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -4,7 +4,7 @@
 //! reported, a flipped byte must fail its digest). Every file must give `Ok` or `Err`, never a panic, and the
 //! round-trip targets assert their round trips.
 //!
-//! The seeds themselves are built by [`seeds`] below (the byte vectors of `shared/spec/vectors.md`, and PDUs,
+//! The seeds themselves are built by [`seeds`] below (the byte vectors of `nvme_proto::notes::vectors`, and PDUs,
 //! streams, queue entries, Identify data and log pages made with the crate's encoders);
 //! `seed_files_match_their_generator` checks the files are what it builds. To regenerate them:
 //! `NVME_FUZZ_WRITE_SEEDS=1 cargo test -p nvme-proto --test fuzz_corpus`.
@@ -84,7 +84,7 @@ fn digest_seeds_decode_as_vectors_md_says() {
 // The seed generator
 // ---------------------------------------------------------------------------------------------------------------
 
-/// Bytes from the hex text of vectors.md (whitespace ignored).
+/// Bytes from hex text as nvme_proto::notes::vectors writes it (whitespace ignored).
 fn hex(text: &str) -> Vec<u8> {
     let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
     digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).expect("ascii"), 16).expect("hex")).collect()
@@ -130,7 +130,7 @@ const MSS: u8 = 11;
 const MTU: u8 = 12;
 const WHOLE: u8 = 15;
 
-// vectors.md §2 and §3.3.
+// notes::vectors §2 and §3.3.
 const VECTOR_A: &str = "05 01 18 00 1c 00 00 00 01 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 fa c8 76 ef";
 const VECTOR_A_BAD: &str = "05 01 18 00 1c 00 00 00 01 00 00 00 00 00 00 00 02 00 00 00 01 00 00 00 fa c8 76 ef";
 const VECTOR_B: &str = "06 07 18 1c 28 00 00 00 09 00 03 00 00 00 00 00 08 00 00 00 00 00 00 00 ed 95 2e 61 01 02 03 04

@@ -1,7 +1,7 @@
-//! tshark as an independent oracle for our encoder (shared/interop/tshark.md): one pcap with every PDU type, on a
-//! connection without digests and one with header and data digests, each starting with ICReq, ICResp and a Fabrics
-//! Connect as tshark needs; tshark runs once and every PDU's framing, digest status and command fields must match
-//! what we encoded. No padding (CPDA = HPDA = 0): tshark 4.0 ignores PDO.
+//! tshark as an independent oracle for our encoder (the captures it accepts: nvme_proto::notes::vectors §4): one pcap
+//! with every PDU type, on a connection without digests and one with header and data digests, each starting with ICReq,
+//! ICResp and a Fabrics Connect as tshark needs; tshark runs once and every PDU's framing, digest status and command
+//! fields must match what we encoded. No padding (CPDA = HPDA = 0): tshark 4.0 ignores PDO.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! Every malformed case of nvme-tcp.md §9.1 (and §6, §7.2, §8) with the FES and FEI it must produce, in the order the
-//! checks run, plus the peers.md §6 regression ideas and the encoders' refusals.
+//! Every malformed case of nvme_proto::notes::tcp §9.1 (and §6, §7.2, §8) with the FES and FEI it must produce, in the
+//! order the checks run, plus regression cases from upstream bugs and the encoders' refusals.
 
 use nvme_proto::crc::crc32c;
 use nvme_proto::tcp::*;
@@ -251,7 +251,7 @@ fn digest_flags_must_match_the_negotiation() {
 
 #[test]
 fn data_less_capsule_cmd_with_data_digests_on() {
-    // peers.md §6 #7: accepted without DDGSTF ...
+    // An older FreeBSD nvmf_tcp.h demanded DDGSTF on every CapsuleCmd (notes::tcp §5.3): accepted without DDGSTF ...
     let bytes = enc(&cmd_nodata(), &HD_DD);
     assert_eq!(bytes[1], 0x01);
     assert_eq!(decode(Role::Controller, HD_DD, &bytes), Ok(Decoded::Pdu { pdu: cmd_nodata(), consumed: 76 }));
@@ -281,7 +281,8 @@ fn success_without_last_is_fes1_fei1() {
 
 #[test]
 fn wrong_hlen_with_header_digest_set_is_fes1_fei2() {
-    // peers.md §6 #1: HLEN 0, 7, 8, 23, 25, 255 with HDGSTF set, on every type; no read past the buffer.
+    // A Linux host bug (an invalid HLEN with header digests on led to out-of-bounds digest writes): HLEN 0, 7, 8, 23,
+    // 25, 255 with HDGSTF set, on every type; no read past the buffer.
     for (pdu, receiver) in digested() {
         for hlen in [0u8, 7, 8, 18, 23, 25, 71, 73, 127, 128, 255] {
             if Some(hlen) == pdu.pdu_type().hlen() {
@@ -481,7 +482,8 @@ fn ic_resp_fields_and_maxh2cdata() {
     };
     assert_fes(reject(Role::Host, NONE, &with(8, &[0, 1]), false), 1, 8);
     assert_fes(reject(Role::Host, NONE, &with(10, &[32]), false), 1, 10);
-    // peers.md §6 #2: MAXH2CDATA 0, 4092, 4095, 4097 (and 0xFFFFFFFF) rejected; 4096 and multiples of 4 above fine.
+    // A Linux host bug (MAXH2CDATA not validated, notes::tcp §6): MAXH2CDATA 0, 4092, 4095, 4097 (and 0xFFFFFFFF)
+    // rejected; 4096 and multiples of 4 above fine.
     for bad in [0u32, 4, 4092, 4095, 4097, 0xFFFF_FFFF] {
         let err = reject(Role::Host, NONE, &with(12, &bad.to_le_bytes()), false);
         assert_eq!(err, PduError::InvalidField(InvalidField::MaxH2CData(bad)));

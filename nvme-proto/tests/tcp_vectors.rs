@@ -1,9 +1,9 @@
-//! Named byte vectors: every vector of vectors.md (CRC-32C check values, NVMe/TCP PDUs A, B, C, the negative and
-//! padded ones, the derived IC and CCR PDUs), plus vectors for the PDU types vectors.md does not cover (R2T, C2HData,
-//! a CapsuleCmd with in-capsule data, both TermReqs). Each is decoded and encoded.
+//! Named byte vectors: every vector of nvme_proto::notes::vectors (CRC-32C check values, NVMe/TCP PDUs A, B, C, the
+//! negative and padded ones, the derived IC and CCR PDUs), plus vectors for the PDU types nvme_proto::notes::vectors
+//! does not cover (R2T, C2HData, a CapsuleCmd with in-capsule data, both TermReqs). Each is decoded and encoded.
 //!
-//! The extra vectors were built from the layout tables of nvme-tcp.md with an independent bitwise CRC-32C (Python) and
-//! decoded by tshark 4.0.17 with digest checking on: every digest Good, every field as listed.
+//! The extra vectors were built from the layout tables of nvme_proto::notes::tcp with an independent bitwise CRC-32C
+//! (Python) and decoded by tshark 4.0.17 with digest checking on: every digest Good, every field as listed.
 
 use nvme_proto::crc::{Crc32c, crc32c};
 use nvme_proto::tcp::*;
@@ -42,7 +42,7 @@ fn assert_emits(pdu: &Pdu<'_>, params: &Params, expected: &[u8]) {
     assert_eq!(pdu.emit(params, &mut short), Err(EmitError::BufferTooShort { needed: expected.len() }));
 }
 
-// ---- vectors.md §1: CRC-32C ----
+// ---- notes::vectors §1: CRC-32C ----
 
 #[test]
 fn crc32c_check_values() {
@@ -72,7 +72,7 @@ fn crc32c_check_values() {
     assert_eq!(Crc32c::new().update(b"1234").update(b"56789").finish(), 0xE306_9283);
 }
 
-// ---- vectors.md §2: PDUs with digests ----
+// ---- notes::vectors §2: PDUs with digests ----
 
 const VECTOR_A: &str = "05 01 18 00 1c 00 00 00 01 00 00 00 00 00 00 00 01 00 00 00 01 00 00 00 fa c8 76 ef";
 const VECTOR_B: &str = "06 07 18 1c 28 00 00 00 09 00 03 00 00 00 00 00 08 00 00 00 00 00 00 00 ed 95 2e 61
@@ -214,7 +214,7 @@ fn padded_vector_and_its_pad_flipped_twin() {
     assert_eq!((err.fes(), err.fei()), (Some(Fes::INVALID_HEADER_FIELD), 3));
 }
 
-// ---- vectors.md §3.3: derived PDUs ----
+// ---- notes::vectors §3.3: derived PDUs ----
 
 fn ic_bytes(first16: &str) -> Vec<u8> {
     let mut v = hex(first16);
@@ -383,8 +383,9 @@ fn every_shipped_vector_decodes_byte_by_byte_like_whole() {
 
 #[test]
 fn data_digest_covers_exactly_the_data_bytes_for_odd_lengths() {
-    // peers.md §6 #8: DATAL 1, 5, 4095. Linux, FreeBSD and Wireshark digest exactly DATAL bytes; SPDK zero-pads to a
-    // dword multiple. We follow the majority (DATA_DIGEST_ZERO_PADS = false), so the two differ here.
+    // Implementations differ here (notes::tcp §5.2, §11): DATAL 1, 5, 4095. Linux, FreeBSD and Wireshark digest exactly
+    // DATAL bytes; SPDK zero-pads to a dword multiple. We follow the majority (DATA_DIGEST_ZERO_PADS = false), so the
+    // two differ here.
     const { assert!(!DATA_DIGEST_ZERO_PADS) };
     for len in [1usize, 5, 4095] {
         let data: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();

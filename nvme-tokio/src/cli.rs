@@ -84,6 +84,18 @@ pub struct TargetArgs {
     /// Write every PDU sent and received to this pcap.
     #[arg(long)]
     pub pcap: Option<PathBuf>,
+    /// Connections served at once; the listener closes any beyond.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Time a new connection has to send its ICReq, ms.
+    #[arg(long, default_value_t = 10_000)]
+    pub ic_timeout_ms: u64,
+    /// Time from ICResp to a successful Connect, ms.
+    #[arg(long, default_value_t = 10_000)]
+    pub connect_timeout_ms: u64,
+    /// Unsent output per connection, bytes, past which its input is not read (at least 1 MiB, the largest transfer).
+    #[arg(long, default_value_t = 4 << 20)]
+    pub output_limit: usize,
 }
 
 /// Runs `target` until the process is killed.
@@ -113,6 +125,10 @@ pub fn target(args: TargetArgs) -> ExitCode {
         cfg.fail_ccr = args.fail_ccr;
         cfg.no_ccr = args.no_ccr;
         cfg.capture = capture;
+        cfg.max_connections = args.max_connections;
+        cfg.ic_timeout = Duration::from_millis(args.ic_timeout_ms);
+        cfg.connect_timeout = Duration::from_millis(args.connect_timeout_ms);
+        cfg.output_limit = args.output_limit;
         let t = match Target::start(cfg).await {
             Ok(t) => t,
             Err(e) => {

@@ -9,14 +9,15 @@
 //!   Read/Write with in-capsule data, R2T/H2CData and C2HData. [`host::Multipath`] is a round-robin front over
 //!   two or more controllers of one subsystem that feeds nvme-ccr's recovery engine and carries out its actions
 //!   (CCR through a source, CCR log reads, retries, teardown, reconnect).
-//! * [`target`]: a test target serving one subsystem (in-memory or file namespace) with the commands the Linux
-//!   host sends, keep-alive timeout handling, CQT from configuration, Cross-Controller Reset executed by
-//!   nvme-ccr's target module, and the `fopcode` / `fail-ccr` / `no-ccr` fault switches (ccr-cqt.md §11).
+//! * [`target`]: a test target: nvme-fabric's controller ([`nvme_fabric::controller::Subsystem`]: the commands the
+//!   Linux host sends, keep-alive expiry, CQT from configuration, Cross-Controller Reset, the `fopcode` / `fail-ccr`
+//!   / `no-ccr` fault switches of ccr-cqt.md §11, every per-connection bound) on a TCP listener with a connection
+//!   cap, its namespace in memory or in a file, and a run-time control line.
 //! * [`rw_test`], [`ccr_check`] and [`cli`]: the seed's rw_test over real sockets, a CCR conformance probe, and
 //!   the three `nvme-lab` subcommands built on them.
 //!
-//! Every PDU is framed, validated and encoded by nvme-proto, every recovery decision is nvme-ccr's; this crate
-//! owns sockets, buffers, timers and tasks. Both sides can record their own traffic in a pcap ([`Capture`]).
+//! Every PDU is framed, validated and encoded by nvme-proto, every recovery decision is nvme-ccr's, every target
+//! decision nvme-fabric's; this crate owns sockets, buffers, timers and tasks. Both sides can record their own traffic in a pcap ([`Capture`]).
 //! Choices (queue depths, in-capsule size, R2T sizing, keep alive, reconnect delay, the run-time fault switches)
 //! are in `spec-notes/drivers.md`.
 //!

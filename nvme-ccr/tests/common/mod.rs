@@ -14,7 +14,8 @@ pub fn ms(t: u64) -> Instant {
     Instant::from_millis(t)
 }
 
-/// The seed defaults (ccr-cqt.md §11): KATO 5 s, TBKAS, CQT 1 ms, CCRL 4; CIU and CIRN derived from the CNTLID.
+/// The seed defaults (nvme_ccr::notes::ccr_cqt §11): KATO 5 s, TBKAS, CQT 1 ms, CCRL 4; CIU and CIRN derived from the
+/// CNTLID.
 pub fn facts(cntlid: u16) -> ControllerFacts {
     ControllerFacts {
         cntlid,

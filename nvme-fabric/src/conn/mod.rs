@@ -6,10 +6,7 @@
 //! Facts: [`nvme_proto::notes::tcp`] §6 (IC exchange), §7 (termination requests), §8 (data transfer), §9 (receive
 //! checks).
 
-// The host role (next) uses the parts the controller role does not.
-#[allow(dead_code)]
 mod rx;
-#[allow(dead_code)]
 mod tx;
 
 pub(crate) use rx::{Receiver, RxStep};

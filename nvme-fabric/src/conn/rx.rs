@@ -60,12 +60,8 @@ impl Receiver {
         self.deframer = d;
     }
 
-    /// The PLEN ceiling in force.
-    pub(crate) fn max_plen(&self) -> u32 {
-        self.deframer.max_plen()
-    }
-
     /// Bytes of a partial PDU held.
+    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         if self.taken { 0 } else { self.buf.len() }
     }

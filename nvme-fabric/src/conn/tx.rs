@@ -63,8 +63,9 @@ pub(crate) enum TxItem {
     /// Host: H2CData PDUs answering an R2T, `next..end` of command `cid`'s write data in PDUs of at most `seg`
     /// bytes, LAST_PDU on the last; the data is looked up when encoded.
     H2C { cid: u16, ttag: u16, next: u32, end: u32, seg: u32 },
-    /// Host: a CapsuleCmd whose in-capsule data is command `cid`'s write data, looked up when encoded.
-    Capsule { sqe: [u8; 64] },
+    /// Host: a CapsuleCmd; with `inline` > 0 its in-capsule data is the first `inline` bytes of command `cid`'s write
+    /// data, looked up when encoded.
+    Capsule { sqe: [u8; 64], inline: u32 },
 }
 
 /// The transmit queue of one connection.
@@ -137,11 +138,6 @@ impl Transmitter {
         self.queue.is_empty()
     }
 
-    /// Whether a TermReq was queued (nothing more may be).
-    pub(crate) fn is_terminated(&self) -> bool {
-        self.terminated
-    }
-
     /// Queues `item` (ignored after a TermReq). Returns whether the queue was empty before.
     pub(crate) fn push(&mut self, item: TxItem) -> bool {
         if self.terminated {
@@ -175,7 +171,7 @@ impl Transmitter {
             Pdu::CapsuleCmd(CapsuleCmd { sqe, data: &[0u8; 1] }).buffer_len(&self.params) - 1 + len
         };
         self.queued += base;
-        self.queue.push_back(TxItem::Capsule { sqe });
+        self.queue.push_back(TxItem::Capsule { sqe, inline: len as u32 });
         was_empty
     }
 
@@ -270,9 +266,25 @@ impl Transmitter {
                     *next += len;
                     (n, last)
                 }
-                TxItem::Capsule { sqe } => {
+                TxItem::Capsule { sqe, inline } => {
                     let cid = u16::from_le_bytes([sqe[2], sqe[3]]);
-                    let pdu = CapsuleCmd { sqe: *sqe, data: data(cid).unwrap_or(&[]) };
+                    let body = match *inline as usize {
+                        0 => &[][..],
+                        n => match data(cid).and_then(|d| d.get(..n)) {
+                            Some(d) => d,
+                            None => {
+                                // The command is gone: nothing to send for it.
+                                let left = self.queued.min(
+                                    Pdu::CapsuleCmd(CapsuleCmd { sqe: *sqe, data: &[0] }).buffer_len(&self.params) - 1
+                                        + n,
+                                );
+                                self.queued -= left;
+                                self.queue.pop_front();
+                                continue;
+                            }
+                        },
+                    };
+                    let pdu = CapsuleCmd { sqe: *sqe, data: body };
                     let n = match pdu.emit(&self.params, out) {
                         Ok(n) => n,
                         Err(_) => return short(at, pdu.buffer_len(&self.params)),

@@ -11,7 +11,7 @@ use super::log::GetLogPage;
 use super::opcode::AdminOpcode;
 use super::sqe::Sqe;
 
-/// Keep Alive (admin opcode 0x18; commands.md §6.4): no command dwords, no data.
+/// Keep Alive (admin opcode 0x18; [notes::commands §6.4](crate::notes::commands)): no command dwords, no data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct KeepAlive;
 
@@ -19,7 +19,7 @@ impl KeepAlive {
     /// The admin opcode, 0x18.
     pub const OPCODE: AdminOpcode = AdminOpcode::KEEP_ALIVE;
 
-    /// The SQE (SGL1 "no data"; vectors.md §2.3).
+    /// The SQE (SGL1 "no data"; [notes::vectors §2.3](crate::notes::vectors)).
     pub const fn to_sqe(&self, cid: u16) -> Sqe {
         Sqe::new(Self::OPCODE.0, cid)
     }
@@ -33,8 +33,8 @@ impl KeepAlive {
     }
 }
 
-/// Abort (admin opcode 0x08; commands.md §6.6): CDW10 bits 15:0 SQID, bits 31:16 CID of the command to abort.
-/// Completion DW0 bit 0: 0 = aborted, 1 = not aborted (Linux nvmet always answers 1).
+/// Abort (admin opcode 0x08; [notes::commands §6.6](crate::notes::commands)): CDW10 bits 15:0 SQID, bits 31:16 CID of
+/// the command to abort. Completion DW0 bit 0: 0 = aborted, 1 = not aborted (Linux nvmet always answers 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Abort {
     /// CDW10 bits 15:0, SQID of the command to abort.
@@ -157,7 +157,7 @@ impl AdminCommand {
 
     /// Whether the command can change controller or stored state, so that a host must not complete it back to its
     /// submitter, or retry it elsewhere, before recovery proves the old controller can no longer act on it
-    /// (commands.md §7, ccr-cqt.md §9).
+    /// ([notes::commands §7](crate::notes::commands), [notes::ccr_cqt §9](crate::notes::ccr_cqt)).
     ///
     /// Free of side effects: Identify, Get Features, Get Log Page with RAE = 1, Keep Alive, Asynchronous Event
     /// Request, Property Get. Everything else is side-effecting: Set Features, Get Log Page with RAE = 0 (it

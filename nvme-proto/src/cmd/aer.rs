@@ -1,5 +1,6 @@
-//! Asynchronous events: the AER completion DW0 (commands.md §6.5), and the Cross-Controller Reset and Lost Host
-//! Communication notices with their OAES and AEC bits (ccr-cqt.md §5).
+//! Asynchronous events: the AER completion DW0 ([notes::commands §6.5](crate::notes::commands)), and the
+//! Cross-Controller Reset and Lost Host Communication notices with their OAES and AEC bits
+//! ([notes::ccr_cqt §5](crate::notes::ccr_cqt)).
 
 use super::CmdError;
 use super::log::LogId;
@@ -55,7 +56,8 @@ impl AsyncEventType {
     pub const VENDOR: Self = Self(7);
 }
 
-/// An asynchronous event: the completion DW0 of an Asynchronous Event Request (commands.md §6.5).
+/// An asynchronous event: the completion DW0 of an Asynchronous Event Request
+/// ([notes::commands §6.5](crate::notes::commands)).
 ///
 /// DW0 bits 2:0 AET, 15:8 AEI, 23:16 LID (the log page to read to get details and clear the event); bits 7:3 and
 /// 31:24 are reserved and dropped.
@@ -69,8 +71,8 @@ pub struct AsyncEvent {
     pub lid: LogId,
 }
 
-/// Notice AEI values (AET 2; commands.md §6.5). The CCR / LHC ones are the unconfirmed [`AEI_CCR_COMPLETED`] and
-/// [`AEI_LOST_HOST_COMMUNICATION`].
+/// Notice AEI values (AET 2; [notes::commands §6.5](crate::notes::commands)). The CCR / LHC ones are the unconfirmed
+/// [`AEI_CCR_COMPLETED`] and [`AEI_LOST_HOST_COMMUNICATION`].
 pub mod notice {
     /// 0x00 Namespace Attribute Changed (LID 0x04).
     pub const NAMESPACE_ATTRIBUTE_CHANGED: u8 = 0x00;

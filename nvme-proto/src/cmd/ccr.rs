@@ -1,4 +1,4 @@
-//! Cross-Controller Reset (admin opcode 0x38; NVMe Base 2.3 / TP8028; ccr-cqt.md §3).
+//! Cross-Controller Reset (admin opcode 0x38; NVMe Base 2.3 / TP8028; [notes::ccr_cqt §3](crate::notes::ccr_cqt)).
 //!
 //! Sent to a *source* controller to reset an *impacted* controller of the same subsystem and host, named by its
 //! instance (CNTLID, CIU, CIRN from its Identify Controller data). The log page it fills (LID 0x1E) is
@@ -14,10 +14,10 @@ use super::sqe::Sqe;
 ///
 /// SQE: opcode 0x38, flags 0x40, NSID 0, SGL1 0x5A with length 0 (no data); CDW10 bits 15:0 ICID, bits 23:16 CIU,
 /// bits 31:24 reserved; CDW11 reserved; CDW12 CIRN bits 31:0; CDW13 CIRN bits 63:32; CDW14–15 reserved
-/// (ccr-cqt.md §3, Base 2.3 Fig. 522).
+/// ([notes::ccr_cqt §3](crate::notes::ccr_cqt), Base 2.3 Fig. 522).
 ///
 /// A controller that reported CIU = 0 / CIRN = 0 (a pre-TP8028 controller: "not reported") is still named with
-/// those values exactly as read (ccr-cqt.md §2, our decision).
+/// those values exactly as read ([notes::ccr_cqt §2](crate::notes::ccr_cqt), our decision).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CrossControllerReset {
     /// CDW10 bits 15:0, ICID: CNTLID of the impacted controller.
@@ -56,7 +56,8 @@ impl CrossControllerReset {
     }
 }
 
-/// Completion DW0 of a successful Cross-Controller Reset (ccr-cqt.md §3). Bits 31:3 are reserved and dropped.
+/// Completion DW0 of a successful Cross-Controller Reset ([notes::ccr_cqt §3](crate::notes::ccr_cqt)). Bits 31:3 are
+/// reserved and dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct CcrResult {
     /// Bit 0, IRS (Immediate Reset Successful): the impacted controller's reset had finished when the command

@@ -1,4 +1,4 @@
-//! The 16-byte Completion Queue Entry (commands.md §2).
+//! The 16-byte Completion Queue Entry ([notes::commands §2](crate::notes::commands)).
 
 use zerocopy::little_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};

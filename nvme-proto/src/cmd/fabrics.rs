@@ -1,5 +1,6 @@
-//! Fabrics commands (opcode 0x7F, command type in SQE byte 4; commands.md §5): Connect and its 1024-byte data,
-//! Property Get/Set with the CAP, VS, CC and CSTS registers, Disconnect, Authentication Send/Receive.
+//! Fabrics commands (opcode 0x7F, command type in SQE byte 4; [notes::commands §5](crate::notes::commands)): Connect
+//! and its 1024-byte data, Property Get/Set with the CAP, VS, CC and CSTS registers, Disconnect, Authentication
+//! Send/Receive.
 
 use core::time::Duration;
 
@@ -39,8 +40,8 @@ const fn check_fabrics(sqe: &Sqe, fctype: FabricsType) -> Result<(), CmdError> {
 // ---------------------------------------------------------------------------------------------------------------
 // Connect
 
-/// Connect (FCTYPE 0x01; commands.md §5.1). The 1024 bytes of [`ConnectData`] travel in the capsule: SGL1 is
-/// Data Block / Offset (0x01), offset 0, length 1024.
+/// Connect (FCTYPE 0x01; [notes::commands §5.1](crate::notes::commands)). The 1024 bytes of [`ConnectData`] travel in
+/// the capsule: SGL1 is Data Block / Offset (0x01), offset 0, length 1024.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Connect {
     /// SQE bytes 41:40, RECFMT: record format, 0.
@@ -123,7 +124,8 @@ const _: () = assert!(core::mem::offset_of!(ConnectDataView, cntlid) == 16);
 const _: () = assert!(core::mem::offset_of!(ConnectDataView, subnqn) == 256);
 const _: () = assert!(core::mem::offset_of!(ConnectDataView, hostnqn) == 512);
 
-/// The Connect data (1024 bytes; commands.md §5.1), its NQNs borrowed from the parsed buffer.
+/// The Connect data (1024 bytes; [notes::commands §5.1](crate::notes::commands)), its NQNs borrowed from the parsed
+/// buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnectData<'a> {
     /// Bytes 15:0, HOSTID.
@@ -178,7 +180,8 @@ impl<'a> ConnectData<'a> {
     }
 }
 
-/// Connect completion DW0 on success (commands.md §5.1): bits 15:0 CNTLID, bits 31:16 AUTHREQ.
+/// Connect completion DW0 on success ([notes::commands §5.1](crate::notes::commands)): bits 15:0 CNTLID, bits 31:16
+/// AUTHREQ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnectResponse {
     /// DW0 bits 15:0, CNTLID: the controller the host is now associated with.
@@ -309,8 +312,8 @@ impl PropertyOffset {
 /// The value written to NSSR to request an NVM subsystem reset: "NVMe" (0x4E564D65).
 pub const NSSR_RESET: u32 = 0x4E56_4D65;
 
-/// Property Get (FCTYPE 0x04; commands.md §5.2). The value comes back in CQE DW0 (4 bytes) or DW0–DW1 (8 bytes,
-/// [`Cqe::result_u64`](super::Cqe::result_u64)).
+/// Property Get (FCTYPE 0x04; [notes::commands §5.2](crate::notes::commands)). The value comes back in CQE DW0
+/// (4 bytes) or DW0–DW1 (8 bytes, [`Cqe::result_u64`](super::Cqe::result_u64)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PropertyGet {
     /// SQE byte 40 bits 2:0, ATTRIB: access size.
@@ -349,7 +352,7 @@ impl PropertyGet {
     }
 }
 
-/// Property Set (FCTYPE 0x00; commands.md §5.2).
+/// Property Set (FCTYPE 0x00; [notes::commands §5.2](crate::notes::commands)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PropertySet {
     /// SQE byte 40 bits 2:0, ATTRIB: access size.
@@ -390,7 +393,8 @@ impl PropertySet {
     }
 }
 
-/// Controller Capabilities (CAP, property 0x00, 8 bytes; commands.md §5.2). Reserved bits are dropped.
+/// Controller Capabilities (CAP, property 0x00, 8 bytes; [notes::commands §5.2](crate::notes::commands)). Reserved bits
+/// are dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Cap {
     /// Bits 15:0, MQES: maximum queue entries supported, **0's based**.
@@ -508,7 +512,8 @@ impl Vs {
     }
 }
 
-/// Controller Configuration (CC, property 0x14; commands.md §5.2). Reserved bits are dropped.
+/// Controller Configuration (CC, property 0x14; [notes::commands §5.2](crate::notes::commands)). Reserved bits are
+/// dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Cc {
     /// Bit 0, EN: enable.
@@ -561,7 +566,7 @@ impl Cc {
     }
 }
 
-/// Controller Status (CSTS, property 0x1C; commands.md §5.2). Reserved bits are dropped.
+/// Controller Status (CSTS, property 0x1C; [notes::commands §5.2](crate::notes::commands)). Reserved bits are dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Csts {
     /// Bit 0, RDY: ready.
@@ -601,8 +606,8 @@ impl Csts {
 // ---------------------------------------------------------------------------------------------------------------
 // Disconnect, Authentication
 
-/// Disconnect (FCTYPE 0x08; commands.md §5.4): SQE bytes 41:40 RECFMT, nothing else. (Unconfirmed: best guess it
-/// deletes the I/O queue it is sent on, because it has no QID field.)
+/// Disconnect (FCTYPE 0x08; [notes::commands §5.4](crate::notes::commands)): SQE bytes 41:40 RECFMT, nothing else.
+/// (Unconfirmed: best guess it deletes the I/O queue it is sent on, because it has no QID field.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Disconnect {
     /// SQE bytes 41:40, RECFMT: record format, 0.
@@ -629,7 +634,8 @@ impl Disconnect {
 /// SECP value of NVMe in-band authentication (DH-HMAC-CHAP).
 pub const SECP_NVME_AUTH: u8 = 0xE9;
 
-/// DH-HMAC-CHAP message identifiers (byte 1 of each authentication message; commands.md §5.3).
+/// DH-HMAC-CHAP message identifiers (byte 1 of each authentication message;
+/// [notes::commands §5.3](crate::notes::commands)).
 pub mod auth_id {
     /// 0x00 Negotiate.
     pub const NEGOTIATE: u8 = 0x00;
@@ -666,8 +672,8 @@ impl AuthMessageHeader {
     }
 }
 
-/// Authentication Send (FCTYPE 0x05) or Receive (0x06) framing (commands.md §5.3): SQE byte 41 SPSP0, 42 SPSP1,
-/// 43 SECP, bytes 47:44 TL (Send: transfer length) or AL (Receive: allocation length).
+/// Authentication Send (FCTYPE 0x05) or Receive (0x06) framing ([notes::commands §5.3](crate::notes::commands)): SQE
+/// byte 41 SPSP0, 42 SPSP1, 43 SECP, bytes 47:44 TL (Send: transfer length) or AL (Receive: allocation length).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Authentication {
     /// `true` for Authentication Send (host to controller), `false` for Receive.

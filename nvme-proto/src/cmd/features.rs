@@ -1,5 +1,5 @@
 //! Set Features (0x09) and Get Features (0x0A) with the features a fabrics host uses: Number of Queues,
-//! Asynchronous Event Configuration, Keep Alive Timer (commands.md §6.3).
+//! Asynchronous Event Configuration, Keep Alive Timer ([notes::commands §6.3](crate::notes::commands)).
 
 use core::time::Duration;
 

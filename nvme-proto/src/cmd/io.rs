@@ -1,4 +1,4 @@
-//! NVM I/O commands: Read (0x02), Write (0x01), Flush (0x00) (commands.md §7).
+//! NVM I/O commands: Read (0x02), Write (0x01), Flush (0x00) ([notes::commands §7](crate::notes::commands)).
 
 use super::CmdError;
 use super::opcode::IoOpcode;
@@ -8,7 +8,7 @@ use super::sqe::Sqe;
 /// NSID meaning "all namespaces" (Flush, where supported).
 pub const NSID_BROADCAST: u32 = 0xFFFF_FFFF;
 
-/// Read or Write: the same SQE layout (commands.md §7).
+/// Read or Write: the same SQE layout ([notes::commands §7](crate::notes::commands)).
 ///
 /// CDW10–11 SLBA; CDW12 bits 15:0 NLB (**0's based**), bit 31 LR, bit 30 FUA, bits 29:26 PRINFO, bits 23:20
 /// DTYPE (kept in `control`, CDW12 bits 31:16); CDW13 bits 7:0 DSM, 31:16 DSPEC; CDW14 EILBRT; CDW15 ELBAT (15:0)
@@ -214,9 +214,9 @@ impl IoCommand {
         }
     }
 
-    /// Whether the command can change stored data (commands.md §7): Read, and unknown Compare (0x05) and
-    /// Verify (0x0C), do not; Write, Flush, every other opcode (conservative) and Fabrics commands other than
-    /// Property Get do.
+    /// Whether the command can change stored data ([notes::commands §7](crate::notes::commands)): Read, and unknown
+    /// Compare (0x05) and Verify (0x0C), do not; Write, Flush, every other opcode (conservative) and Fabrics commands
+    /// other than Property Get do.
     pub const fn has_side_effects(&self) -> bool {
         match self {
             Self::Read(_) => false,

@@ -1,5 +1,6 @@
-//! Get Log Page (admin opcode 0x02; commands.md §6.2) and the log pages this project parses and builds:
-//! Cross-Controller Reset (LID 0x1E) and Lost Host Communication (LID 0x1F) (ccr-cqt.md §4, §5).
+//! Get Log Page (admin opcode 0x02; [notes::commands §6.2](crate::notes::commands)) and the log pages this project
+//! parses and builds: Cross-Controller Reset (LID 0x1E) and Lost Host Communication (LID 0x1F)
+//! ([notes::ccr_cqt §4, §5](crate::notes::ccr_cqt)).
 
 use zerocopy::little_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
@@ -84,7 +85,7 @@ pub const LSP_RMC: u8 = 0x01;
 /// NSID for controller-scope log pages (libnvme uses it for the CCR log).
 pub const NSID_ALL: u32 = 0xFFFF_FFFF;
 
-/// The Get Log Page command (admin opcode 0x02; commands.md §6.2).
+/// The Get Log Page command (admin opcode 0x02; [notes::commands §6.2](crate::notes::commands)).
 ///
 /// CDW10: bits 7:0 LID, 14:8 LSP, 15 RAE, 31:16 NUMDL. CDW11: 15:0 NUMDU, 31:16 LSI. CDW12/13: LPO low/high.
 /// CDW14: bits 6:0 UUID index, 23 OT, 31:24 CSI. NUMD (NUMDU:NUMDL) is a 0's based dword count.
@@ -205,7 +206,7 @@ impl GetLogPage {
     }
 
     /// `true` when the command changes controller state: RAE = 0 clears the pending asynchronous event of this log
-    /// (ccr-cqt.md §9), so only RAE = 1 reads are free of side effects.
+    /// ([notes::ccr_cqt §9](crate::notes::ccr_cqt)), so only RAE = 1 reads are free of side effects.
     pub const fn has_side_effects(&self) -> bool {
         !self.rae
     }
@@ -265,7 +266,8 @@ const _: () = assert!(core::mem::offset_of!(CcrLogEntryView, acid) == 4);
 const _: () = assert!(core::mem::offset_of!(CcrLogEntryView, ccrs) == 6);
 const _: () = assert!(core::mem::offset_of!(CcrLogEntryView, ccrf) == 7);
 
-/// One entry of the Cross-Controller Reset log page (ccr-cqt.md §4). The reserved byte 3 is dropped (sent as 0).
+/// One entry of the Cross-Controller Reset log page ([notes::ccr_cqt §4](crate::notes::ccr_cqt)). The reserved byte 3
+/// is dropped (sent as 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CcrLogEntry {
     /// Bytes 1:0, ICID: CNTLID of the impacted controller.
@@ -358,7 +360,7 @@ fn emit_log<'e, V: IntoBytes + Immutable + 'e>(
 }
 
 /// Zero-copy view of a Cross-Controller Reset log page (LID 0x1E): 8-byte header (NE le16 at bytes 1:0, bytes
-/// 7:2 reserved), then NE entries of 8 bytes (ccr-cqt.md §4).
+/// 7:2 reserved), then NE entries of 8 bytes ([notes::ccr_cqt §4](crate::notes::ccr_cqt)).
 ///
 /// [`new_checked`](Self::new_checked) proves the buffer holds all NE entries, so the accessors never read past it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -427,7 +429,8 @@ pub struct LostHostCommunicationEntryView {
 const _: () = assert!(size_of::<LostHostCommunicationEntryView>() == 8);
 const _: () = assert!(core::mem::offset_of!(LostHostCommunicationEntryView, ciu) == 3);
 
-/// One entry of the Lost Host Communication log page (LID 0x1F; ccr-cqt.md §5). Reserved bytes are dropped.
+/// One entry of the Lost Host Communication log page (LID 0x1F; [notes::ccr_cqt §5](crate::notes::ccr_cqt)). Reserved
+/// bytes are dropped.
 ///
 /// Meaning unconfirmed (only the field names are known): best guess each entry reports a controller of this host
 /// whose host communication was lost (keep-alive expiry).

@@ -20,9 +20,9 @@
 //! Each command has a typed builder (`to_sqe(cid)`) and a parser (`from_sqe`); [`Command::parse`] reads any SQE
 //! given the queue it arrived on (opcode 0x02 is Get Log Page on the admin queue and Read on an I/O queue).
 //!
-//! Values the spec digest marks unconfirmed sit behind one named constant each ([`AEI_CCR_COMPLETED`],
+//! Values no public source confirms sit behind one named constant each ([`AEI_CCR_COMPLETED`],
 //! [`AEI_LOST_HOST_COMMUNICATION`], [`OAES_CCRCN`], [`OAES_LHCN`], [`AEC_CCRCN`], [`AEC_LHCN`]); the list with our
-//! reasoning is in `spec-notes/commands.md` and `spec-notes/ccr-cqt.md`.
+//! reasoning is in [notes::ccr_cqt §17](crate::notes::ccr_cqt) and [notes::commands §11](crate::notes::commands).
 //!
 //! ```
 //! use nvme_proto::cmd::{AdminCommand, Command, CrossControllerReset, QueueKind, Sqe};

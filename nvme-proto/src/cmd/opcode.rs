@@ -1,6 +1,7 @@
 //! Opcodes: admin, NVM I/O and Fabrics command types (open newtypes: unknown values round-trip).
 
-/// Admin command opcode (SQE byte 0 on the admin queue; commands.md §6, Base 2.3 Fig. 142).
+/// Admin command opcode (SQE byte 0 on the admin queue; [notes::commands §6](crate::notes::commands),
+/// Base 2.3 Fig. 142).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AdminOpcode(pub u8);
 
@@ -47,7 +48,7 @@ impl AdminOpcode {
     pub const NVME_MI_SEND: Self = Self(0x1D);
     /// 0x1E NVMe-MI Receive.
     pub const NVME_MI_RECEIVE: Self = Self(0x1E);
-    /// 0x38 Cross-Controller Reset (Base 2.3 / TP8028; fabrics only; ccr-cqt.md §3).
+    /// 0x38 Cross-Controller Reset (Base 2.3 / TP8028; fabrics only; [notes::ccr_cqt §3](crate::notes::ccr_cqt)).
     pub const CROSS_CONTROLLER_RESET: Self = Self(0x38);
     /// 0x7C Doorbell Buffer Config.
     pub const DOORBELL_BUFFER_CONFIG: Self = Self(0x7C);
@@ -101,7 +102,7 @@ impl AdminOpcode {
     }
 }
 
-/// NVM command set I/O opcode (SQE byte 0 on an I/O queue; commands.md §7).
+/// NVM command set I/O opcode (SQE byte 0 on an I/O queue; [notes::commands §7](crate::notes::commands)).
 ///
 /// Bits 1:0 give the data direction: 01 host to controller, 10 controller to host, 00 none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -182,7 +183,7 @@ pub enum DataDirection {
     Bidirectional,
 }
 
-/// Fabrics command type (FCTYPE, SQE byte 4 of opcode 0x7F; commands.md §5).
+/// Fabrics command type (FCTYPE, SQE byte 4 of opcode 0x7F; [notes::commands §5](crate::notes::commands)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FabricsType(pub u8);
 
@@ -213,14 +214,15 @@ impl FabricsType {
         })
     }
 
-    /// FCTYPE bit 0 set means host-to-controller data (the rule Linux uses, commands.md §5).
+    /// FCTYPE bit 0 set means host-to-controller data (the rule Linux uses,
+    /// [notes::commands §5](crate::notes::commands)).
     pub const fn direction(self) -> DataDirection {
         if self.0 & 1 == 1 { DataDirection::HostToController } else { DataDirection::ControllerToHost }
     }
 }
 
 /// Which command an SCT 1 (command specific) status answers: needed to name it, because SCT 1 codes mean different
-/// things for different commands (commands.md §3.1).
+/// things for different commands ([notes::commands §3.1](crate::notes::commands)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CommandContext {
     /// An admin command (not Fabrics).

@@ -1,4 +1,5 @@
-//! SGL descriptors (16 bytes; commands.md §4): the forms NVMe/TCP uses in SGL1 (SQE bytes 39:24).
+//! SGL descriptors (16 bytes; [notes::commands §4](crate::notes::commands)): the forms NVMe/TCP uses in SGL1 (SQE bytes
+//! 39:24).
 
 use zerocopy::little_endian::{U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};

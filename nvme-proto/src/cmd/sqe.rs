@@ -1,4 +1,4 @@
-//! The 64-byte Submission Queue Entry (commands.md §1).
+//! The 64-byte Submission Queue Entry ([notes::commands §1](crate::notes::commands)).
 
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};

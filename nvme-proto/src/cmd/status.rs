@@ -1,5 +1,5 @@
 //! The status field of a completion (CQE bytes 15:14): status code type, status code, CRD, MORE, DNR
-//! (commands.md §3).
+//! ([notes::commands §3](crate::notes::commands)).
 
 use super::opcode::{AdminOpcode, CommandContext, FabricsType};
 
@@ -22,9 +22,10 @@ impl Sct {
 
 /// A status code: the pair (SCT, SC). Open: unknown pairs round-trip.
 ///
-/// The associated constants name the codes this project meets (commands.md §3.1, ccr-cqt.md §3). SCT 1 codes are
-/// command specific: the constants are named after the command they belong to, and the same pair can mean
-/// something else for another command (SCT 1 / SC 0x84 is Connect Invalid Host for Connect).
+/// The associated constants name the codes this project meets ([notes::commands §3.1](crate::notes::commands),
+/// [notes::ccr_cqt §3](crate::notes::ccr_cqt)). SCT 1 codes are command specific: the constants are named after the
+/// command they belong to, and the same pair can mean something else for another command (SCT 1 / SC 0x84 is Connect
+/// Invalid Host for Connect).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StatusCode {
     /// Status Code Type (status word bits 11:9; only bits 2:0 are encoded).
@@ -250,7 +251,7 @@ impl StatusCode {
 ///
 /// Layout of the word: bit 0 P (phase tag), bits 8:1 SC, bits 11:9 SCT, bits 13:12 CRD, bit 14 MORE, bit 15 DNR.
 /// Fabrics completions do not use the phase tag: [`Status::from_word`] ignores it and [`Status::to_word`] sends 0
-/// (commands.md §3, unconfirmed but what Linux nvmet does).
+/// ([notes::commands §3](crate::notes::commands), unconfirmed but what Linux nvmet does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Status {
     /// Status code type and status code (bits 11:9 and 8:1).

@@ -1,7 +1,7 @@
 //! CapsuleCmd (an SQE and optional in-capsule data) and CapsuleResp (a CQE). The transport treats the SQE and CQE
 //! as opaque bytes; `crate::cmd` gives them meaning.
 //!
-//! Facts: nvme-tcp.md §3.4, §3.5 (layouts), §4 (PDO, PAD), §5.3 (digests).
+//! Facts: [notes::tcp](crate::notes::tcp) §3.4, §3.5 (layouts), §4 (PDO, PAD), §5.3 (digests).
 
 use core::mem::{offset_of, size_of};
 
@@ -18,26 +18,29 @@ pub const CAPSULE_CMD_HLEN: usize = 72;
 /// HLEN of a CapsuleResp: 8-byte CH + 16-byte CQE.
 pub const CAPSULE_RESP_HLEN: usize = 24;
 
-/// CapsuleCmd (0x04) header, zero-copy view of bytes 71:0 (nvme-tcp.md §3.4). Then `[HDGST][PAD][DATA][DDGST]`.
+/// CapsuleCmd (0x04) header, zero-copy view of bytes 71:0 ([notes::tcp §3.4](crate::notes::tcp)). Then
+/// `[HDGST][PAD][DATA][DDGST]`.
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct CapsuleCmdPdu {
     /// Bytes 7:0, common header: HLEN 72; PDO 0 without in-capsule data.
     pub ch: CommonHeader,
-    /// Bytes 71:8, the 64-byte submission queue entry (commands.md §1); its CID is at bytes 11:10 of the PDU.
+    /// Bytes 71:8, the 64-byte submission queue entry ([notes::commands §1](crate::notes::commands)); its CID is at
+    /// bytes 11:10 of the PDU.
     pub sqe: [u8; 64],
 }
 
 const _: () = assert!(size_of::<CapsuleCmdPdu>() == CAPSULE_CMD_HLEN);
 const _: () = assert!(offset_of!(CapsuleCmdPdu, sqe) == 8);
 
-/// CapsuleResp (0x05) header, zero-copy view of bytes 23:0 (nvme-tcp.md §3.5). Then `[HDGST]`.
+/// CapsuleResp (0x05) header, zero-copy view of bytes 23:0 ([notes::tcp §3.5](crate::notes::tcp)). Then `[HDGST]`.
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct CapsuleRespPdu {
     /// Bytes 7:0, common header: HLEN 24, PDO 0, PLEN 24 or 28.
     pub ch: CommonHeader,
-    /// Bytes 23:8, the 16-byte completion queue entry (commands.md §2); its CID is at bytes 21:20 of the PDU.
+    /// Bytes 23:8, the 16-byte completion queue entry ([notes::commands §2](crate::notes::commands)); its CID is at
+    /// bytes 21:20 of the PDU.
     pub cqe: [u8; 16],
 }
 

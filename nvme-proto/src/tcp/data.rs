@@ -1,6 +1,6 @@
 //! H2CData, C2HData and R2T: data transfer PDUs and the controller's request for write data.
 //!
-//! Facts: nvme-tcp.md §3.6 (layouts), §4 (PDO, PAD), §8 (transfer rules).
+//! Facts: [notes::tcp](crate::notes::tcp) §3.6 (layouts), §4 (PDO, PAD), §8 (transfer rules).
 
 use core::mem::{offset_of, size_of};
 
@@ -15,7 +15,7 @@ use super::pdu::{Layout, Pdu, unexpected};
 /// HLEN of H2CData, C2HData and R2T.
 pub const DATA_PDU_HLEN: usize = 24;
 
-/// H2CData (0x06) / C2HData (0x07) header, zero-copy view of bytes 23:0 (nvme-tcp.md §3.6). Then
+/// H2CData (0x06) / C2HData (0x07) header, zero-copy view of bytes 23:0 ([notes::tcp §3.6](crate::notes::tcp)). Then
 /// `[HDGST][PAD][DATA][DDGST]`.
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
@@ -41,7 +41,7 @@ const _: () = assert!(offset_of!(DataPdu, datao) == 12);
 const _: () = assert!(offset_of!(DataPdu, datal) == 16);
 const _: () = assert!(offset_of!(DataPdu, reserved) == 20);
 
-/// R2T (0x09), zero-copy view of bytes 23:0 (nvme-tcp.md §3.6). Then `[HDGST]`.
+/// R2T (0x09), zero-copy view of bytes 23:0 ([notes::tcp §3.6](crate::notes::tcp)). Then `[HDGST]`.
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct R2TPdu {
@@ -109,8 +109,8 @@ pub struct R2T {
 }
 
 /// Checks that `offset .. offset + len` lies inside the window `start .. start + window_len` (an R2T window or a
-/// command's buffer); otherwise FES 0x04 Data Transfer Out of Range (nvme-tcp.md §8.2, §8.3). For drivers, which
-/// hold the per-command state this needs.
+/// command's buffer); otherwise FES 0x04 Data Transfer Out of Range ([notes::tcp §8.2, §8.3](crate::notes::tcp)). For
+/// drivers, which hold the per-command state this needs.
 pub fn check_in_window(offset: u32, len: u32, start: u32, window_len: u32) -> Result<(), PduError> {
     let end = u64::from(offset) + u64::from(len);
     let window_end = u64::from(start) + u64::from(window_len);

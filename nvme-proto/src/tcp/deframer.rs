@@ -1,7 +1,8 @@
 //! The streaming deframer: the caller owns the receive buffer, the deframer says "need N more bytes" or hands back
 //! one complete, validated PDU borrowed from it.
 //!
-//! Facts: nvme-tcp.md §6 (IC ordering), §7.2 (TermReq handling), §9.1 (check order, bounding PLEN before buffering).
+//! Facts: [notes::tcp](crate::notes::tcp) §6 (IC ordering), §7.2 (TermReq handling), §9.1 (check order, bounding PLEN
+//! before buffering).
 
 use super::error::PduError;
 use super::header::{DIGEST_LEN, Role};
@@ -39,7 +40,7 @@ pub enum ConnState {
     /// Before the IC exchange: a controller accepts only ICReq, a host only ICResp (and either a TermReq). Anything
     /// else is FES 0x02 PDU Sequence Error.
     AwaitingIc,
-    /// After it: IC PDUs are FES 0x01, FEI 0 (nvme-tcp.md §9.1 step 1a).
+    /// After it: IC PDUs are FES 0x01, FEI 0 ([notes::tcp §9.1](crate::notes::tcp) step 1a).
     Established,
     /// After a fatal error or a received TermReq: every call returns [`PduError::Closed`].
     Closed,

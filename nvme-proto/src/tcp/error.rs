@@ -1,14 +1,16 @@
 //! Errors: what a receiver found wrong (with the FES and FEI a termination request would carry and whether the
 //! connection survives), and why an encoder refused to write.
 //!
-//! Facts: nvme-tcp.md §7 (FES codes, FEI rules), §5.4 (header digest fatal, data digest not), §9.1 (check order).
+//! Facts: [notes::tcp](crate::notes::tcp) §7 (FES codes, FEI rules), §5.4 (header digest fatal, data digest not), §9.1
+//! (check order).
 
 use core::fmt;
 
 use super::header::{PduFlags, PduType};
 
 /// The 16-bit status word a command gets when its data digest failed: SCT 0 (generic), SC 0x22 Transient Transport
-/// Error, DNR 0 (word = SC << 1 = 0x0044; vectors.md §3.1). The host may retry the command.
+/// Error, DNR 0 (word = SC << 1 = 0x0044; [notes::vectors §3.1](crate::notes::vectors)). The host may retry the
+/// command.
 pub const STATUS_TRANSIENT_TRANSPORT_ERROR: u16 = 0x0044;
 
 /// The FEI we send with FES 0x02, 0x04 and 0x05. Unconfirmed: best guess 0, because the specification's table
@@ -20,8 +22,8 @@ pub const FEI_RESERVED: u32 = 0;
 /// "PDU header digest".
 pub const FEI_HEADER_DIGEST_IS_RECEIVED_DIGEST: bool = true;
 
-/// Fatal Error Status, TermReq bytes 9:8 (nvme-tcp.md §3.3, §7.1). An open enum: unknown values round-trip (a
-/// receiver accepts any FES, logs it and closes).
+/// Fatal Error Status, TermReq bytes 9:8 ([notes::tcp §3.3, §7.1](crate::notes::tcp)). An open enum: unknown values
+/// round-trip (a receiver accepts any FES, logs it and closes).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fes(pub u16);
 
@@ -71,7 +73,7 @@ pub enum InvalidField {
     UndefinedType(PduType),
     /// Byte 0: a type the receiver never accepts (a controller receiving an odd type, a host an even one).
     WrongDirection(PduType),
-    /// Byte 0: ICReq or ICResp after the IC exchange (nvme-tcp.md §9.1 step 1a).
+    /// Byte 0: ICReq or ICResp after the IC exchange ([notes::tcp §9.1](crate::notes::tcp) step 1a).
     UnexpectedIc(PduType),
     /// Byte 0: a well-formed PDU of another type than the typed parser asked for.
     UnexpectedType {
@@ -80,7 +82,7 @@ pub enum InvalidField {
         /// The type in the buffer.
         found: PduType,
     },
-    /// Byte 1: flag bits the type may not carry (§2 table).
+    /// Byte 1: flag bits the type may not carry ([notes::tcp §2](crate::notes::tcp) table).
     Flags(PduFlags),
     /// Byte 1: HDGSTF or DDGSTF disagree with the negotiated digests (DDGSTF is expected only when data is present).
     DigestFlags(PduFlags),
@@ -88,7 +90,7 @@ pub enum InvalidField {
     SuccessWithoutLast,
     /// Byte 2: HLEN is not the type's fixed value.
     Hlen(u8),
-    /// Byte 3: PDO breaks the rule of nvme-tcp.md §4.
+    /// Byte 3: PDO breaks the rule of [notes::tcp §4](crate::notes::tcp).
     Pdo(u8),
     /// Bytes 7:4: PLEN inconsistent with HLEN, PDO and the digests, or with the type.
     Plen(u32),
@@ -218,7 +220,8 @@ pub enum PduError {
         /// Byte offset of the field.
         offset: u8,
     },
-    /// A received TermReq with PLEN below 24 or above 152: close immediately and report nothing (§7.2).
+    /// A received TermReq with PLEN below 24 or above 152: close immediately and report nothing
+    /// ([notes::tcp §7.2](crate::notes::tcp)).
     TermReqLength {
         /// PLEN received.
         plen: u32,
@@ -259,7 +262,8 @@ impl PduError {
     }
 
     /// The FEI a termination request carries: the field offset for FES 0x01 and 0x06, the received header digest
-    /// for FES 0x03 ([`FEI_HEADER_DIGEST_IS_RECEIVED_DIGEST`]), and [`FEI_RESERVED`] otherwise (nvme-tcp.md §7.2).
+    /// for FES 0x03 ([`FEI_HEADER_DIGEST_IS_RECEIVED_DIGEST`]), and [`FEI_RESERVED`] otherwise
+    /// ([notes::tcp §7.2](crate::notes::tcp)).
     pub const fn fei(&self) -> u32 {
         match self {
             PduError::InvalidField(f) => f.offset() as u32,
@@ -270,7 +274,7 @@ impl PduError {
     }
 
     /// Whether the connection must close. Everything is fatal except a data digest error, which fails only the
-    /// owning command (nvme-tcp.md §5.4).
+    /// owning command ([notes::tcp §5.4](crate::notes::tcp)).
     pub const fn is_fatal(&self) -> bool {
         !matches!(self, PduError::DataDigest(_))
     }

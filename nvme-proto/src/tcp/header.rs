@@ -1,6 +1,6 @@
 //! The 8-byte common header (CH) every PDU starts with, the PDU type and flag values, and who sends what.
 //!
-//! Facts: nvme-tcp.md §1 (CH layout) and §2 (per-type HLEN, flags, PDO, digests).
+//! Facts: [notes::tcp](crate::notes::tcp) §1 (CH layout) and §2 (per-type HLEN, flags, PDO, digests).
 
 use core::fmt;
 use core::mem::{offset_of, size_of};
@@ -17,7 +17,7 @@ pub const DIGEST_LEN: usize = 4;
 /// Which end of a connection: a host (initiator) or a controller (target).
 ///
 /// Used both for the receiver of a PDU (a controller accepts only even, host-to-controller types; a host only odd
-/// ones, nvme-tcp.md §1) and for the sender of a termination request.
+/// ones, [notes::tcp §1](crate::notes::tcp)) and for the sender of a termination request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     /// The host: sends even PDU types (ICReq, H2CTermReq, CapsuleCmd, H2CData), receives odd ones.
@@ -36,8 +36,8 @@ impl Role {
     }
 }
 
-/// PDU-TYPE, byte 0 of the common header (nvme-tcp.md §1, §2). An open enum: every `u8` is representable, unknown
-/// values (0x08, 0x0A and above) round-trip and are rejected by validation, not lost.
+/// PDU-TYPE, byte 0 of the common header ([notes::tcp §1, §2](crate::notes::tcp)). An open enum: every `u8` is
+/// representable, unknown values (0x08, 0x0A and above) round-trip and are rejected by validation, not lost.
 ///
 /// Bit 0 is the direction: 0 host to controller, 1 controller to host.
 #[derive(
@@ -67,7 +67,7 @@ impl PduType {
     pub const R2T: PduType = PduType(0x09);
     /// 0x0A KDReq (key update request), named in one third-party header only. Unconfirmed: best guess it is not a
     /// PDU Format Version 0 type, because no Linux/SPDK/FreeBSD code defines it; received, it is rejected as
-    /// undefined (FES 0x01, FEI 0). See spec-notes/nvme-tcp.md.
+    /// undefined (FES 0x01, FEI 0). See [notes::tcp §11](crate::notes::tcp).
     pub const KD_REQ: PduType = PduType(0x0A);
     /// 0x0B KDResp (key update response): unconfirmed like [`PduType::KD_REQ`], and rejected the same way.
     pub const KD_RESP: PduType = PduType(0x0B);
@@ -100,7 +100,8 @@ impl PduType {
         if self.0 & 1 == 0 { Role::Host } else { Role::Controller }
     }
 
-    /// The fixed HLEN of a defined type (128 for ICReq/ICResp, 72 for CapsuleCmd, 24 otherwise), nvme-tcp.md §2.
+    /// The fixed HLEN of a defined type (128 for ICReq/ICResp, 72 for CapsuleCmd, 24 otherwise),
+    /// [notes::tcp §2](crate::notes::tcp).
     pub const fn hlen(self) -> Option<u8> {
         match self.0 {
             0x00 | 0x01 => Some(128),
@@ -110,8 +111,9 @@ impl PduType {
         }
     }
 
-    /// The FLAGS bits this type may carry (nvme-tcp.md §2): none for IC and TermReq PDUs; HDGSTF and DDGSTF on
-    /// CapsuleCmd; HDGSTF on CapsuleResp and R2T; plus LAST_PDU on H2CData and LAST_PDU and SUCCESS on C2HData.
+    /// The FLAGS bits this type may carry ([notes::tcp §2](crate::notes::tcp)): none for IC and TermReq PDUs; HDGSTF
+    /// and DDGSTF on CapsuleCmd; HDGSTF on CapsuleResp and R2T; plus LAST_PDU on H2CData and LAST_PDU and SUCCESS on
+    /// C2HData.
     pub const fn allowed_flags(self) -> PduFlags {
         PduFlags(match self.0 {
             0x04 => PduFlags::HDGSTF.0 | PduFlags::DDGSTF.0,
@@ -151,8 +153,8 @@ impl fmt::Display for PduType {
     }
 }
 
-/// FLAGS, byte 1 of the common header (nvme-tcp.md §1): bit 0 HDGSTF, bit 1 DDGSTF, bit 2 LAST_PDU, bit 3 SUCCESS,
-/// bits 7:4 reserved. Any byte value is representable; validation decides which bits a type may carry.
+/// FLAGS, byte 1 of the common header ([notes::tcp §1](crate::notes::tcp)): bit 0 HDGSTF, bit 1 DDGSTF, bit 2 LAST_PDU,
+/// bit 3 SUCCESS, bits 7:4 reserved. Any byte value is representable; validation decides which bits a type may carry.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(transparent)]
 pub struct PduFlags(pub u8);
@@ -199,8 +201,8 @@ impl fmt::Debug for PduFlags {
     }
 }
 
-/// The common header, bytes 7:0 of every PDU (nvme-tcp.md §1): a zero-copy view, castable at any offset of a
-/// buffer (every field has alignment 1).
+/// The common header, bytes 7:0 of every PDU ([notes::tcp §1](crate::notes::tcp)): a zero-copy view, castable at any
+/// offset of a buffer (every field has alignment 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct CommonHeader {

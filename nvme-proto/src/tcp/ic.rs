@@ -1,6 +1,6 @@
 //! ICReq and ICResp: the connection initialisation exchange, 128 bytes each, never with digests.
 //!
-//! Facts: nvme-tcp.md §3.1, §3.2 (layouts), §6 (rules).
+//! Facts: [notes::tcp](crate::notes::tcp) §3.1, §3.2 (layouts), §6 (rules).
 
 use core::mem::{offset_of, size_of};
 
@@ -20,7 +20,7 @@ const DGST_HEADER: u8 = 0x01;
 /// DGST byte bit 1: data digest.
 const DGST_DATA: u8 = 0x02;
 
-/// ICReq (type 0x00), zero-copy view of its 128 bytes (nvme-tcp.md §3.1).
+/// ICReq (type 0x00), zero-copy view of its 128 bytes ([notes::tcp §3.1](crate::notes::tcp)).
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct IcReqPdu {
@@ -44,7 +44,7 @@ const _: () = assert!(offset_of!(IcReqPdu, hpda) == 10);
 const _: () = assert!(offset_of!(IcReqPdu, dgst) == 11);
 const _: () = assert!(offset_of!(IcReqPdu, maxr2t) == 12);
 
-/// ICResp (type 0x01), zero-copy view of its 128 bytes (nvme-tcp.md §3.2).
+/// ICResp (type 0x01), zero-copy view of its 128 bytes ([notes::tcp §3.2](crate::notes::tcp)).
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct IcRespPdu {
@@ -99,8 +99,9 @@ const fn dgst_byte(header: bool, data: bool) -> u8 {
 }
 
 impl IcReq {
-    /// Parses an ICReq, as the controller receives it, from the start of `buf`, with every check of nvme-tcp.md §9.1
-    /// (flags 0, HLEN 128, PDO 0, PLEN 128) and §6 (PFV 0: FEI 8; HPDA ≤ 31: FEI 10). Reserved bits are ignored.
+    /// Parses an ICReq, as the controller receives it, from the start of `buf`, with every check of
+    /// [notes::tcp §9.1](crate::notes::tcp) (flags 0, HLEN 128, PDO 0, PLEN 128) and §6 (PFV 0: FEI 8; HPDA ≤ 31:
+    /// FEI 10). Reserved bits are ignored.
     pub fn parse(buf: &[u8]) -> Result<IcReq, PduError> {
         match Pdu::parse(buf, &Params::default(), Role::Controller)? {
             Pdu::IcReq(r) => Ok(r),
@@ -108,7 +109,8 @@ impl IcReq {
         }
     }
 
-    /// The checks of the PDU-specific header (§6), on a view whose common header was checked.
+    /// The checks of the PDU-specific header ([notes::tcp §6](crate::notes::tcp)), on a view whose common header was
+    /// checked.
     pub(crate) fn from_view(v: &IcReqPdu) -> Result<IcReq, PduError> {
         if v.pfv.get() != 0 {
             return Err(InvalidField::Pfv(v.pfv.get()).into());
@@ -149,9 +151,9 @@ impl IcReq {
 }
 
 impl IcResp {
-    /// Parses an ICResp, as the host receives it, from the start of `buf`, with every check of nvme-tcp.md §9.1
-    /// and §6 (PFV 0: FEI 8; CPDA ≤ 31: FEI 10; MAXH2CDATA ≥ 4096 and a multiple of 4: FEI 12). Whether the
-    /// digests match the request is checked by [`Params::from_ic`].
+    /// Parses an ICResp, as the host receives it, from the start of `buf`, with every check of
+    /// [notes::tcp §9.1](crate::notes::tcp) and §6 (PFV 0: FEI 8; CPDA ≤ 31: FEI 10; MAXH2CDATA ≥ 4096 and a multiple
+    /// of 4: FEI 12). Whether the digests match the request is checked by [`Params::from_ic`].
     pub fn parse(buf: &[u8]) -> Result<IcResp, PduError> {
         match Pdu::parse(buf, &Params::default(), Role::Host)? {
             Pdu::IcResp(r) => Ok(r),
@@ -159,7 +161,8 @@ impl IcResp {
         }
     }
 
-    /// The checks of the PDU-specific header (§6), on a view whose common header was checked.
+    /// The checks of the PDU-specific header ([notes::tcp §6](crate::notes::tcp)), on a view whose common header was
+    /// checked.
     pub(crate) fn from_view(v: &IcRespPdu) -> Result<IcResp, PduError> {
         if v.pfv.get() != 0 {
             return Err(InvalidField::Pfv(v.pfv.get()).into());

@@ -9,15 +9,15 @@
 //!   ICReq/ICResp exchange settles.
 //! * [`Deframer`]: a streaming, non-allocating deframer that answers [`Decoded::Need`] or one borrowed PDU, bounds
 //!   PLEN before asking for the body, and tracks the IC exchange.
-//! * Receive validation in the order of nvme-tcp.md §9.1; every failure is a [`PduError`] with the FES and FEI a
-//!   termination request carries and whether it is fatal. A data digest error only fails its command.
+//! * Receive validation in the order of [notes::tcp §9.1](crate::notes::tcp); every failure is a [`PduError`] with the
+//!   FES and FEI a termination request carries and whether it is fatal. A data digest error only fails its command.
 //!
-//! Facts: `shared/spec/nvme-tcp.md`; our reading of the unclear parts: `spec-notes/nvme-tcp.md`.
+//! Facts, with their public sources, and our reading of the unclear parts: [`notes::tcp`](crate::notes::tcp).
 //!
 //! # Example
 //!
-//! Encode a CapsuleResp with a header digest (vector A of vectors.md §2.1) and decode it with the deframer, the
-//! bytes arriving in two pieces:
+//! Encode a CapsuleResp with a header digest (vector A of [notes::vectors §2.1](crate::notes::vectors)) and decode it
+//! with the deframer, the bytes arriving in two pieces:
 //!
 //! ```
 //! use nvme_proto::tcp::{CapsuleResp, Decoded, Deframer, Params, Pdu, Role};

@@ -1,18 +1,21 @@
 //! The connection parameters negotiated by ICReq/ICResp, held in one value that encoding and validation use.
 //!
-//! Facts: nvme-tcp.md §3.1, §3.2 (fields), §4 (PDA arithmetic), §6 (negotiation rules).
+//! Facts: [notes::tcp](crate::notes::tcp) §3.1, §3.2 (fields), §4 (PDA arithmetic), §6 (negotiation rules).
 
 use super::error::{EmitError, InvalidField, PduError};
 use super::header::Role;
 use super::ic::{IcReq, IcResp};
 
-/// The largest HPDA/CPDA value (0's based dwords): 31, an alignment of 128 bytes (nvme-tcp.md §6, §10).
+/// The largest HPDA/CPDA value (0's based dwords): 31, an alignment of 128 bytes
+/// ([notes::tcp §6, §10](crate::notes::tcp)).
 pub const MAX_PDA: u8 = 31;
 
-/// The smallest MAXH2CDATA a host accepts: 4096 bytes, and it must be a multiple of 4 (nvme-tcp.md §6, Linux host).
+/// The smallest MAXH2CDATA a host accepts: 4096 bytes, and it must be a multiple of 4
+/// ([notes::tcp §6](crate::notes::tcp), Linux host).
 pub const MIN_MAXH2CDATA: u32 = 4096;
 
-/// MAXH2CDATA in [`Params::default`]: 0x400000 (4 MiB), the value the Linux target announces (nvme-tcp.md §6).
+/// MAXH2CDATA in [`Params::default`]: 0x400000 (4 MiB), the value the Linux target announces
+/// ([notes::tcp §6](crate::notes::tcp)).
 pub const DEFAULT_MAXH2CDATA: u32 = 0x40_0000;
 
 /// Whether a MAXH2CDATA value is acceptable: at least [`MIN_MAXH2CDATA`] and a multiple of 4.
@@ -51,9 +54,10 @@ impl Params {
     /// The parameters that an ICReq and the ICResp answering it settle on: digests as the ICResp enables them, HPDA
     /// and MAXR2T from the ICReq, CPDA and MAXH2CDATA from the ICResp.
     ///
-    /// Checks what the host checks on an ICResp (nvme-tcp.md §6): CPDA (and HPDA) at most 31, MAXH2CDATA at least
-    /// 4096 and a multiple of 4, and no digest enabled that was not requested (FES 0x01, FEI 11). A controller that
-    /// enables fewer digests than requested is accepted (spec-notes/nvme-tcp.md; the Linux host would refuse).
+    /// Checks what the host checks on an ICResp ([notes::tcp §6](crate::notes::tcp)): CPDA (and HPDA) at most 31,
+    /// MAXH2CDATA at least 4096 and a multiple of 4, and no digest enabled that was not requested (FES 0x01, FEI 11). A
+    /// controller that enables fewer digests than requested is accepted ([notes::tcp](crate::notes::tcp), "ICResp
+    /// digests"; the Linux host would refuse).
     pub fn from_ic(req: &IcReq, resp: &IcResp) -> Result<Params, PduError> {
         if req.hpda > MAX_PDA {
             return Err(InvalidField::Pda(req.hpda).into());
@@ -93,7 +97,8 @@ impl Params {
     }
 
     /// The data alignment in bytes that `receiver` asked for: (CPDA + 1) × 4 for PDUs a controller receives,
-    /// (HPDA + 1) × 4 for PDUs a host receives (nvme-tcp.md §4). PDO of a data-bearing PDU is a multiple of it.
+    /// (HPDA + 1) × 4 for PDUs a host receives ([notes::tcp §4](crate::notes::tcp)). PDO of a data-bearing PDU is a
+    /// multiple of it.
     pub const fn pda_bytes(&self, receiver: Role) -> usize {
         let pda = match receiver {
             Role::Controller => self.cpda,

@@ -1,6 +1,6 @@
 //! The nine PDU types as one enum, and the layout arithmetic every encoder shares.
 //!
-//! Facts: nvme-tcp.md §2 (types), §4 (PDO, PAD, PLEN), §5.2 (digest placement).
+//! Facts: [notes::tcp](crate::notes::tcp) §2 (types), §4 (PDO, PAD, PLEN), §5.2 (digest placement).
 
 use super::capsule::{CapsuleCmd, CapsuleResp};
 use super::data::{C2HData, H2CData, R2T};
@@ -82,8 +82,8 @@ impl<'a> Pdu<'a> {
     }
 
     /// Parses the PDU at the start of `buf` as `receiver` does on a connection with `params`, with every check of
-    /// nvme-tcp.md §9.1 except the IC ordering (a [`Deframer`](super::Deframer) tracks that) and without a PLEN
-    /// ceiling. Bytes after PLEN are not looked at. A buffer shorter than the PDU gives
+    /// [notes::tcp §9.1](crate::notes::tcp) except the IC ordering (a [`Deframer`](super::Deframer) tracks that) and
+    /// without a PLEN ceiling. Bytes after PLEN are not looked at. A buffer shorter than the PDU gives
     /// [`PduError::Truncated`] (unless an error shows in the bytes present).
     pub fn parse(buf: &'a [u8], params: &Params, receiver: Role) -> Result<Pdu<'a>, PduError> {
         let rx = Rx { role: receiver, params, phase: IcPhase::Any, max_plen: u32::MAX };
@@ -128,7 +128,8 @@ pub(crate) fn unexpected(expected: PduType, found: PduType) -> PduError {
     InvalidField::UnexpectedType { expected, found }.into()
 }
 
-/// Where everything goes in an encoded PDU: `CH | PSH | [HDGST] | [PAD] | [DATA] | [DDGST]` (nvme-tcp.md §4).
+/// Where everything goes in an encoded PDU: `CH | PSH | [HDGST] | [PAD] | [DATA] | [DDGST]`
+/// ([notes::tcp §4](crate::notes::tcp)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
     /// HLEN.

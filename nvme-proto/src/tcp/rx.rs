@@ -1,4 +1,5 @@
-//! Receive-side validation, in the order of nvme-tcp.md §9.1 ("report the lowest incorrect field first"):
+//! Receive-side validation, in the order of [notes::tcp §9.1](crate::notes::tcp) ("report the lowest incorrect field
+//! first"):
 //!
 //! 1. with the 8-byte common header: type and direction (1), IC ordering (1a), TermReq PLEN (2), flags (3, 3a, 3b),
 //!    HLEN (4), PDO (5), PLEN (6), then this receiver's PLEN ceiling, so an oversized PDU is refused before its
@@ -8,7 +9,7 @@
 //! 3. with PLEN bytes: the data digest (8), then the representation is built.
 //!
 //! Step 9's header-only checks run before step 8 so that a PDU whose framing is wrong is rejected before its data is
-//! buffered or digested (spec-notes/nvme-tcp.md).
+//! buffered or digested ([notes::tcp](crate::notes::tcp), "What this crate does with these facts").
 
 use core::mem::size_of;
 

@@ -1,7 +1,7 @@
 //! H2CTermReq and C2HTermReq: the last PDU on a connection, carrying the Fatal Error Status and a copy of the header
 //! that caused it.
 //!
-//! Facts: nvme-tcp.md §3.3 (layout), §7 (FES, FEI, PLEN 24..=152, what to copy).
+//! Facts: [notes::tcp](crate::notes::tcp) §3.3 (layout), §7 (FES, FEI, PLEN 24..=152, what to copy).
 
 use core::mem::{offset_of, size_of};
 
@@ -22,8 +22,8 @@ pub const TERM_REQ_MAX_DATA: usize = 128;
 /// The largest TermReq PLEN: 24 + 128 = 152 (Linux `NVME_TCP_MAX_C2HTERM_PLEN`).
 pub const TERM_REQ_MAX_PLEN: usize = TERM_REQ_HLEN + TERM_REQ_MAX_DATA;
 
-/// H2CTermReq (0x02) / C2HTermReq (0x03) header, zero-copy view of bytes 23:0 (nvme-tcp.md §3.3). The copied
-/// header (up to 128 bytes) follows at byte 24.
+/// H2CTermReq (0x02) / C2HTermReq (0x03) header, zero-copy view of bytes 23:0 ([notes::tcp §3.3](crate::notes::tcp)).
+/// The copied header (up to 128 bytes) follows at byte 24.
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct TermReqPdu {
@@ -43,7 +43,7 @@ const _: () = assert!(offset_of!(TermReqPdu, fei) == 10);
 const _: () = assert!(offset_of!(TermReqPdu, reserved) == 14);
 
 /// A termination request, validated. Its direction is its sender: a host sends H2CTermReq, a controller
-/// C2HTermReq. A receiver accepts any FES and FEI (nvme-tcp.md §7.2).
+/// C2HTermReq. A receiver accepts any FES and FEI ([notes::tcp §7.2](crate::notes::tcp)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TermReq<'a> {
     /// Who sends it: [`Role::Host`] for H2CTermReq (0x02), [`Role::Controller`] for C2HTermReq (0x03).
@@ -60,8 +60,8 @@ impl<'a> TermReq<'a> {
     /// The termination request that `sender` sends for `err`, found in the PDU whose received bytes start at
     /// `received`; `None` when `err` calls for no TermReq (data digest error, a bad received TermReq, closed).
     ///
-    /// The data is a copy of the offending header as nvme-tcp.md §7.2 says: `min(HLEN, 128)` bytes, only the 8-byte
-    /// common header when the received HLEN is below 8 or above PLEN, and never more than was received.
+    /// The data is a copy of the offending header as [notes::tcp §7.2](crate::notes::tcp) says: `min(HLEN, 128)` bytes,
+    /// only the 8-byte common header when the received HLEN is below 8 or above PLEN, and never more than was received.
     pub fn for_error(sender: Role, err: &PduError, received: &'a [u8]) -> Option<TermReq<'a>> {
         let fes = err.fes()?;
         let n = match CommonHeader::view(received) {

@@ -7,6 +7,8 @@ use std::time::Duration;
 use nvme_tokio::host::HostConfig;
 use nvme_tokio::target::{Target, TargetConfig};
 
+pub mod raw;
+
 /// A fresh subsystem NQN per test, so targets of parallel tests never mix.
 pub fn nqn(test: &str) -> String {
     format!("nqn.2026-01.org.example:{test}")

@@ -1,5 +1,6 @@
-//! Identify Controller data structure (CNS 01h, 4096 bytes; commands.md §8, ccr-cqt.md §2), with CQT (TP4129,
-//! NVMe 2.1), CIU, CIRN and CCRL (TP8028, NVMe Base 2.3).
+//! Identify Controller data structure (CNS 01h, 4096 bytes; [notes::commands §8](crate::notes::commands),
+//! [notes::ccr_cqt §2](crate::notes::ccr_cqt)), with CQT (TP4129, NVMe 2.1), CIU, CIRN and CCRL (TP8028,
+//! NVMe Base 2.3).
 
 use core::num::{NonZeroU8, NonZeroU16};
 use core::time::Duration;
@@ -372,7 +373,8 @@ assert_offsets!(IdentifyControllerView {
 /// outstanding commands after a loss of communication. 0 on the wire means "not reported", not "0 ms".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cqt {
-    /// CQT = 0: the controller does not report it (the host uses its configured fallback, ccr-cqt.md §6.3).
+    /// CQT = 0: the controller does not report it (the host uses its configured fallback,
+    /// [notes::ccr_cqt §6.3](crate::notes::ccr_cqt)).
     NotReported,
     /// A reported time in milliseconds.
     Millis(NonZeroU16),
@@ -406,7 +408,7 @@ impl Cqt {
 
 /// Cross-Controller Reset Limit (Identify byte 1807, Base 2.3): how many CCRs this controller, as the source, may
 /// have in progress. 0 means "not reported" (a pre-TP8028 controller), not "no CCR": our host then allows one CCR
-/// in flight through it and learns from its answer (ccr-cqt.md §2).
+/// in flight through it and learns from its answer ([notes::ccr_cqt §2](crate::notes::ccr_cqt)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Ccrl {
     /// CCRL = 0: not reported.

@@ -1,5 +1,6 @@
-//! Namespace Identification Descriptor list (CNS 03h, 4096 bytes; commands.md §6.1.3): descriptors packed one after
-//! the other (NIDT u8, NIDL u8, 2 reserved bytes, NIDL bytes of identifier), ended by NIDL 0 or the end of the data.
+//! Namespace Identification Descriptor list (CNS 03h, 4096 bytes; [notes::commands §6.1.3](crate::notes::commands)):
+//! descriptors packed one after the other (NIDT u8, NIDL u8, 2 reserved bytes, NIDL bytes of identifier), ended by
+//! NIDL 0 or the end of the data.
 
 use super::IDENTIFY_DATA_LEN;
 use crate::cmd::CmdError;

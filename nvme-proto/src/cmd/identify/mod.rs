@@ -1,6 +1,6 @@
-//! Identify (admin opcode 0x06; commands.md §6.1): the command and the four data structures this project parses
-//! and builds (CNS 00h namespace, 01h controller, 02h active namespace list, 03h namespace identification
-//! descriptors). Every Identify returns 4096 bytes.
+//! Identify (admin opcode 0x06; [notes::commands §6.1](crate::notes::commands)): the command and the four data
+//! structures this project parses and builds (CNS 00h namespace, 01h controller, 02h active namespace list, 03h
+//! namespace identification descriptors). Every Identify returns 4096 bytes.
 
 pub(crate) mod controller;
 pub(crate) mod descriptors;
@@ -42,8 +42,9 @@ impl Cns {
     pub const CONTROLLER_LIST: Self = Self(0x13);
 }
 
-/// The Identify command (commands.md §6.1): CDW10 bits 7:0 CNS, 31:16 CNTID; CDW11 bits 15:0 CNS specific
-/// identifier, 31:24 CSI; CDW14 bits 6:0 UUID index. Data: 4096 bytes by C2HData (SGL1 0x5A, length 4096).
+/// The Identify command ([notes::commands §6.1](crate::notes::commands)): CDW10 bits 7:0 CNS, 31:16 CNTID; CDW11 bits
+/// 15:0 CNS specific identifier, 31:24 CSI; CDW14 bits 6:0 UUID index. Data: 4096 bytes by C2HData (SGL1 0x5A,
+/// length 4096).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Identify {
     /// CDW10 bits 7:0, CNS.

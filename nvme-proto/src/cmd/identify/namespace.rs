@@ -1,4 +1,4 @@
-//! Identify Namespace data structure (CNS 00h, 4096 bytes; commands.md §6.1.1).
+//! Identify Namespace data structure (CNS 00h, 4096 bytes; [notes::commands §6.1.1](crate::notes::commands)).
 
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout, Unaligned};

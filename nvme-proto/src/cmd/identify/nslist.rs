@@ -1,5 +1,5 @@
-//! Active Namespace ID list (CNS 02h, 4096 bytes; commands.md §6.1.2): up to 1024 le32 NSIDs in increasing order,
-//! ended by the first 0.
+//! Active Namespace ID list (CNS 02h, 4096 bytes; [notes::commands §6.1.2](crate::notes::commands)): up to 1024 le32
+//! NSIDs in increasing order, ended by the first 0.
 
 use super::IDENTIFY_DATA_LEN;
 use crate::cmd::CmdError;
