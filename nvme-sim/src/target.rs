@@ -193,6 +193,8 @@ impl Target {
                 self.feed(ctx, conn);
             }
             Seg::Fin => {
+                // Bytes before the FIN first (the subsystem may have left some, under backpressure).
+                self.feed(ctx, conn);
                 let Some(link) = self.links.get_mut(&conn) else { return };
                 if !link.closed {
                     link.closed = true;
