@@ -136,3 +136,38 @@ fn keep_alive_expiry_fails_a_silent_controller_but_not_one_sending_keep_alive() 
     assert!(r.conns[&a1].closed.is_some(), "silent for 2.4 s with KATO 1 s");
     assert!(r.conns[&a2].closed.is_none());
 }
+
+/// A fault-held command is never cancelled: when its hold ends at the very instant its frozen controller's
+/// keep-alive timer expires, it still reaches the media (and the teardown waits for it).
+#[test]
+fn a_held_write_released_when_its_controller_expires_still_lands() {
+    use nvme_fabric::controller::{Event, Fault, FaultAction, FaultTarget};
+    let mut r = Rig::small();
+    let (_a, c) = r.admin(1000);
+    let io = r.io(c, 1);
+    let fault = Fault { opcode: 1, delay: Duration::from_millis(2000), action: FaultAction::Freeze };
+    r.sub.arm_fault(FaultTarget::Controller(c), fault).unwrap();
+    let mut w = ReadWrite::new(1, 0, 1, 512).unwrap().to_write_sqe(1);
+    w.dptr = SglDescriptor::in_capsule(0, 512);
+    r.command(io, &w, &[9; 512]);
+    assert!(r.conns[&io].frozen);
+    // TBKAS: the write was traffic, so the timer restarts at 1 s and expires at 2 s, when the hold ends.
+    let mut events = Vec::new();
+    let end = r.now + Duration::from_millis(2000);
+    while let Some(t) = r.sub.poll_timeout().filter(|&t| t <= end) {
+        r.now = t;
+        r.sub.handle_timeout(t);
+        while let Some(req) = r.sub.poll_media() {
+            r.run_media(req);
+        }
+        events.extend(std::iter::from_fn(|| r.sub.poll_event()));
+    }
+    assert_eq!(r.now, end, "the hold and the keep-alive expiry end together");
+    let failed = events.iter().find_map(|e| match e {
+        Event::ControllerFailed { cancelled, waiting, .. } => Some((*cancelled, *waiting)),
+        _ => None,
+    });
+    assert_eq!(failed, Some((0, 1)), "the held write is waited for, not cancelled: {events:?}");
+    assert_eq!(r.media[0], 9, "the held write landed");
+    assert_eq!(r.sub.media_pending(), 0);
+}

@@ -25,6 +25,11 @@ pub(crate) fn dur(n: Nanos) -> Duration {
     Duration::from_nanos(n)
 }
 
+/// Virtual time as the Sans-IO crates take it (`nvme_ccr::Instant`, epoch = start of the run).
+pub(crate) fn inst(n: Nanos) -> nvme_ccr::Instant {
+    nvme_ccr::Instant::from_elapsed(dur(n))
+}
+
 /// Seconds with millisecond precision, for messages.
 pub(crate) fn secs(n: Nanos) -> String {
     format!("{}.{:03} s", n / 1_000_000_000, (n / MS) % 1000)

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, VecDeque};
 
 use nvme_ccr::{
     CcrFailure, CcrId, Ccrl, CommandKind, Completion, ControllerFacts, Cqt, Engine, Event as EngEvent, FailureReason,
-    Instant, LogReadId, PathAction, PathId, ReleaseAction, ReleaseReason,
+    LogReadId, PathAction, PathId, ReleaseAction, ReleaseReason,
 };
 use nvme_proto::cmd::{AdminOpcode, CommandContext, Sqe, Status};
 use nvme_proto::tcp::Role;
 
-use crate::clock::{Nanos, dur, millis, ns};
+use crate::clock::{Nanos, dur, inst, millis, ns};
 use crate::net::{ConnId, Seg};
 use crate::proto::{self, Cqe, RxPdu, build, status};
 use crate::sim::{Ctx, Event};
@@ -42,6 +42,9 @@ enum HState {
 enum AdminCmd {
     Connect,
     Identify,
+    /// Set Features, Asynchronous Event Configuration: the CCR Completed notice on (the controller raises only the
+    /// notices a host enabled).
+    EnableCcrNotice,
     KeepAlive,
     Aer,
     Log(LogReadId),
@@ -121,10 +124,6 @@ pub(crate) struct Host {
     pub(crate) first_release: Option<Nanos>,
     /// Whether every path has been live once (the application starts then).
     pub(crate) all_connected: bool,
-}
-
-fn inst(n: Nanos) -> Instant {
-    Instant::from_elapsed(dur(n))
 }
 
 impl Host {
@@ -334,7 +333,6 @@ impl Host {
             RxPdu::Term { fes } => {
                 self.fail_path(ctx, p, FailureReason::TransportError, &format!("C2HTermReq (FES {fes:#x})"));
             }
-            _ => {}
         }
     }
 
@@ -357,6 +355,9 @@ impl Host {
             AdminCmd::Identify => match proto::identify_parse(&data) {
                 Ok(f) if cqe.status == status::SUCCESS => {
                     self.paths[p].facts = Some(f);
+                    let cid = self.paths[p].cid(true);
+                    self.paths[p].admin_cmds.insert(cid, AdminCmd::EnableCcrNotice);
+                    self.send_admin(ctx, p, &build::enable_ccr_notice(cid), &[]);
                     if let Some(conn) = self.paths[p].io {
                         proto::enc_icreq(&mut self.out);
                         self.send(ctx, conn);
@@ -364,6 +365,17 @@ impl Host {
                 }
                 _ => self.fail_path(ctx, p, FailureReason::TransportError, "Identify Controller failed"),
             },
+            AdminCmd::EnableCcrNotice => {
+                if cqe.status != status::SUCCESS {
+                    ctx.note(
+                        Some(p),
+                        format!(
+                            "host: controller {} refused the CCR notice (status {:#06x})",
+                            self.paths[p].cntlid, cqe.status
+                        ),
+                    );
+                }
+            }
             AdminCmd::KeepAlive => {}
             AdminCmd::Aer => {
                 if cqe.status == status::SUCCESS {
@@ -440,7 +452,6 @@ impl Host {
             RxPdu::Term { fes } => {
                 self.fail_path(ctx, p, FailureReason::TransportError, &format!("C2HTermReq (FES {fes:#x})"));
             }
-            _ => {}
         }
     }
 

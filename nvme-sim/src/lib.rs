@@ -1,13 +1,16 @@
 //! # nvme-sim
 //!
-//! A deterministic discrete-event simulator of NVMe/TCP multipath failover: a target subsystem (one namespace, one
-//! controller per path, per-controller queues and service times, keep-alive timers with KATO and TBKAS, the CCR
-//! engine, teardown that waits for every accepted command), links with latency, jitter and loss (as TCP
-//! retransmission delay), a multipath host that drives [`nvme_ccr::Engine`] only through its public interface, the
-//! seed's `rw_test` and queue-depth workloads, and a checker for the stale-write hazard (ccr-cqt.md §14).
+//! A deterministic discrete-event simulator of NVMe/TCP multipath failover: the target is
+//! [`nvme_fabric::controller::Subsystem`], the one Sans-IO controller every runtime drives (one namespace, one
+//! controller per path, keep-alive expiry with KATO and TBKAS, CCR, teardown that waits for every accepted command,
+//! the fault injection), run on simulated media with a service time per command; links with latency, jitter and
+//! loss (as TCP retransmission delay); a multipath host that drives [`nvme_ccr::Engine`] only through its public
+//! interface; the seed's `rw_test` and queue-depth workloads; and a checker for the stale-write hazard (ccr-cqt.md
+//! §14).
 //!
-//! Every command and completion crosses the simulated wire as NVMe/TCP PDUs with header and data digests, encoded
-//! and decoded with `nvme-proto`; [`Scenario::capture`] keeps them for a pcap. Time is virtual, randomness comes from
+//! Every command and completion crosses the simulated wire as NVMe/TCP PDUs with header and data digests (the
+//! host's encoded and decoded with `nvme-proto`, the target's by `nvme-fabric`); [`Scenario::capture`] keeps them for
+//! a pcap. Time is virtual, randomness comes from
 //! one ChaCha8 generator seeded with [`Scenario::seed`], there are no threads: the same scenario always gives the same
 //! [`Report`]. The model and every timing choice are described in `spec-notes/simulator.md`.
 //!

@@ -1,24 +1,20 @@
-//! The simulator's view of the wire, all of it built and parsed with `nvme-proto`: commands (`cmd`), PDUs with
-//! header and data digests (`tcp`), and the streaming deframer that turns received bytes back into PDUs.
+//! The simulated host's view of the wire, all of it built and parsed with `nvme-proto`: commands (`cmd`), PDUs
+//! with header and data digests (`tcp`), and the streaming deframer that turns received bytes back into PDUs. The
+//! target's side of the wire is `nvme_fabric::controller::Subsystem` (`target.rs`).
 
-use nvme_proto::cmd::{ConnectData, Cqt as IdCqt, IdentifyController, Sqe, Status, StatusCode};
-use nvme_proto::tcp::{C2HData, CapsuleCmd, CapsuleResp, Decoded, Deframer, Params, Pdu, Role};
+use nvme_proto::cmd::{ConnectData, IdentifyController, Sqe, Status, StatusCode};
+use nvme_proto::tcp::{CapsuleCmd, Decoded, Deframer, Params, Pdu, Role};
 
 /// Size of one logical block and of every simulated I/O.
 pub(crate) const BLOCK: usize = 4096;
 /// The one namespace.
 pub(crate) const NSID: u32 = 1;
-/// IOCCSZ the target reports (16-byte units): 64-byte SQE + 16 KiB in-capsule data, as Linux nvmet (nvme-tcp.md §8.1),
-/// so a 4 KiB write travels in-capsule.
-pub(crate) const IOCCSZ: u32 = 1028;
 /// Subsystem NQN of the simulated target.
 pub(crate) const SUBNQN: &str = "nqn.2026-04.io.example:nvme-sim";
 /// Host NQN of the simulated host.
 pub(crate) const HOSTNQN: &str = "nqn.2014-08.org.nvmexpress:uuid:5eed0000-0000-4000-8000-000000000001";
 /// Host identifier sent in Connect.
 const HOSTID: [u8; 16] = [0x5e, 0xed, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 1];
-/// Keep-alive granularity the target reports (KAS, x100 ms): 10 = 1 s, as Linux nvmet.
-const KAS: u16 = 10;
 
 /// What both ends negotiate: header and data digests on, PDA 0 (the Linux defaults otherwise).
 const PARAMS: Params = Params {
@@ -35,32 +31,22 @@ pub(crate) mod status {
     use super::{Status, StatusCode};
     /// Successful Completion.
     pub(crate) const SUCCESS: u16 = 0;
-    /// Invalid Command Opcode + DNR.
-    pub(crate) const INVALID_OPCODE: u16 = Status::new(StatusCode::INVALID_OPCODE).with_dnr(true).to_word();
     /// Invalid Field in Command + DNR.
     pub(crate) const INVALID_FIELD: u16 = Status::new(StatusCode::INVALID_FIELD).with_dnr(true).to_word();
 }
 
 /// Opcodes used here.
 pub(crate) mod opc {
-    use nvme_proto::cmd::{AdminOpcode, FabricsType, IoOpcode, LogId};
-    pub(crate) const GET_LOG_PAGE: u8 = AdminOpcode::GET_LOG_PAGE.0;
-    pub(crate) const IDENTIFY: u8 = AdminOpcode::IDENTIFY.0;
-    pub(crate) const AER: u8 = AdminOpcode::ASYNC_EVENT_REQUEST.0;
-    pub(crate) const KEEP_ALIVE: u8 = AdminOpcode::KEEP_ALIVE.0;
-    pub(crate) const CCR: u8 = AdminOpcode::CROSS_CONTROLLER_RESET.0;
-    pub(crate) const FABRICS: u8 = AdminOpcode::FABRICS.0;
+    use nvme_proto::cmd::IoOpcode;
     pub(crate) const WRITE: u8 = IoOpcode::WRITE.0;
     pub(crate) const READ: u8 = IoOpcode::READ.0;
-    pub(crate) const FCTYPE_CONNECT: u8 = FabricsType::CONNECT.0;
-    pub(crate) const LID_CCR: u8 = LogId::CROSS_CONTROLLER_RESET.0;
 }
 
 /// Command builders (host side).
 pub(crate) mod build {
     use nvme_proto::cmd::{
-        AsyncEventRequest, Connect, CrossControllerReset, GetLogPage, Identify, KeepAlive, ReadWrite, SglDescriptor,
-        Sqe,
+        AEC_CCRCN, AsyncEventConfig, AsyncEventRequest, Connect, CrossControllerReset, Feature, GetLogPage, Identify,
+        KeepAlive, ReadWrite, SetFeatures, SglDescriptor, Sqe,
     };
 
     use super::{BLOCK, NSID};
@@ -76,6 +62,10 @@ pub(crate) mod build {
     /// Identify Controller (CNS 01h).
     pub(crate) fn identify_controller(cid: u16) -> Sqe {
         Identify::controller().to_sqe(cid)
+    }
+    /// Set Features, Asynchronous Event Configuration with the CCR Completed notice (bit 20) on.
+    pub(crate) fn enable_ccr_notice(cid: u16) -> Sqe {
+        SetFeatures::new(Feature::AsyncEventConfig(AsyncEventConfig(AEC_CCRCN))).to_sqe(cid)
     }
     /// Keep Alive.
     pub(crate) fn keep_alive(cid: u16) -> Sqe {
@@ -128,11 +118,6 @@ pub(crate) fn connect_data(cntlid: u16) -> Vec<u8> {
     d
 }
 
-/// CNTLID in Connect data.
-pub(crate) fn connect_data_cntlid(d: &[u8]) -> Option<u16> {
-    ConnectData::parse(d).ok().map(|c| c.cntlid)
-}
-
 /// A completion as the simulator handles it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Cqe {
@@ -156,46 +141,22 @@ pub(crate) fn enc_icreq(out: &mut Vec<u8>) {
     emit_into(out, req.buffer_len(), |b| req.emit(b).ok());
 }
 
-/// ICResp granting them.
-pub(crate) fn enc_icresp(out: &mut Vec<u8>) {
-    let resp = PARAMS.ic_resp();
-    emit_into(out, resp.buffer_len(), |b| resp.emit(b).ok());
-}
-
 /// CapsuleCmd (HDGST; in-capsule data with DDGST when `data` is not empty).
 pub(crate) fn enc_cmd(out: &mut Vec<u8>, sqe: &Sqe, data: &[u8]) {
     let c = CapsuleCmd { sqe: sqe.to_bytes(), data };
     emit_into(out, c.buffer_len(&PARAMS), |b| c.emit(&PARAMS, b).ok());
 }
 
-/// CapsuleResp (HDGST). SQHD 0xFFFF: SQ flow control is off.
-pub(crate) fn enc_resp(out: &mut Vec<u8>, cqe: &Cqe) {
-    let mut q = nvme_proto::cmd::Cqe::new(cqe.cid, Status::from_word(cqe.status));
-    q.dw0 = cqe.dw0;
-    q.sqid = cqe.sqid;
-    q.sqhd = 0xFFFF;
-    let r = CapsuleResp { cqe: q.to_bytes() };
-    emit_into(out, r.buffer_len(&PARAMS), |b| r.emit(&PARAMS, b).ok());
-}
-
-/// One C2HData carrying all of `data` (LAST_PDU; a CapsuleResp follows), both digests.
-pub(crate) fn enc_c2h(out: &mut Vec<u8>, cid: u16, data: &[u8]) {
-    let d = C2HData { cccid: cid, datao: 0, data, last: true, success: false };
-    emit_into(out, d.buffer_len(&PARAMS), |b| d.emit(&PARAMS, b).ok());
-}
-
 /// A decoded PDU, owned.
 #[derive(Debug)]
 pub(crate) enum RxPdu {
-    IcReq,
     IcResp,
-    Cmd { sqe: Sqe, data: Vec<u8> },
     Resp(Cqe),
     C2h { cid: u16, data: Vec<u8> },
     Term { fes: u16 },
 }
 
-/// Stream deframer for one end of one connection: bytes in, whole PDUs out, whatever the chunking
+/// Stream deframer for the host end of one connection: bytes in, whole PDUs out, whatever the chunking
 /// (`nvme_proto::tcp::Deframer` over a receive buffer).
 pub(crate) struct Rx {
     buf: Vec<u8>,
@@ -228,9 +189,7 @@ impl Rx {
             Err(e) => return Err(e.to_string()),
             Ok(Decoded::Pdu { pdu, consumed }) => (
                 match pdu {
-                    Pdu::IcReq(_) => RxPdu::IcReq,
                     Pdu::IcResp(_) => RxPdu::IcResp,
-                    Pdu::CapsuleCmd(c) => RxPdu::Cmd { sqe: Sqe::from_bytes(&c.sqe), data: c.data.to_vec() },
                     Pdu::CapsuleResp(r) => {
                         let q = nvme_proto::cmd::Cqe::from_bytes(&r.cqe);
                         RxPdu::Resp(Cqe { dw0: q.dw0, sqid: q.sqid, cid: q.cid, status: q.status.to_word() })
@@ -243,7 +202,7 @@ impl Rx {
             ),
         };
         self.start += consumed;
-        if matches!(pdu, RxPdu::IcReq | RxPdu::IcResp) {
+        if matches!(pdu, RxPdu::IcResp) {
             // Both ends run with what the ICReq asks for and the ICResp grants.
             self.de.set_params(PARAMS);
         }
@@ -262,27 +221,6 @@ pub(crate) struct IdFacts {
     pub(crate) tbkas: bool,
 }
 
-/// The 4096-byte Identify Controller structure the target returns.
-pub(crate) fn identify_build(f: &IdFacts) -> Vec<u8> {
-    let mut id = IdentifyController::fabrics_io(f.cntlid, SUBNQN);
-    id.sn = "SIM0001";
-    id.mn = "nvme-sim simulated controller";
-    id.fr = "0.1";
-    id.oaes = nvme_proto::cmd::OAES_CCRCN;
-    id.ctratt = nvme_proto::cmd::CTRATT_HIDS | if f.tbkas { nvme_proto::cmd::CTRATT_TBKAS } else { 0 };
-    id.ciu = f.ciu;
-    id.cirn = f.cirn;
-    id.kas = KAS;
-    id.cqt = IdCqt::from_raw(f.cqt_ms);
-    id.ccrl = nvme_proto::cmd::Ccrl::from_raw(f.ccrl);
-    id.ioccsz = IOCCSZ;
-    let mut d = vec![0u8; id.buffer_len()];
-    if id.emit(&mut d).is_err() {
-        d.clear();
-    }
-    d
-}
-
 /// Parse the Identify Controller facts.
 pub(crate) fn identify_parse(d: &[u8]) -> Result<IdFacts, String> {
     let id = IdentifyController::parse(d).map_err(|e| format!("Identify Controller: {e}"))?;
@@ -298,81 +236,151 @@ pub(crate) fn identify_parse(d: &[u8]) -> Result<IdFacts, String> {
 
 #[cfg(test)]
 mod tests {
+    use nvme_fabric::Instant;
+    use nvme_fabric::conn::ConnEvent;
+    use nvme_fabric::controller::{Subsystem, SubsystemConfig};
+    use nvme_proto::cmd::{Ccrl, Cqt, ReadWrite};
+
     use super::*;
 
-    fn decode_all(role: Role, wire: &[u8], chunk: usize) -> Vec<RxPdu> {
-        let mut rx = Rx::new(role);
-        let mut got = Vec::new();
+    /// Decodes what the host sends, as a controller would, `chunk` bytes at a time.
+    fn decode_as_controller(wire: &[u8], chunk: usize) -> Vec<(u8, u16, usize)> {
+        let mut de = Deframer::new(Role::Controller);
+        let (mut buf, mut got) = (Vec::new(), Vec::new());
         for c in wire.chunks(chunk) {
-            rx.feed(c);
-            while let Some(p) = rx.next().unwrap() {
-                got.push(p);
+            buf.extend_from_slice(c);
+            while let Decoded::Pdu { pdu, consumed } = de.decode(&buf).unwrap() {
+                match pdu {
+                    Pdu::IcReq(_) => {
+                        de.set_params(PARAMS);
+                        got.push((0xFF, 0, 0));
+                    }
+                    Pdu::CapsuleCmd(c) => {
+                        let sqe = Sqe::from_bytes(&c.sqe);
+                        assert_eq!(
+                            ReadWrite::from_write_sqe(&sqe).map(|w| w.slba).ok(),
+                            (sqe.opcode == 1).then_some(3)
+                        );
+                        got.push((sqe.opcode, sqe.cid, c.data.len()));
+                    }
+                    other => panic!("{other:?}"),
+                }
+                buf.drain(..consumed);
             }
         }
         got
     }
 
     #[test]
-    fn host_to_controller_pdus_round_trip_one_byte_at_a_time() {
+    fn host_to_controller_pdus_decode_one_byte_at_a_time() {
         let mut wire = Vec::new();
         enc_icreq(&mut wire);
         enc_cmd(&mut wire, &build::write(7, 3), &[9u8; BLOCK]);
         enc_cmd(&mut wire, &build::keep_alive(8), &[]);
-        let got = decode_all(Role::Controller, &wire, 1);
-        assert_eq!(got.len(), 3);
-        assert!(matches!(got[0], RxPdu::IcReq));
-        match &got[1] {
-            RxPdu::Cmd { sqe, data } => {
-                assert_eq!((sqe.opcode, sqe.cid, data.len()), (opc::WRITE, 7, BLOCK));
-                assert_eq!(nvme_proto::cmd::ReadWrite::from_write_sqe(sqe).unwrap().slba, 3);
-                assert!(data.iter().all(|&x| x == 9));
-            }
-            other => panic!("{other:?}"),
+        let want = [(0xFF, 0, 0), (opc::WRITE, 7, BLOCK), (0x18, 8, 0)];
+        assert_eq!(decode_as_controller(&wire, 1), want);
+        assert_eq!(decode_as_controller(&wire, 1000), want);
+    }
+
+    /// The host's connect sequence against the shared controller (`nvme_fabric`), the target of the simulation:
+    /// the Subsystem accepts every command as the host builds it, and the host decodes every answer.
+    struct Rig {
+        sub: Subsystem,
+        conn: nvme_fabric::conn::ConnId,
+        rx: Rx,
+    }
+
+    impl Rig {
+        fn new(cfg: SubsystemConfig) -> Rig {
+            let mut sub = Subsystem::new(cfg, 7).unwrap();
+            let conn = sub.accept(Instant::ZERO).unwrap();
+            Rig { sub, conn, rx: Rx::new(Role::Host) }
         }
-        assert!(matches!(&got[2], RxPdu::Cmd { sqe, data } if sqe.opcode == opc::KEEP_ALIVE && data.is_empty()));
+
+        /// Sends `wire`, then returns the PDUs the subsystem answers with, fed to the host one byte at a time.
+        fn exchange(&mut self, wire: &[u8]) -> Vec<RxPdu> {
+            assert_eq!(self.sub.handle_input(Instant::ZERO, self.conn, wire), wire.len());
+            let mut out = vec![0u8; self.sub.config().transmit_buffer_len()];
+            let mut got = Vec::new();
+            while let Some(ev) = self.sub.poll_conn_event() {
+                assert_eq!(ev, ConnEvent::Transmit(self.conn));
+                loop {
+                    let n = self.sub.poll_transmit(Instant::ZERO, self.conn, &mut out).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    for b in &out[..n] {
+                        self.rx.feed(core::slice::from_ref(b));
+                        while let Some(p) = self.rx.next().unwrap() {
+                            got.push(p);
+                        }
+                    }
+                }
+            }
+            got
+        }
+    }
+
+    fn config() -> SubsystemConfig {
+        let mut cfg = SubsystemConfig::new(SUBNQN);
+        cfg.cqt = Cqt::from_raw(1);
+        cfg.ccrl = Ccrl::from_raw(4);
+        cfg
     }
 
     #[test]
-    fn controller_to_host_pdus_round_trip() {
+    fn the_host_connects_to_the_shared_controller_and_reads_its_facts() {
+        let mut r = Rig::new(config());
         let mut wire = Vec::new();
-        enc_icresp(&mut wire);
-        enc_c2h(&mut wire, 7, &[5u8; BLOCK]);
-        enc_resp(&mut wire, &Cqe { dw0: 1, sqid: 1, cid: 7, status: status::INVALID_FIELD });
-        let got = decode_all(Role::Host, &wire, 100);
-        assert_eq!(got.len(), 3);
-        assert!(matches!(&got[1], RxPdu::C2h { cid: 7, data } if data.len() == BLOCK));
-        assert!(matches!(got[2], RxPdu::Resp(Cqe { dw0: 1, sqid: 1, cid: 7, status: status::INVALID_FIELD })));
+        enc_icreq(&mut wire);
+        enc_cmd(&mut wire, &build::connect_admin(0, 5000), &connect_data(0xFFFF));
+        enc_cmd(&mut wire, &build::identify_controller(1), &[]);
+        enc_cmd(&mut wire, &build::enable_ccr_notice(2), &[]);
+        enc_cmd(&mut wire, &build::aer(3), &[]);
+        enc_cmd(&mut wire, &build::keep_alive(4), &[]);
+        let got = r.exchange(&wire);
+        let [
+            RxPdu::IcResp,
+            RxPdu::Resp(connect),
+            RxPdu::C2h { cid: 1, data },
+            RxPdu::Resp(id),
+            RxPdu::Resp(aec),
+            RxPdu::Resp(ka),
+        ] = got.as_slice()
+        else {
+            panic!("{got:?}")
+        };
+        assert_eq!((connect.cid, connect.status, connect.dw0 & 0xFFFF), (0, status::SUCCESS, 1));
+        assert_eq!((id.cid, id.status), (1, status::SUCCESS));
+        assert_eq!((aec.cid, aec.status), (2, status::SUCCESS), "the CCR notice is enabled");
+        assert_eq!((ka.cid, ka.status), (4, status::SUCCESS), "the AER stays outstanding");
+        let f = identify_parse(data).unwrap();
+        assert_eq!((f.cntlid, f.cqt_ms, f.ccrl, f.tbkas), (1, 1, 4, true));
+        assert_ne!(f.ciu, 0);
+        assert!(identify_parse(&data[..100]).is_err());
     }
 
     #[test]
     fn a_flipped_header_bit_is_an_error() {
+        let mut r = Rig::new(config());
         let mut wire = Vec::new();
-        enc_icresp(&mut wire);
-        let at = wire.len();
-        enc_resp(&mut wire, &Cqe { dw0: 0, sqid: 0, cid: 1, status: 0 });
-        wire[at + 12] ^= 1;
-        let mut rx = Rx::new(Role::Host);
-        rx.feed(&wire);
-        assert!(matches!(rx.next(), Ok(Some(RxPdu::IcResp))));
-        assert!(rx.next().is_err());
-    }
-
-    #[test]
-    fn identify_round_trips_the_facts_the_host_needs() {
-        let f = IdFacts { cntlid: 2, ciu: 7, cirn: 0x1122_3344_5566_7788, cqt_ms: 1, ccrl: 4, tbkas: true };
-        let d = identify_build(&f);
-        assert_eq!(d.len(), 4096);
-        assert_eq!(u16::from_le_bytes([d[386], d[387]]), 1, "CQT at bytes 387:386");
-        assert_eq!(d[1807], 4, "CCRL at byte 1807");
-        assert_eq!(identify_parse(&d).unwrap(), f);
-        let f0 = IdFacts { cqt_ms: 0, tbkas: false, ..f };
-        assert_eq!(identify_parse(&identify_build(&f0)).unwrap(), f0);
-        assert!(identify_parse(&d[..100]).is_err());
+        enc_icreq(&mut wire);
+        assert!(matches!(r.exchange(&wire).as_slice(), [RxPdu::IcResp]));
+        let mut wire = Vec::new();
+        enc_cmd(&mut wire, &build::connect_admin(0, 5000), &connect_data(0xFFFF));
+        r.sub.handle_input(Instant::ZERO, r.conn, &wire);
+        let mut out = vec![0u8; r.sub.config().transmit_buffer_len()];
+        let n = r.sub.poll_transmit(Instant::ZERO, r.conn, &mut out).unwrap();
+        out[12] ^= 1;
+        r.rx.feed(&out[..n]);
+        assert!(r.rx.next().is_err());
     }
 
     #[test]
     fn connect_data_names_the_controller() {
-        assert_eq!(connect_data_cntlid(&connect_data(0xFFFF)), Some(0xFFFF));
-        assert_eq!(connect_data_cntlid(&connect_data(3)), Some(3));
+        assert_eq!(ConnectData::parse(&connect_data(0xFFFF)).unwrap().cntlid, 0xFFFF);
+        let bytes = connect_data(3);
+        let d = ConnectData::parse(&bytes).unwrap();
+        assert_eq!((d.cntlid, d.subnqn, d.hostnqn), (3, SUBNQN, HOSTNQN));
     }
 }

@@ -137,8 +137,9 @@ pub enum PathFault {
 
 /// One more path fault, on top of [`Scenario::fault`] (used by random schedules: several failures at once).
 ///
-/// It fires on the first command with opcode `opcode` that controller `path + 1` (the controller of that path's first
-/// association) accepts at or after `at`; that command is stuck in the backend for `delay`.
+/// It fires on the first command with opcode `opcode` that the controller of path `path` accepts at or after `at`
+/// (armed at `at` on the path's live controller, or on the next one to connect there); that command is stuck in the
+/// backend for `delay`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FaultSpec {
     /// Path index (0-based; path 0 is controller 1).

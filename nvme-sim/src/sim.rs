@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use nvme_ccr::{Config, Engine};
-use rand::SeedableRng;
+use nvme_fabric::controller::MediaId;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::checker::Checker;
@@ -13,7 +14,7 @@ use crate::net::{ConnId, LinkCfg, Net};
 use crate::proto::opc;
 use crate::report::{LatencySample, Report, TimelineEntry};
 use crate::scenario::{FaultKind, PathFault, Scenario, WorkloadKind};
-use crate::target::{Armed, CcrMode, Target, TgtCfg};
+use crate::target::{Armed, CcrMode, FaultState, Target, TgtCfg};
 use crate::workload::{AppIo, Codec, RW_ITERATIONS, WlOut, Workload};
 
 /// Virtual time allowed beyond the workload's nominal length before a run is stopped (a run whose application can
@@ -30,18 +31,17 @@ pub(crate) enum Event {
         conn: ConnId,
         to_controller: bool,
     },
-    TgtServiceDone {
-        ctrl: usize,
+    /// The subsystem's next deadline (`Subsystem::poll_timeout`).
+    TgtTimer {
+        at: Nanos,
     },
-    TgtStuckDone {
-        ctrl: usize,
-        slot: u32,
+    /// A media operation's service time is over.
+    TgtMediaDone {
+        id: MediaId,
     },
-    TgtKaCheck {
-        ctrl: usize,
-    },
-    TgtTeardownDone {
-        ctrl: usize,
+    /// Scenario fault `fault` may be armed from now on.
+    TgtArm {
+        fault: usize,
     },
     HostKa {
         path: usize,
@@ -103,7 +103,14 @@ pub(crate) fn faults_of(s: &Scenario, paths: usize, notes: &mut Vec<String>) -> 
         _ => Some(PathFault::Fatal),
     };
     if let Some(kind) = kind {
-        armed.push(Armed { path: 0, kind, opcode, at: ns(s.effective_fault_at()), delay: ns(s.delay), fired: false });
+        armed.push(Armed {
+            path: 0,
+            kind,
+            opcode,
+            at: ns(s.effective_fault_at()),
+            delay: ns(s.delay),
+            state: FaultState::Waiting,
+        });
     }
     for f in &s.extra_faults {
         if f.path < paths {
@@ -113,7 +120,7 @@ pub(crate) fn faults_of(s: &Scenario, paths: usize, notes: &mut Vec<String>) -> 
                 opcode: f.opcode,
                 at: ns(f.at),
                 delay: ns(f.delay),
-                fired: false,
+                state: FaultState::Waiting,
             });
         }
     }
@@ -159,6 +166,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
     }
     let kato = ns(s.kato).max(MS);
     let cqt_ms = u16::try_from(s.cqt.as_millis()).unwrap_or(u16::MAX);
+    let target_seed = ctx.rng.random();
     let mut target = Target::new(
         TgtCfg {
             tbkas: s.tbkas,
@@ -171,7 +179,11 @@ pub(crate) fn run(s: &Scenario) -> Report {
             ccr_mode,
         },
         faults,
+        target_seed,
     );
+    for (i, f) in target.faults.iter().enumerate() {
+        ctx.q.push(f.at, Event::TgtArm { fault: i });
+    }
     let mut config = Config::new(s.policy);
     config.cqt_fallback = s.cqt_fallback;
     let host = Host::new(HostCfg { kato, reconnect_delay: ns(s.reconnect_delay) }, Engine::new(config), paths);
@@ -290,10 +302,9 @@ impl Sim {
                     }
                 }
             }
-            Event::TgtServiceDone { ctrl } => self.target.on_service_done(ctx, ctrl),
-            Event::TgtStuckDone { ctrl, slot } => self.target.on_stuck_done(ctx, ctrl, slot),
-            Event::TgtKaCheck { ctrl } => self.target.on_ka_check(ctx, ctrl),
-            Event::TgtTeardownDone { ctrl } => self.target.on_teardown_done(ctx, ctrl),
+            Event::TgtTimer { at } => self.target.on_timer(ctx, at),
+            Event::TgtMediaDone { id } => self.target.on_media_done(ctx, id),
+            Event::TgtArm { fault } => self.target.on_arm(ctx, fault),
             Event::HostKa { path, assoc } => self.host.on_ka(ctx, path, assoc),
             Event::HostKaCheck { path, assoc, cid } => self.host.on_ka_check(ctx, path, assoc, cid),
             Event::HostReconnect { path } => self.host.on_reconnect(ctx, path),

@@ -1,35 +1,46 @@
-//! The simulated target: one subsystem with one namespace, one controller per association, I/O service times,
-//! keep-alive timers (KATO, TBKAS), the injected faults, teardown by the rule of ccr-cqt.md §11, and the CCR engine
-//! (matching, CCRL, the log page with RMC, the AEN to the source, optional IRS).
+//! The simulated target: `nvme_fabric::controller::Subsystem` (every PDU and command, the Connect rules, keep-alive
+//! expiry with KATO and TBKAS, failure and teardown, CCR, the fault injection) run on the simulator's clock and
+//! network. This adapter only does what the model leaves to its runtime: it carries bytes between the simulated TCP
+//! connections and the subsystem, sleeps until the subsystem's next deadline, carries out media operations on a
+//! sparse block store with a random service time each (one at a time per controller: `media_concurrency` 1), arms
+//! the scenario's faults on the controller of their path, freezes a path when the subsystem says so, tells the
+//! checker when a write lands, and writes the timeline from the subsystem's events.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
-use nvme_ccr::target::{HostId, Target as CcrTarget, TargetConfig};
-use nvme_proto::cmd::{Connect, CrossControllerReset, GetLogPage, Identify, ReadWrite, Sqe};
-use nvme_proto::tcp::Role;
+use nvme_fabric::conn::{CloseCause, ConnEvent, ConnId as SubConn};
+use nvme_fabric::controller::{
+    ControllerFailure, Event as SubEvent, Fault, FaultAction, FaultTarget, MediaId, MediaKind, MediaRequest,
+    NamespaceConfig, Subsystem, SubsystemConfig,
+};
+use nvme_proto::cmd::{Ccrl, Cqt};
 use rand::Rng;
 
-use crate::clock::{Nanos, millis};
+use crate::clock::{Nanos, dur, inst, millis, ns};
 use crate::net::{ConnId, Seg};
-use crate::proto::{self, Cqe, IdFacts, RxPdu, opc, status};
+use crate::proto::{self, BLOCK, opc};
 use crate::scenario::PathFault;
 use crate::sim::{Ctx, Event};
 
-/// The one host of the simulation, as the CCR engine keys controllers.
-const HOST: HostId = HostId(1);
+/// The namespace's size in blocks: far more than any workload touches (the store only keeps written blocks).
+const NAMESPACE_BLOCKS: u64 = 1 << 24;
+
+/// In-capsule data an I/O command may carry: 16 KiB, IOCCSZ 1028 as Linux nvmet, so a 4 KiB write travels
+/// in-capsule (nvme-tcp.md §8.1).
+const IO_IN_CAPSULE: u32 = 16 * 1024;
 
 /// What the target does with CCRs (ccr-cqt.md §11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CcrMode {
     /// Works.
     Normal,
-    /// Accepted, then reported Failed in the log.
+    /// Accepted, then reported Failed in the log (`fail-ccr`).
     Fail,
-    /// Invalid Command Opcode.
+    /// Invalid Command Opcode (`no-ccr`).
     Unsupported,
 }
 
-/// Target configuration.
+/// Target configuration, from the scenario.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TgtCfg {
     pub(crate) tbkas: bool,
@@ -42,578 +53,494 @@ pub(crate) struct TgtCfg {
     pub(crate) ccr_mode: CcrMode,
 }
 
-/// A fault waiting for its trigger.
+impl TgtCfg {
+    /// The subsystem's configuration: the sim's NQN and Identify strings, 4 KiB blocks, IOCCSZ 1028, the scenario's
+    /// CQT, CCRL, TBKAS, IRS, CCR switch and teardown time, one media operation at a time per controller.
+    fn subsystem(&self) -> SubsystemConfig {
+        let mut c = SubsystemConfig::new(proto::SUBNQN);
+        c.model = "nvme-sim simulated controller".into();
+        c.firmware = "0.1".into();
+        c.namespace = NamespaceConfig { block_size: BLOCK as u32, blocks: NAMESPACE_BLOCKS };
+        c.cqt = Cqt::from_raw(self.cqt_ms);
+        c.ccrl = Ccrl::from_raw(self.ccrl);
+        c.tbkas = self.tbkas;
+        c.irs = self.immediate_reset;
+        c.fail_ccr = self.ccr_mode == CcrMode::Fail;
+        c.no_ccr = self.ccr_mode == CcrMode::Unsupported;
+        c.io_in_capsule = IO_IN_CAPSULE;
+        c.teardown_time = dur(self.teardown);
+        c.media_concurrency = 1;
+        c
+    }
+}
+
+/// Where a scenario fault is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FaultState {
+    /// Not armed: its time has not come, or its path has no live controller (it is armed on the next one).
+    Waiting,
+    /// Armed on this controller (the `seq`-th arming, so the subsystem's "first armed fires first" is known).
+    Armed { cntlid: u16, seq: u64 },
+    /// It fired.
+    Fired,
+}
+
+/// A scenario fault (the primary one or an extra one).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Armed {
     pub(crate) path: usize,
     pub(crate) kind: PathFault,
     pub(crate) opcode: u8,
+    /// Armed from this time on.
     pub(crate) at: Nanos,
     pub(crate) delay: Nanos,
-    pub(crate) fired: bool,
+    pub(crate) state: FaultState,
 }
 
-/// An accepted I/O command.
-struct Cmd {
-    conn: ConnId,
-    cid: u16,
-    opc: u8,
-    lba: u64,
-    data: Vec<u8>,
-    op: Option<u64>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    Live,
-    /// Fatal or lost its host: cancelling queued commands, waiting for started ones.
-    TearingDown,
-    Gone,
-}
-
-struct Ctrl {
-    cntlid: u16,
-    ciu: u8,
-    cirn: u64,
+/// One simulated TCP connection as the target sees it.
+struct Link {
+    sub: SubConn,
     path: usize,
-    admin: ConnId,
-    io: Option<ConnId>,
-    state: State,
-    kato: Nanos,
-    traffic: bool,
-    queue: VecDeque<Cmd>,
-    busy: Option<Cmd>,
-    stuck: BTreeMap<u32, Cmd>,
-    next_stuck: u32,
-    aers: VecDeque<u16>,
-    pending_aens: VecDeque<u32>,
-    teardown_scheduled: bool,
-}
-
-struct ConnRx {
-    rx: proto::Rx,
-    ctrl: Option<usize>,
+    /// Bytes the subsystem did not take yet (backpressure): offered again after `ConnEvent::Resume`.
+    pending: Vec<u8>,
+    /// A FIN went either way: nothing more is delivered to the subsystem or sent.
     closed: bool,
-}
-
-impl Default for ConnRx {
-    fn default() -> Self {
-        ConnRx { rx: proto::Rx::new(Role::Controller), ctrl: None, closed: false }
-    }
+    /// Frozen by a fault: nothing more is delivered.
+    frozen: bool,
 }
 
 /// The target subsystem.
 pub(crate) struct Target {
     cfg: TgtCfg,
-    ctrls: Vec<Ctrl>,
-    conns: BTreeMap<ConnId, ConnRx>,
+    sub: Subsystem,
+    links: BTreeMap<ConnId, Link>,
+    by_sub: BTreeMap<SubConn, ConnId>,
+    /// CNTLID -> path, from its creation to its teardown.
+    ctrl_path: BTreeMap<u16, usize>,
     media: BTreeMap<u64, Vec<u8>>,
     pub(crate) faults: Vec<Armed>,
-    out: Vec<u8>,
-    /// The CCR half of the target (nvme-ccr): identities, CCR execution, the CCR log, the notices.
-    ccr: CcrTarget,
-    /// CCR request token -> (admin connection, CID) to answer on.
-    ccr_reqs: BTreeMap<u64, (ConnId, u16)>,
-    next_req: u64,
+    arm_seq: u64,
+    /// Media operations a fault holds: they land the instant the subsystem releases them, with no service time.
+    stuck: BTreeSet<MediaId>,
+    /// Media operations in service, until their `TgtMediaDone`.
+    in_service: BTreeMap<MediaId, MediaRequest>,
+    /// The subsystem's deadline a `TgtTimer` event is scheduled for.
+    timer: Option<Nanos>,
+    tx: Vec<u8>,
 }
 
 impl Target {
-    pub(crate) fn new(cfg: TgtCfg, faults: Vec<Armed>) -> Target {
-        let ccr = CcrTarget::new(TargetConfig {
-            ccrl: nvme_proto::cmd::Ccrl::from_raw(cfg.ccrl),
-            irs: cfg.immediate_reset,
-            ccr_fail: cfg.ccr_mode == CcrMode::Fail,
-            ccr_unsupported: cfg.ccr_mode == CcrMode::Unsupported,
-            ..TargetConfig::default()
-        });
+    /// A target with no connections; `seed` feeds the subsystem's CIU and CIRN values.
+    pub(crate) fn new(cfg: TgtCfg, faults: Vec<Armed>, seed: u64) -> Target {
+        // Only CQT, CCRL, TBKAS, IRS, the CCR switches and the teardown time come from the scenario, and the
+        // subsystem checks none of them: the configuration is always valid (the test below builds the extremes).
+        let sub = Subsystem::new(cfg.subsystem(), seed).expect("the simulator's subsystem configuration is valid");
+        let tx = vec![0u8; sub.config().transmit_buffer_len()];
         Target {
             cfg,
-            ctrls: Vec::new(),
-            conns: BTreeMap::new(),
+            sub,
+            links: BTreeMap::new(),
+            by_sub: BTreeMap::new(),
+            ctrl_path: BTreeMap::new(),
             media: BTreeMap::new(),
             faults,
-            out: Vec::new(),
-            ccr,
-            ccr_reqs: BTreeMap::new(),
-            next_req: 1,
+            arm_seq: 0,
+            stuck: BTreeSet::new(),
+            in_service: BTreeMap::new(),
+            timer: None,
+            tx,
         }
-    }
-
-    fn live_by_cntlid(&self, cntlid: u16) -> Option<usize> {
-        self.ctrls.iter().position(|c| c.state != State::Gone && c.cntlid == cntlid)
     }
 
     /// The block at `lba` (zeros if never written).
     pub(crate) fn block(&self, lba: u64) -> &[u8] {
-        self.media.get(&lba).map_or(&[0u8; proto::BLOCK][..], |b| &b[..])
+        block(&self.media, lba)
     }
 
-    fn send(&mut self, ctx: &mut Ctx, conn: ConnId) {
-        let bytes = core::mem::take(&mut self.out);
-        if let Some(at) = ctx.net.send(ctx.now, &mut ctx.rng, conn, false, Seg::Data(bytes)) {
-            ctx.q.push(at, Event::Arrive { conn, to_controller: false });
-        }
+    /// Whether a command accepted by some controller may still reach the media (queued, in service or held by a
+    /// fault).
+    pub(crate) fn has_pending_media_work(&self) -> bool {
+        self.sub.media_pending() > 0
     }
 
-    fn respond(&mut self, ctx: &mut Ctx, conn: ConnId, cid: u16, st: u16, dw0: u32, data: Option<&[u8]>) {
-        let sqid = ctx.net.conn(conn).qid;
-        if let Some(d) = data {
-            proto::enc_c2h(&mut self.out, cid, d);
-            self.send(ctx, conn);
-        }
-        proto::enc_resp(&mut self.out, &Cqe { dw0, sqid, cid, status: st });
-        self.send(ctx, conn);
-    }
-
-    fn close(&mut self, ctx: &mut Ctx, conn: ConnId) {
-        if let Some(c) = self.conns.get_mut(&conn) {
-            if c.closed {
-                return;
-            }
-            c.closed = true;
-        }
-        if let Some(at) = ctx.net.send(ctx.now, &mut ctx.rng, conn, false, Seg::Fin) {
-            ctx.q.push(at, Event::Arrive { conn, to_controller: false });
-        }
-    }
-
-    /// A segment arrived from the host.
+    /// A segment arrived from the host. The first one of a connection is its TCP accept.
     pub(crate) fn on_segment(&mut self, ctx: &mut Ctx, conn: ConnId, seg: Seg) {
-        let entry = self.conns.entry(conn).or_default();
-        if entry.closed {
-            return;
-        }
+        let now = inst(ctx.now);
         match seg {
-            Seg::Fin => {
-                entry.closed = true;
-                if let Some(i) = entry.ctrl
-                    && self.ctrls[i].state == State::Live
-                {
-                    ctx.note(
-                        Some(self.ctrls[i].path),
-                        format!("controller {}: host closed the connection", self.ctrls[i].cntlid),
-                    );
-                    self.fail(ctx, i);
-                }
-            }
             Seg::Data(bytes) => {
-                entry.rx.feed(&bytes);
-                loop {
-                    let Some(entry) = self.conns.get_mut(&conn) else { return };
-                    if entry.closed {
-                        return;
-                    }
-                    match entry.rx.next() {
-                        Ok(Some(pdu)) => self.on_pdu(ctx, conn, pdu),
-                        Ok(None) => return,
+                if !self.links.contains_key(&conn) {
+                    let path = ctx.net.conn(conn).path;
+                    match self.sub.accept(now) {
+                        Ok(sub) => {
+                            self.links
+                                .insert(conn, Link { sub, path, pending: Vec::new(), closed: false, frozen: false });
+                            self.by_sub.insert(sub, conn);
+                        }
                         Err(e) => {
-                            ctx.note(Some(ctx.net.conn(conn).path), format!("target: bad PDU from the host: {e}"));
-                            let ctrl = entry.ctrl;
-                            self.close(ctx, conn);
-                            if let Some(i) = ctrl {
-                                self.fail(ctx, i);
+                            ctx.note(Some(path), format!("target: connection refused: {e}"));
+                            if let Some(at) = ctx.net.send(ctx.now, &mut ctx.rng, conn, false, Seg::Fin) {
+                                ctx.q.push(at, Event::Arrive { conn, to_controller: false });
                             }
                             return;
                         }
                     }
                 }
+                let Some(link) = self.links.get_mut(&conn) else { return };
+                if link.closed || link.frozen {
+                    return;
+                }
+                link.pending.extend_from_slice(&bytes);
+                self.feed(ctx, conn);
             }
-        }
-    }
-
-    fn on_pdu(&mut self, ctx: &mut Ctx, conn: ConnId, pdu: RxPdu) {
-        match pdu {
-            RxPdu::IcReq => {
-                proto::enc_icresp(&mut self.out);
-                self.send(ctx, conn);
-            }
-            RxPdu::Cmd { sqe, data } => {
-                let ctrl = self.conns.get(&conn).and_then(|c| c.ctrl);
-                match ctrl {
-                    None => self.on_first_cmd(ctx, conn, &sqe, &data),
-                    Some(i) => {
-                        if self.ctrls[i].state != State::Live {
-                            return;
-                        }
-                        let is_ka = sqe.opcode == opc::KEEP_ALIVE;
-                        if self.cfg.tbkas || is_ka {
-                            self.ctrls[i].traffic = true;
-                        }
-                        if ctx.net.conn(conn).qid == 0 {
-                            self.on_admin(ctx, i, conn, &sqe, &data);
-                        } else {
-                            self.on_io(ctx, i, conn, &sqe, data);
-                        }
-                    }
+            Seg::Fin => {
+                // Bytes before the FIN first (the subsystem may have left some, under backpressure).
+                self.feed(ctx, conn);
+                let Some(link) = self.links.get_mut(&conn) else { return };
+                if !link.closed {
+                    link.closed = true;
+                    link.pending.clear();
+                    self.sub.handle_closed(now, link.sub);
                 }
             }
-            RxPdu::Term { .. } => {
-                if let Some(i) = self.conns.get(&conn).and_then(|c| c.ctrl) {
-                    self.fail(ctx, i);
-                }
-            }
-            _ => {}
         }
+        self.pump(ctx);
     }
 
-    /// The Connect that binds a fresh connection to a controller.
-    fn on_first_cmd(&mut self, ctx: &mut Ctx, conn: ConnId, sqe: &Sqe, data: &[u8]) {
-        let cid = sqe.cid;
-        let connect = (sqe.opcode == opc::FABRICS && sqe.fctype() == opc::FCTYPE_CONNECT)
-            .then(|| Connect::from_sqe(sqe).ok())
-            .flatten();
-        let Some(connect) = connect else {
-            self.respond(ctx, conn, cid, status::INVALID_OPCODE, 0, None);
+    /// Offers `conn`'s pending bytes to the subsystem.
+    fn feed(&mut self, ctx: &mut Ctx, conn: ConnId) {
+        let Some(link) = self.links.get_mut(&conn) else { return };
+        if link.closed || link.frozen || link.pending.is_empty() {
             return;
+        }
+        let n = self.sub.handle_input(inst(ctx.now), link.sub, &link.pending);
+        link.pending.drain(..n.min(link.pending.len()));
+    }
+
+    /// The subsystem's deadline came.
+    pub(crate) fn on_timer(&mut self, ctx: &mut Ctx, at: Nanos) {
+        if self.timer == Some(at) {
+            self.timer = None;
+        }
+        self.sub.handle_timeout(inst(ctx.now));
+        self.pump(ctx);
+    }
+
+    /// Scenario fault `i`'s arming time came: armed on its path's live controller, or on the next one.
+    pub(crate) fn on_arm(&mut self, ctx: &mut Ctx, i: usize) {
+        let Some(f) = self.faults.get(i) else { return };
+        if f.state != FaultState::Waiting {
+            return;
+        }
+        if let Some(cntlid) = self.live_controller(f.path) {
+            self.arm(ctx, i, cntlid);
+            self.pump(ctx);
+        }
+    }
+
+    /// The media operation `id` finished its service time: it executes now.
+    pub(crate) fn on_media_done(&mut self, ctx: &mut Ctx, id: MediaId) {
+        let Some(req) = self.in_service.remove(&id) else { return };
+        self.execute(ctx, &req);
+        self.sub.handle_media_done(inst(ctx.now), id, Ok(()));
+        self.pump(ctx);
+    }
+
+    /// The live controller on `path`, if any.
+    fn live_controller(&self, path: usize) -> Option<u16> {
+        self.sub.controllers().find(|&(id, live)| live && self.ctrl_path.get(&id) == Some(&path)).map(|(id, _)| id)
+    }
+
+    fn arm(&mut self, ctx: &mut Ctx, i: usize, cntlid: u16) {
+        let f = self.faults[i];
+        let action = match f.kind {
+            PathFault::Fatal => FaultAction::Fatal,
+            PathFault::Freeze => FaultAction::Freeze,
         };
-        let path = ctx.net.conn(conn).path;
-        if connect.qid == 0 {
-            // A new controller: the lowest CNTLID no other instance of this subsystem still uses.
-            let mut cntlid = 1u16;
-            while self.ctrls.iter().any(|c| c.state != State::Gone && c.cntlid == cntlid) {
-                cntlid += 1;
+        match self
+            .sub
+            .arm_fault(FaultTarget::Controller(cntlid), Fault { opcode: f.opcode, delay: dur(f.delay), action })
+        {
+            Ok(_) => {
+                self.arm_seq += 1;
+                self.faults[i].state = FaultState::Armed { cntlid, seq: self.arm_seq };
             }
-            // Created at Connect and ready at once (CSTS.RDY 0 -> 1): the CCR half gives CIU and CIRN.
-            let ids = self
-                .ccr
-                .add_controller(cntlid, HOST, ctx.rng.random())
-                .and_then(|_| self.ccr.controller_ready(cntlid, ctx.rng.random()));
-            let Ok(id) = ids else {
-                self.respond(ctx, conn, cid, status::INVALID_FIELD, 0, None);
-                return;
-            };
-            let (ciu, cirn) = (id.ciu, id.cirn);
-            let kato = u64::from(connect.kato_ms) * crate::clock::MS;
-            let i = self.ctrls.len();
-            self.ctrls.push(Ctrl {
-                cntlid,
-                ciu,
-                cirn,
-                path,
-                admin: conn,
-                io: None,
-                state: State::Live,
-                kato,
-                traffic: false,
-                queue: VecDeque::new(),
-                busy: None,
-                stuck: BTreeMap::new(),
-                next_stuck: 0,
-                aers: VecDeque::new(),
-                pending_aens: VecDeque::new(),
-                teardown_scheduled: false,
-            });
-            self.conns.entry(conn).or_default().ctrl = Some(i);
-            if kato > 0 {
-                ctx.q.push(ctx.now + kato, Event::TgtKaCheck { ctrl: i });
-            }
-            ctx.note(
-                Some(path),
-                format!(
-                    "target: controller {cntlid} created (CIU {ciu:#04x}, CIRN {cirn:#018x}, KATO {})",
-                    millis(kato)
-                ),
-            );
-            self.respond(ctx, conn, cid, status::SUCCESS, u32::from(cntlid), None);
-        } else {
-            let want = proto::connect_data_cntlid(data);
-            let found =
-                self.ctrls.iter().position(|c| c.state == State::Live && Some(c.cntlid) == want && c.path == path);
-            match found {
-                Some(i) => {
-                    self.ctrls[i].io = Some(conn);
-                    self.conns.entry(conn).or_default().ctrl = Some(i);
-                    self.respond(ctx, conn, cid, status::SUCCESS, u32::from(self.ctrls[i].cntlid), None);
-                }
-                None => self.respond(ctx, conn, cid, status::INVALID_FIELD, 0, None),
-            }
+            Err(e) => ctx.note(Some(f.path), format!("fault: not armed on controller {cntlid}: {e}")),
         }
     }
 
-    fn on_admin(&mut self, ctx: &mut Ctx, i: usize, conn: ConnId, sqe: &Sqe, _data: &[u8]) {
-        let cid = sqe.cid;
-        match sqe.opcode {
-            opc::KEEP_ALIVE => self.respond(ctx, conn, cid, status::SUCCESS, 0, None),
-            opc::IDENTIFY if Identify::from_sqe(sqe).is_ok_and(|c| c.cns == Identify::controller().cns) => {
-                let c = &self.ctrls[i];
-                let d = proto::identify_build(&IdFacts {
-                    cntlid: c.cntlid,
-                    ciu: c.ciu,
-                    cirn: c.cirn,
-                    cqt_ms: self.cfg.cqt_ms,
-                    ccrl: self.cfg.ccrl,
-                    tbkas: self.cfg.tbkas,
-                });
-                self.respond(ctx, conn, cid, status::SUCCESS, 0, Some(&d));
-            }
-            opc::AER => {
-                self.ctrls[i].aers.push_back(cid);
-                self.deliver_aens(ctx, i);
-            }
-            opc::GET_LOG_PAGE => match GetLogPage::from_sqe(sqe) {
-                Ok(g) if g.lid.0 == opc::LID_CCR => {
-                    let rmc = g.lsp & nvme_proto::cmd::LSP_RMC != 0;
-                    let mut d = vec![0u8; (g.transfer_len() as usize).min(4096)];
-                    match self.ccr.handle_get_ccr_log(self.ctrls[i].cntlid, rmc, &mut d) {
-                        Ok(_) => self.respond(ctx, conn, cid, status::SUCCESS, 0, Some(&d)),
-                        Err(_) => self.respond(ctx, conn, cid, status::INVALID_FIELD, 0, None),
-                    }
-                }
-                _ => self.respond(ctx, conn, cid, status::INVALID_FIELD, 0, None),
-            },
-            opc::CCR => match CrossControllerReset::from_sqe(sqe) {
-                Ok(cmd) => {
-                    let req = self.next_req;
-                    self.next_req += 1;
-                    self.ccr_reqs.insert(req, (conn, cid));
-                    let (path, src) = (self.ctrls[i].path, self.ctrls[i].cntlid);
-                    ctx.note(
-                        Some(path),
-                        format!("target: CCR for controller {} received by controller {src}", cmd.icid),
-                    );
-                    if self.ccr.handle_ccr(src, req, cmd).is_err() {
-                        self.ccr_reqs.remove(&req);
-                        self.respond(ctx, conn, cid, status::INVALID_FIELD, 0, None);
-                    }
-                    self.drain_ccr(ctx);
-                }
-                Err(_) => self.respond(ctx, conn, cid, status::INVALID_FIELD, 0, None),
-            },
-            _ => self.respond(ctx, conn, cid, status::INVALID_OPCODE, 0, None),
-        }
-    }
-
-    /// Carry out what the CCR half asks: answers, controllers to fail, notices.
-    fn drain_ccr(&mut self, ctx: &mut Ctx) {
+    /// Carries out everything the subsystem asks for until it asks for nothing more, then sleeps until its next
+    /// deadline.
+    fn pump(&mut self, ctx: &mut Ctx) {
         loop {
-            if let Some(a) = self.ccr.poll_answer() {
-                if let Some((conn, cid)) = self.ccr_reqs.remove(&a.req) {
-                    let word = a.status.to_word();
-                    let path = ctx.net.conn(conn).path;
-                    let what = if a.status.is_success() {
-                        format!("accepted (DW0 {:#x})", a.dw0)
-                    } else {
-                        format!("refused (status {word:#06x})")
-                    };
-                    ctx.note(Some(path), format!("target: controller {}: CCR {what}", a.source));
-                    if self.live_by_cntlid(a.source).is_some_and(|s| self.ctrls[s].state == State::Live) {
-                        self.respond(ctx, conn, cid, word, a.dw0, None);
+            let mut progress = false;
+            while let Some(ev) = self.sub.poll_conn_event() {
+                progress = true;
+                self.on_conn_event(ctx, ev);
+            }
+            while let Some(req) = self.sub.poll_media() {
+                progress = true;
+                self.start_media(ctx, req);
+            }
+            while let Some(ev) = self.sub.poll_event() {
+                progress = true;
+                self.on_event(ctx, ev);
+            }
+            if !progress {
+                break;
+            }
+        }
+        if let Some(t) = self.sub.poll_timeout() {
+            let t = ns(t.elapsed()).max(ctx.now);
+            if self.timer.is_none_or(|s| t < s || s < ctx.now) {
+                self.timer = Some(t);
+                ctx.q.push(t, Event::TgtTimer { at: t });
+            }
+        }
+    }
+
+    fn on_conn_event(&mut self, ctx: &mut Ctx, ev: ConnEvent) {
+        match ev {
+            ConnEvent::Transmit(sub) => self.transmit(ctx, sub),
+            ConnEvent::Close(sub, _) => {
+                self.transmit(ctx, sub);
+                if let Some(&conn) = self.by_sub.get(&sub)
+                    && let Some(link) = self.links.get_mut(&conn)
+                    && !link.closed
+                {
+                    link.closed = true;
+                    link.pending.clear();
+                    if let Some(at) = ctx.net.send(ctx.now, &mut ctx.rng, conn, false, Seg::Fin) {
+                        ctx.q.push(at, Event::Arrive { conn, to_controller: false });
                     }
                 }
-                continue;
+                self.sub.handle_closed(inst(ctx.now), sub);
             }
-            if let Some(cntlid) = self.ccr.poll_fail_controller() {
-                if let Some(i) = self.live_by_cntlid(cntlid) {
-                    ctx.note(Some(self.ctrls[i].path), format!("target: controller {cntlid} made fatal by a CCR"));
-                    self.fail(ctx, i);
+            ConnEvent::Resume(sub) => {
+                if let Some(&conn) = self.by_sub.get(&sub) {
+                    self.feed(ctx, conn);
                 }
-                continue;
             }
-            if let Some(aen) = self.ccr.poll_aen() {
-                if let Some(s) = self.live_by_cntlid(aen.source)
-                    && self.ctrls[s].state == State::Live
+            ConnEvent::Freeze(sub) => {
+                if let Some(&conn) = self.by_sub.get(&sub)
+                    && let Some(link) = self.links.get_mut(&conn)
                 {
-                    ctx.note(
-                        Some(self.ctrls[s].path),
-                        format!("target: CCR Completed notice on controller {}", aen.source),
-                    );
-                    self.ctrls[s].pending_aens.push_back(aen.event.to_dw0());
-                    self.deliver_aens(ctx, s);
+                    link.frozen = true;
+                    link.pending.clear();
+                    ctx.net.freeze(link.path);
                 }
-                continue;
             }
-            break;
         }
     }
 
-    fn on_io(&mut self, ctx: &mut Ctx, i: usize, conn: ConnId, sqe: &Sqe, data: Vec<u8>) {
-        let opc = sqe.opcode;
-        let cid = sqe.cid;
-        let rw = match opc {
-            opc::READ => ReadWrite::from_read_sqe(sqe),
-            opc::WRITE => ReadWrite::from_write_sqe(sqe),
-            _ => {
-                self.respond(ctx, conn, cid, status::INVALID_OPCODE, 0, None);
+    /// Sends what the subsystem has for `sub`, one segment per `poll_transmit`.
+    fn transmit(&mut self, ctx: &mut Ctx, sub: SubConn) {
+        let conn = self.by_sub.get(&sub).copied();
+        loop {
+            let n = match self.sub.poll_transmit(inst(ctx.now), sub, &mut self.tx) {
+                Ok(n) => n,
+                Err(e) => {
+                    ctx.note(None, format!("target: {e}"));
+                    return;
+                }
+            };
+            if n == 0 {
                 return;
             }
-        };
-        let Ok(rw) = rw else {
-            self.respond(ctx, conn, cid, status::INVALID_FIELD, 0, None);
-            return;
-        };
-        if rw.blocks() != 1 || (opc == opc::WRITE && data.len() != proto::BLOCK) {
-            self.respond(ctx, conn, cid, status::INVALID_FIELD, 0, None);
+            let Some(conn) = conn.filter(|c| self.links.get(c).is_some_and(|l| !l.closed)) else { continue };
+            if let Some(at) = ctx.net.send(ctx.now, &mut ctx.rng, conn, false, Seg::Data(self.tx[..n].to_vec())) {
+                ctx.q.push(at, Event::Arrive { conn, to_controller: false });
+            }
+        }
+    }
+
+    /// A media operation starts: a held one lands at once (its delay is over), any other takes a random service
+    /// time.
+    fn start_media(&mut self, ctx: &mut Ctx, req: MediaRequest) {
+        if self.stuck.remove(&req.id) {
+            self.execute(ctx, &req);
+            let path = self.ctrl_path.get(&req.cntlid).copied();
+            ctx.note(path, format!("target: controller {}'s stuck command reached the media", req.cntlid));
+            self.sub.handle_media_done(inst(ctx.now), req.id, Ok(()));
             return;
         }
-        let cmd = Cmd { conn, cid, opc, lba: rw.slba, data, op: ctx.op_map.get(&(conn, cid)).copied() };
-        let path = self.ctrls[i].path;
-        let now = ctx.now;
-        if let Some(f) = self.faults.iter_mut().find(|f| !f.fired && f.path == path && f.opcode == opc && now >= f.at) {
-            f.fired = true;
-            let (kind, delay) = (f.kind, f.delay);
-            let slot = self.ctrls[i].next_stuck;
-            self.ctrls[i].next_stuck += 1;
-            self.ctrls[i].stuck.insert(slot, cmd);
-            ctx.q.push(now + delay, Event::TgtStuckDone { ctrl: i, slot });
-            let cntlid = self.ctrls[i].cntlid;
-            let name = if opc == opc::WRITE { "Write" } else { "Read" };
-            match kind {
-                PathFault::Fatal => {
-                    ctx.note(
-                        Some(path),
-                        format!(
-                            "fault: fopcode {opc} fired on controller {cntlid}: {name} held {}, controller fatal",
-                            millis(delay)
-                        ),
-                    );
-                    self.fail(ctx, i);
-                }
-                PathFault::Freeze => {
-                    ctx.note(
-                        Some(path),
-                        format!(
-                            "fault: path {path} frozen; controller {cntlid}'s {name} stuck in the backend for {}",
-                            millis(delay)
-                        ),
-                    );
-                    ctx.net.freeze(path);
+        let (min, max) = (self.cfg.service_min, self.cfg.service_max.max(self.cfg.service_min));
+        let t = ctx.rng.random_range(min..=max);
+        ctx.q.push(ctx.now + t, Event::TgtMediaDone { id: req.id });
+        self.in_service.insert(req.id, req);
+    }
+
+    /// Executes `req` on the store; a write tells the checker which application write landed, by the (connection,
+    /// CID) of its command.
+    fn execute(&mut self, ctx: &mut Ctx, req: &MediaRequest) {
+        match req.kind {
+            MediaKind::Write => {
+                let Some(data) = self.sub.media_data(req.id) else { return };
+                let op = self.by_sub.get(&req.conn).and_then(|c| ctx.op_map.get(&(*c, req.cid)).copied());
+                for (k, b) in data.chunks(BLOCK).enumerate() {
+                    let lba = req.slba + k as u64;
+                    let value = ctx.codec.value(b);
+                    self.media.insert(lba, b.to_vec());
+                    ctx.checker.landed(op, lba, value, ctx.now);
                 }
             }
-            return;
-        }
-        let c = &mut self.ctrls[i];
-        c.queue.push_back(cmd);
-        if c.busy.is_none() {
-            self.start_service(ctx, i);
-        }
-    }
-
-    fn start_service(&mut self, ctx: &mut Ctx, i: usize) {
-        let c = &mut self.ctrls[i];
-        if c.busy.is_some() {
-            return;
-        }
-        if let Some(cmd) = c.queue.pop_front() {
-            c.busy = Some(cmd);
-            let t = ctx.rng.random_range(self.cfg.service_min..=self.cfg.service_max.max(self.cfg.service_min));
-            ctx.q.push(ctx.now + t, Event::TgtServiceDone { ctrl: i });
+            MediaKind::Read => {
+                let Some(buf) = self.sub.media_buffer(req.id) else { return };
+                for (k, b) in buf.chunks_mut(BLOCK).enumerate() {
+                    let src = block(&self.media, req.slba + k as u64);
+                    b.copy_from_slice(&src[..b.len()]);
+                }
+            }
+            MediaKind::Flush => {}
         }
     }
 
-    /// Execute `cmd` on the media; returns read data.
-    fn execute(&mut self, ctx: &mut Ctx, cmd: &mut Cmd) -> Option<Vec<u8>> {
-        if cmd.opc == opc::WRITE {
-            let value = ctx.codec.value(&cmd.data);
-            self.media.insert(cmd.lba, core::mem::take(&mut cmd.data));
-            ctx.checker.landed(cmd.op, cmd.lba, value, ctx.now);
-            None
-        } else {
-            Some(self.block(cmd.lba).to_vec())
+    /// The timeline from the subsystem's events, and the fault bookkeeping.
+    fn on_event(&mut self, ctx: &mut Ctx, ev: SubEvent) {
+        match ev {
+            SubEvent::ControllerCreated { cntlid, conn, kato } => {
+                let Some(path) = self.by_sub.get(&conn).and_then(|c| self.links.get(c)).map(|l| l.path) else {
+                    return;
+                };
+                self.ctrl_path.insert(cntlid, path);
+                ctx.note(Some(path), format!("target: controller {cntlid} created (KATO {})", millis(ns(kato))));
+                let due: Vec<usize> = (0..self.faults.len())
+                    .filter(|&i| {
+                        let f = &self.faults[i];
+                        f.path == path && f.state == FaultState::Waiting && f.at <= ctx.now
+                    })
+                    .collect();
+                for i in due {
+                    self.arm(ctx, i, cntlid);
+                }
+            }
+            SubEvent::ControllerFailed { cntlid, cause, cancelled, waiting } => {
+                let path = self.ctrl_path.get(&cntlid).copied();
+                let why = match cause {
+                    ControllerFailure::KeepAliveExpired => {
+                        Some(format!("controller {cntlid} keep-alive timer expired"))
+                    }
+                    ControllerFailure::AdminConnectionLost(CloseCause::PeerClosed) => {
+                        Some(format!("controller {cntlid}: host closed the connection"))
+                    }
+                    ControllerFailure::AdminConnectionLost(c) => {
+                        Some(format!("controller {cntlid}: admin connection lost ({c})"))
+                    }
+                    ControllerFailure::CrossControllerReset => Some(format!("controller {cntlid} made fatal by a CCR")),
+                    ControllerFailure::Shutdown => Some(format!("controller {cntlid} shut down")),
+                    // The fault's own line says it.
+                    ControllerFailure::Fault => None,
+                };
+                if let Some(why) = why {
+                    ctx.note(path, format!("target: {why}"));
+                }
+                ctx.note(
+                    path,
+                    format!(
+                        "target: controller {cntlid} tearing down: {cancelled} queued command(s) cancelled, waiting \
+                         for {waiting} started"
+                    ),
+                );
+                // Faults armed there and not fired wait for the path's next controller.
+                for f in &mut self.faults {
+                    if matches!(f.state, FaultState::Armed { cntlid: c, .. } if c == cntlid) {
+                        f.state = FaultState::Waiting;
+                    }
+                }
+            }
+            SubEvent::TeardownComplete { cntlid } => {
+                let path = self.ctrl_path.remove(&cntlid);
+                ctx.note(path, format!("target: controller {cntlid} teardown complete"));
+            }
+            SubEvent::FaultFired { cntlid, opcode, delay, action, media } => {
+                self.stuck.insert(media);
+                let fired = self
+                    .faults
+                    .iter_mut()
+                    .filter(|f| f.opcode == opcode)
+                    .filter_map(|f| match f.state {
+                        FaultState::Armed { cntlid: c, seq } if c == cntlid => Some((seq, f)),
+                        _ => None,
+                    })
+                    .min_by_key(|(seq, _)| *seq);
+                if let Some((_, f)) = fired {
+                    f.state = FaultState::Fired;
+                }
+                let path = self.ctrl_path.get(&cntlid).copied();
+                let name = if opcode == opc::WRITE { "Write" } else { "Read" };
+                let held = millis(ns(delay));
+                let what = match action {
+                    FaultAction::Fatal => {
+                        format!(
+                            "fault: fopcode {opcode} fired on controller {cntlid}: {name} held {held}, controller fatal"
+                        )
+                    }
+                    FaultAction::Freeze => format!(
+                        "fault: path {} frozen; controller {cntlid}'s {name} stuck in the backend for {held}",
+                        path.map_or_else(|| "?".to_string(), |p| p.to_string())
+                    ),
+                };
+                ctx.note(path, what);
+            }
+            SubEvent::CcrReceived { source, icid, .. } => {
+                let path = self.ctrl_path.get(&source).copied();
+                ctx.note(path, format!("target: CCR for controller {icid} received by controller {source}"));
+            }
+            SubEvent::CcrAnswered { source, status, dw0 } => {
+                let path = self.ctrl_path.get(&source).copied();
+                let what = if status.is_success() {
+                    format!("accepted (DW0 {dw0:#x})")
+                } else {
+                    format!("refused (status {:#06x})", status.to_word())
+                };
+                ctx.note(path, format!("target: controller {source}: CCR {what}"));
+            }
+            SubEvent::CcrNotice { source } => {
+                let path = self.ctrl_path.get(&source).copied();
+                ctx.note(path, format!("target: CCR Completed notice on controller {source}"));
+            }
+            SubEvent::ConnClosed { conn, cause } => {
+                let quiet = matches!(cause, CloseCause::PeerClosed | CloseCause::ControllerFailed | CloseCause::Local);
+                if !quiet {
+                    let path = self.by_sub.get(&conn).and_then(|c| self.links.get(c)).map(|l| l.path);
+                    ctx.note(path, format!("target: connection closed: {cause}"));
+                }
+            }
+            SubEvent::QueueConnected { .. } | SubEvent::ControllerReady { .. } => {}
         }
     }
+}
 
-    /// The command in service on `i` finished.
-    pub(crate) fn on_service_done(&mut self, ctx: &mut Ctx, i: usize) {
-        let Some(mut cmd) = self.ctrls[i].busy.take() else { return };
-        let data = self.execute(ctx, &mut cmd);
-        if self.ctrls[i].state == State::Live {
-            self.respond(ctx, cmd.conn, cmd.cid, status::SUCCESS, 0, data.as_deref());
-            self.start_service(ctx, i);
-        } else {
-            self.check_teardown(ctx, i);
+fn block(media: &BTreeMap<u64, Vec<u8>>, lba: u64) -> &[u8] {
+    media.get(&lba).map_or(&[0u8; BLOCK][..], |b| &b[..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_value_gives_a_valid_subsystem() {
+        for (cqt_ms, ccrl, flag, teardown, ccr_mode) in
+            [(0, 0, false, 0, CcrMode::Fail), (u16::MAX, u8::MAX, true, u64::MAX, CcrMode::Unsupported)]
+        {
+            let cfg = TgtCfg {
+                tbkas: flag,
+                cqt_ms,
+                ccrl,
+                service_min: 0,
+                service_max: 0,
+                teardown,
+                immediate_reset: flag,
+                ccr_mode,
+            };
+            let sub = Subsystem::new(cfg.subsystem(), 1).unwrap();
+            assert_eq!(sub.config().cqt.to_raw(), cqt_ms);
+            assert_eq!(sub.config().ccrl.to_raw(), ccrl);
+            assert_eq!(
+                (sub.config().fail_ccr, sub.config().no_ccr),
+                (ccr_mode == CcrMode::Fail, ccr_mode == CcrMode::Unsupported)
+            );
+            assert_eq!(sub.config().media_concurrency, 1);
         }
-    }
-
-    /// A stuck (fault) command reached the media.
-    pub(crate) fn on_stuck_done(&mut self, ctx: &mut Ctx, i: usize, slot: u32) {
-        let Some(mut cmd) = self.ctrls[i].stuck.remove(&slot) else { return };
-        let data = self.execute(ctx, &mut cmd);
-        let (path, cntlid) = (self.ctrls[i].path, self.ctrls[i].cntlid);
-        ctx.note(Some(path), format!("target: controller {cntlid}'s stuck command reached the media"));
-        if self.ctrls[i].state == State::Live {
-            self.respond(ctx, cmd.conn, cmd.cid, status::SUCCESS, 0, data.as_deref());
-        } else {
-            self.check_teardown(ctx, i);
-        }
-    }
-
-    /// Keep-alive check (every KATO).
-    pub(crate) fn on_ka_check(&mut self, ctx: &mut Ctx, i: usize) {
-        let c = &mut self.ctrls[i];
-        if c.state != State::Live {
-            return;
-        }
-        if c.traffic {
-            c.traffic = false;
-            ctx.q.push(ctx.now + c.kato, Event::TgtKaCheck { ctrl: i });
-        } else {
-            let (path, cntlid) = (c.path, c.cntlid);
-            ctx.note(Some(path), format!("target: controller {cntlid} keep-alive timer expired"));
-            self.fail(ctx, i);
-        }
-    }
-
-    /// Close the controller's connections (it sends nothing more).
-    fn shut(&mut self, ctx: &mut Ctx, i: usize) {
-        let (a, io) = (self.ctrls[i].admin, self.ctrls[i].io);
-        self.close(ctx, a);
-        if let Some(io) = io {
-            self.close(ctx, io);
-        }
-    }
-
-    /// The controller fails: it sends nothing more, closes its connections, cancels what it had not started, and
-    /// tears down once what it started has finished.
-    fn fail(&mut self, ctx: &mut Ctx, i: usize) {
-        if self.ctrls[i].state != State::Live {
-            return;
-        }
-        self.shut(ctx, i);
-        let _ = self.ccr.handle_controller_fatal(self.ctrls[i].cntlid);
-        let c = &mut self.ctrls[i];
-        c.state = State::TearingDown;
-        let cancelled = c.queue.len();
-        c.queue.clear();
-        let waiting = usize::from(c.busy.is_some()) + c.stuck.len();
-        let (path, cntlid) = (c.path, c.cntlid);
-        ctx.note(
-            Some(path),
-            format!(
-                "target: controller {cntlid} tearing down: {cancelled} queued command(s) cancelled, waiting for {waiting} started"
-            ),
-        );
-        self.check_teardown(ctx, i);
-    }
-
-    fn check_teardown(&mut self, ctx: &mut Ctx, i: usize) {
-        let c = &mut self.ctrls[i];
-        if c.state == State::TearingDown && c.busy.is_none() && c.stuck.is_empty() && !c.teardown_scheduled {
-            c.teardown_scheduled = true;
-            ctx.q.push(ctx.now + self.cfg.teardown, Event::TgtTeardownDone { ctrl: i });
-        }
-    }
-
-    /// Teardown of `i` complete: it is gone; the CCR half completes the CCRs naming it (Success, or the IRS answer)
-    /// and raises the notices.
-    pub(crate) fn on_teardown_done(&mut self, ctx: &mut Ctx, i: usize) {
-        self.ctrls[i].state = State::Gone;
-        let (path, cntlid) = (self.ctrls[i].path, self.ctrls[i].cntlid);
-        ctx.note(Some(path), format!("target: controller {cntlid} teardown complete"));
-        let _ = self.ccr.handle_teardown_complete(cntlid);
-        self.drain_ccr(ctx);
-    }
-
-    fn deliver_aens(&mut self, ctx: &mut Ctx, i: usize) {
-        while !self.ctrls[i].aers.is_empty() && !self.ctrls[i].pending_aens.is_empty() {
-            let cid = self.ctrls[i].aers.pop_front().unwrap_or(0);
-            let dw0 = self.ctrls[i].pending_aens.pop_front().unwrap_or(0);
-            let conn = self.ctrls[i].admin;
-            self.respond(ctx, conn, cid, status::SUCCESS, dw0, None);
-        }
-    }
-
-    /// Whether any controller still has a command that may reach the media.
-    pub(crate) fn has_pending_media_work(&self) -> bool {
-        self.ctrls.iter().any(|c| !c.stuck.is_empty() || c.busy.is_some())
     }
 }

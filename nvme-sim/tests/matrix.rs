@@ -247,40 +247,46 @@ fn runs_are_deterministic() {
 }
 
 /// Every captured PDU decodes with nvme-proto's deframer, digests checked, per connection and direction, in
-/// time order.
+/// time order; every record (one simulated segment) holds whole PDUs: one for the host, all that one
+/// `poll_transmit` gave for the target.
 #[test]
 fn the_capture_decodes_with_every_digest_good() {
     let mut s = rw(Policy::Ccr, FaultKind::Fopcode);
     s.capture = true;
     let r = run(&s);
     assert!(r.wire.windows(2).all(|w| w[0].at <= w[1].at), "time order");
-    let mut streams: std::collections::BTreeMap<(usize, u16, u32, bool), Vec<u8>> = Default::default();
+    let mut streams: std::collections::BTreeMap<(usize, u16, u32, bool), Vec<&[u8]>> = Default::default();
     for w in &r.wire {
-        streams.entry((w.path, w.queue, w.connection, w.to_controller)).or_default().extend_from_slice(&w.bytes);
+        streams.entry((w.path, w.queue, w.connection, w.to_controller)).or_default().push(&w.bytes);
     }
     let (mut pdus, mut ccr, mut log) = (0, 0, 0);
-    for ((_, _, _, to_ctrl), bytes) in &streams {
+    for ((_, _, _, to_ctrl), records) in &streams {
         let mut de = Deframer::new(if *to_ctrl { Role::Controller } else { Role::Host });
-        let mut at = 0;
-        while at < bytes.len() {
-            match de.decode(&bytes[at..]).unwrap_or_else(|e| panic!("decode error {e} at {at}")) {
-                Decoded::Need(n) => panic!("stream cut: {n} more bytes needed"),
-                Decoded::Pdu { pdu, consumed } => {
-                    if let Pdu::IcReq(_) | Pdu::IcResp(_) = pdu {
-                        de.set_params(Params { header_digest: true, data_digest: true, ..Params::default() });
+        for bytes in records {
+            let mut at = 0;
+            let mut in_record = 0;
+            while at < bytes.len() {
+                match de.decode(&bytes[at..]).unwrap_or_else(|e| panic!("decode error {e} at {at}")) {
+                    Decoded::Need(n) => panic!("record cut: {n} more bytes needed"),
+                    Decoded::Pdu { pdu, consumed } => {
+                        if let Pdu::IcReq(_) | Pdu::IcResp(_) = pdu {
+                            de.set_params(Params { header_digest: true, data_digest: true, ..Params::default() });
+                        }
+                        if let Pdu::CapsuleCmd(c) = pdu {
+                            assert!(c.sqe[0] != 0x38 || *to_ctrl);
+                            ccr += usize::from(c.sqe[0] == 0x38);
+                            log += usize::from(c.sqe[0] == 0x02 && c.sqe[40] == 0x1E);
+                        }
+                        pdus += 1;
+                        in_record += 1;
+                        at += consumed;
                     }
-                    if let Pdu::CapsuleCmd(c) = pdu {
-                        assert!(c.sqe[0] != 0x38 || *to_ctrl);
-                        ccr += usize::from(c.sqe[0] == 0x38);
-                        log += usize::from(c.sqe[0] == 0x02 && c.sqe[40] == 0x1E);
-                    }
-                    pdus += 1;
-                    at += consumed;
                 }
             }
+            assert!(in_record == 1 || (!*to_ctrl && in_record > 1), "{in_record} PDUs in one host segment");
         }
     }
-    assert_eq!(pdus, r.wire.len());
+    assert!(pdus > r.wire.len(), "a C2HData and its CapsuleResp leave the target together");
     assert_eq!(ccr, 1, "one CCR");
     assert!(log >= 1, "the CCR log was read");
     assert!(r.wire.iter().any(|w| w.path == 0 && w.connection == 1), "path 0 reconnected");

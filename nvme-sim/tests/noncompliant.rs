@@ -33,15 +33,26 @@ fn cqt_may_corrupt_but_ccr_with_a_working_ccr_never_does() {
 }
 
 /// Seed 5132 (`nvme-lab explore --seeds 10000 --policy ccr --noncompliant`, the one corrupting seed before decision
-/// 28): controller 2's hold is extended by the CCR controller 3 accepted; controller 3 then fails on its own, after
-/// the deadline, while controller 4 was never asked. The CCR goes through controller 4, and the write is released
-/// only on its success, after the stuck write reached the media (it used to be released at once and the stuck
-/// write landed 5.5 s later).
+/// 28): the controller of path 1 (`impacted`) has its hold extended by the CCR that the controller of path 2
+/// (`source`) accepted; `source` then fails on its own, after the deadline, while the controller of path 3
+/// (`untried`) was never asked. The CCR goes through `untried`, and the write is released only on its success,
+/// after the stuck write reached the media (it used to be released at once and the stuck write landed 5.5 s later).
+/// The CNTLIDs are read from the timeline: they follow the order in which the admin Connects arrive.
 #[test]
 fn seed_5132_a_source_lost_after_the_deadline_hands_over_to_the_untried_path() {
     for policy in [Policy::Ccr, Policy::CcrFilter { release_admin: false }] {
         let r = run(&Scenario::random(5132, policy, true));
         assert!(!r.corrupted, "{policy:?}: {:?}", r.violations);
+        let cntlid = |path: usize, prefix: &str| {
+            r.timeline
+                .iter()
+                .filter(|e| e.path == Some(path))
+                .find_map(|e| e.what.strip_prefix(prefix)?.split([' ', ':']).next()?.parse::<u16>().ok())
+                .unwrap_or_else(|| panic!("{policy:?}: no \"{prefix}\" on path {path}"))
+        };
+        let impacted = cntlid(1, "fault: fopcode 1 fired on controller ");
+        let source = cntlid(2, "fault: fopcode 1 fired on controller ");
+        let untried = cntlid(3, "target: controller ");
         let at = |what: &str| {
             r.timeline
                 .iter()
@@ -49,14 +60,15 @@ fn seed_5132_a_source_lost_after_the_deadline_hands_over_to_the_untried_path() {
                 .map(|e| e.at)
                 .unwrap_or_else(|| panic!("{policy:?}: no \"{what}\" in the timeline"))
         };
-        let extended = at("hold deadline of controller 2 passed");
-        let lost = at("CCR for controller 2 via controller 3 failed: the source failed");
-        let handed_over = at("CCR for controller 2 sent via controller 4");
-        let landed = at("controller 2's stuck command reached the media");
-        let released = at("held command(s) of controller 2 after");
+        let extended = at(&format!("hold deadline of controller {impacted} passed"));
+        let lost = at(&format!("CCR for controller {impacted} via controller {source} failed: the source failed"));
+        let handed_over = at(&format!("CCR for controller {impacted} sent via controller {untried}"));
+        let landed = at(&format!("controller {impacted}'s stuck command reached the media"));
+        let release_line = format!("held command(s) of controller {impacted} after");
+        let released = at(&release_line);
         assert!(extended < lost && lost == handed_over, "{policy:?}: {extended:?} {lost:?} {handed_over:?}");
         assert!(landed < released, "{policy:?}: released at {released:?}, stuck write landed at {landed:?}");
-        let release = r.timeline.iter().find(|e| e.what.contains("held command(s) of controller 2 after")).unwrap();
+        let release = r.timeline.iter().find(|e| e.what.contains(&release_line)).unwrap();
         assert!(release.what.contains("(CCR succeeded)"), "{policy:?}: {}", release.what);
     }
 }

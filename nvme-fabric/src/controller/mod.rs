@@ -501,6 +501,9 @@ enum MediaState {
     Started,
     /// Held in the backend by a fault until this instant.
     Stuck(Instant),
+    /// A fault's hold is over: ready to be polled. It was accepted by the backend long ago, so its controller's
+    /// failure does not cancel it.
+    Released,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -705,7 +708,7 @@ impl Subsystem {
     pub fn poll_media(&mut self) -> Option<MediaRequest> {
         while let Some(id) = self.media_ready.pop_front() {
             let Some(op) = self.media.get_mut(&id) else { continue };
-            if op.state != MediaState::Ready {
+            if !matches!(op.state, MediaState::Ready | MediaState::Released) {
                 continue;
             }
             op.state = MediaState::Started;
@@ -788,7 +791,7 @@ impl Subsystem {
             .collect();
         for id in due {
             if let Some(op) = self.media.get_mut(&id) {
-                op.state = MediaState::Ready;
+                op.state = MediaState::Released;
                 self.media_ready.push_back(id);
             }
         }
@@ -959,7 +962,8 @@ impl Subsystem {
         for id in &queued {
             self.media.remove(id);
         }
-        // Operations ready but not yet polled have not started either: cancel them too.
+        // Operations ready but not yet polled have not started either: cancel them too (not a fault's released
+        // hold: `Released`, that command reached the backend when it was accepted).
         let ready: Vec<MediaId> = self
             .media
             .iter()
