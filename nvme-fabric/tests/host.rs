@@ -116,3 +116,28 @@ fn a_keep_alive_times_out_after_kato_even_behind_a_longer_admin_command() {
     assert_eq!(failed, Some(PathFailure::KeepAliveTimeout));
     let _ = t0;
 }
+
+/// `path_limits` reports the transfer limit lowered to the controller's MDTS and the I/O queues it granted, only
+/// while the path is live; an I/O beyond the limit fails as invalid.
+#[test]
+fn path_limits_follow_mdts_and_the_granted_queues() {
+    use nvme_fabric::host::{IoError, PathLimits};
+    let (mut s, mut h) = cfgs(Policy::Ccr);
+    s.mdts = 4; // 64 KiB in 4 KiB pages
+    s.max_io_queues = 1;
+    h.io_queues = 3;
+    let mut p = Pair::new(s, h, 1).unwrap();
+    assert_eq!(p.host.path_limits(0), None, "not live yet");
+    p.start().unwrap();
+    assert_eq!(p.host.path_limits(0), Some(PathLimits { max_transfer: 64 * 1024, io_queues: 1 }));
+    assert_eq!(p.host.path_limits(1), None, "no such path");
+    p.host.submit(p.now, Io::Read { slba: 0, blocks: 129 }).unwrap();
+    p.host.submit(p.now, Io::Read { slba: 0, blocks: 128 }).unwrap();
+    p.pump().unwrap();
+    assert_eq!(p.done[0].result, Err(IoError::Invalid), "64 KiB + 512 is beyond MDTS");
+    assert_eq!(p.done[1].result.as_ref().map(|d| d.data.len()), Ok(64 * 1024));
+    p.down[0] = true;
+    p.advance(Duration::from_secs(20)).unwrap();
+    assert_ne!(p.host.path_phase(0), Some(PathPhase::Live));
+    assert_eq!(p.host.path_limits(0), None, "not live any more");
+}

@@ -323,6 +323,17 @@ pub struct NsInfo {
     pub blocks: u64,
 }
 
+/// What the host settled with one live controller ([`Host::path_limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PathLimits {
+    /// Largest transfer of one command, bytes: [`HostConfig::max_transfer`] lowered to the controller's MDTS (in
+    /// CAP.MPSMIN pages). A larger [`Io`] fails with [`IoError::Invalid`].
+    pub max_transfer: usize,
+    /// I/O queues in use (one connection each): [`HostConfig::io_queues`], or fewer when the controller granted
+    /// fewer.
+    pub io_queues: usize,
+}
+
 /// The host's name for one submitted command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IoId(pub u64);
@@ -627,6 +638,13 @@ impl Host {
     /// What the host knows of path `path`'s current controller.
     pub fn path_facts(&self, path: usize) -> Option<ControllerFacts> {
         self.paths.get(path)?.assoc.as_ref()?.facts
+    }
+
+    /// What the host settled with path `path`'s controller while it is live: the largest transfer of one command
+    /// (a runtime splits larger I/O into commands of at most this) and the I/O queues in use.
+    pub fn path_limits(&self, path: usize) -> Option<PathLimits> {
+        let a = self.paths.get(path)?.assoc.as_ref().filter(|a| a.is_live())?;
+        Some(PathLimits { max_transfer: a.max_transfer, io_queues: a.io.len() })
     }
 
     /// The namespace (once a path was live).
