@@ -99,8 +99,11 @@ pub struct HostConfig {
     pub ctrl_loss_tmo: Option<Duration>,
     /// Largest transfer of one command, bytes (default 1 MiB; lowered to the controller's MDTS).
     pub max_transfer: usize,
-    /// Largest data PDU sent, data bytes (default 128 KiB): the transmit buffer must hold one such PDU plus
-    /// [`PDU_OVERHEAD`].
+    /// Largest in-capsule data of an I/O command, bytes (default 128 KiB; the controller's IOCCSZ bounds it too).
+    /// H2CData PDUs are as large as the controller's MAXH2CDATA allows, up to the larger of this and
+    /// [`max_transfer`](Self::max_transfer): an I/O's R2T is answered with one H2CData PDU when MAXH2CDATA allows
+    /// it, as the Linux host does (Linux 6.1 nvmet checks an H2CData PDU's data digest against the whole transfer,
+    /// so it fails the controller when an R2T is answered in several PDUs with data digests on).
     pub max_data_pdu: u32,
     /// Retries of a command answered with an error status without DNR (default 5, Linux `nvme_max_retries`).
     pub max_retries: u8,
@@ -142,9 +145,14 @@ impl HostConfig {
         }
     }
 
-    /// The smallest buffer `poll_transmit` must be given.
+    /// The smallest buffer `poll_transmit` must be given: the largest data PDU sent plus [`PDU_OVERHEAD`].
     pub fn transmit_buffer_len(&self) -> usize {
-        (self.max_data_pdu as usize).max(ADMIN_IN_CAPSULE) + PDU_OVERHEAD
+        self.data_pdu_max() + PDU_OVERHEAD
+    }
+
+    /// The most data bytes one PDU we send carries: in-capsule data, or an H2CData PDU of a whole transfer.
+    fn data_pdu_max(&self) -> usize {
+        self.max_transfer.max(self.max_data_pdu as usize).max(ADMIN_IN_CAPSULE)
     }
 
     fn check(&self) -> Result<(), HostConfigError> {
