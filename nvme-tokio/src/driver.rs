@@ -6,8 +6,8 @@
 //! * Reader: reads at most [`READ_CHUNK`] bytes, offers them to `handle_input`, keeps what was not taken and reads
 //!   nothing more until [`ConnEvent::Resume`] (backpressure; the host always takes everything). At the end of the
 //!   stream it tells the writer to finish and reports `handle_closed`.
-//! * Writer: polls whole PDUs into a buffer of the machine's transmit buffer length and writes them, whenever woken
-//!   by [`ConnEvent::Transmit`]; on [`ConnEvent::Close`] it sends what is left (for at most [`CLOSE_LINGER`]), shuts
+//! * Writer: polls whole PDUs into its buffer (at first [`TX_START`] bytes, grown to the machine's transmit buffer
+//!   length when a PDU needs more) and writes them, whenever woken by [`ConnEvent::Transmit`]; on [`ConnEvent::Close`] it sends what is left (for at most [`CLOSE_LINGER`]), shuts
 //!   the socket down, stops the reader and reports `handle_closed`. A failed write is a close.
 //! * Timer: sleeps until `poll_timeout`, woken earlier when a call makes the deadline earlier, then `handle_timeout`.
 //! * Time: tokio's clock minus the instant the runtime started.
@@ -31,6 +31,10 @@ use crate::capture::ConnCapture;
 
 /// The most bytes a reader holds that the machine has not taken (one socket read).
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
+
+/// A writer's first transmit buffer; it grows, once, to the machine's transmit buffer length when a PDU needs it (a
+/// host's admin connection never does).
+pub(crate) const TX_START: usize = 16 * 1024;
 
 /// How long a closing connection may take to send its last bytes (a TermReq, answers queued before the close) to a
 /// peer that does not read them, before the socket is dropped.
@@ -361,13 +365,24 @@ pub(crate) async fn write_loop<D: Driver>(
     mut wr: OwnedWriteHalf,
     cap: Option<ConnCapture>,
 ) {
-    let mut buf = vec![0u8; d.base().tx_len];
+    let tx_len = d.base().tx_len;
+    let mut buf = vec![0u8; tx_len.min(TX_START)];
     'run: loop {
         loop {
             let (n, closing) = d.call(|core, now| {
                 // Read before polling: output is never queued after the close, so an empty poll after it is the end.
                 let closing = link.is_closing();
-                (core.ep.poll_transmit(now, id, &mut buf).unwrap_or(0), closing)
+                let n = match core.ep.poll_transmit(now, id, &mut buf) {
+                    Ok(n) => n,
+                    // The next PDU needs more room (never more than the transmit buffer length, by the machine's
+                    // contract): grow to that length and poll again.
+                    Err(BufferTooShort { needed }) if needed <= tx_len && buf.len() < tx_len => {
+                        buf.resize(tx_len, 0);
+                        core.ep.poll_transmit(now, id, &mut buf).unwrap_or(0)
+                    }
+                    Err(_) => 0,
+                };
+                (n, closing)
             });
             if n == 0 {
                 if closing {

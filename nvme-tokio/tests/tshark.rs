@@ -81,6 +81,7 @@ async fn tshark_rates_every_digest_of_our_own_captures_good() {
         let (types, hd, dd) = decode(pcap, port);
         assert_eq!(types, BTreeSet::from([0, 1, 4, 5, 6, 7, 9]), "{}", pcap.display());
         assert!(hd > 50 && dd > 10, "{}: {hd} header and {dd} data digests checked", pcap.display());
+        eprintln!("{}: types {types:?}, {hd} header and {dd} data digests rated good", pcap.display());
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
