@@ -63,7 +63,8 @@ pub struct TargetArgs {
     /// Cross-Controller Reset Limit reported and enforced (0 = not reported).
     #[arg(long, default_value_t = 4)]
     pub ccrl: u8,
-    /// Arm the fopcode fault: OPCODE,DELAY_MS[,CNTLID]; without CNTLID the first controller that connects.
+    /// Arm the fopcode fault: OPCODE,DELAY_MS or OPCODE,DELAY_MS,CNTLID; without CNTLID the first controller that
+    /// connects.
     #[arg(long, value_parser = parse_fopcode)]
     pub fopcode: Option<target::Fopcode>,
     /// Start with fail-ccr on (CCR accepted, then CCRS = Failed).
@@ -252,7 +253,7 @@ pub fn rw_test(args: RwTestArgs) -> ExitCode {
     ExitCode::from(code as u8)
 }
 
-/// The body of [`rw_test`], with the output streams given (for tests).
+/// The body of [`rw_test()`], with the output streams given (for tests).
 pub async fn run_rw_test(args: &RwTestArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let mut cfg = match args.host.host_config("rw-test") {
         Ok(h) => h,
@@ -328,7 +329,7 @@ pub fn ccr_check(args: CcrCheckArgs) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The body of [`ccr_check`], printing to `out`; returns the exit status.
+/// The body of [`ccr_check()`], printing to `out`; returns the exit status.
 pub async fn run_ccr_check(args: &CcrCheckArgs, out: &mut dyn Write) -> u8 {
     let host = match args.host.host_config("ccr-check") {
         Ok(h) => h,

@@ -5,7 +5,7 @@
 //!
 //! * [`Multipath`]: one path per address, the configured recovery policy; reads, writes and flushes go round robin
 //!   over the usable paths; admin passthrough to one path; an orderly [`close`](Multipath::close).
-//! * [`Controller`]: one path, [`Policy::Legacy`](nvme_ccr::Policy::Legacy) (with one path there is nowhere to
+//! * [`Controller`]: one path, [`Policy::Legacy`] (with one path there is nowhere to
 //!   recover to). [`Controller::connect`] never reconnects (a failed controller stays failed: connect again for a new
 //!   association); [`Controller::connect_reconnecting`] reconnects after the configured delay.
 //!
