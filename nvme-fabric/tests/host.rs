@@ -116,3 +116,104 @@ fn a_keep_alive_times_out_after_kato_even_behind_a_longer_admin_command() {
     assert_eq!(failed, Some(PathFailure::KeepAliveTimeout));
     let _ = t0;
 }
+
+/// `path_limits` reports the transfer limit lowered to the controller's MDTS and the I/O queues it granted, only
+/// while the path is live; an I/O beyond the limit fails as invalid.
+#[test]
+fn path_limits_follow_mdts_and_the_granted_queues() {
+    use nvme_fabric::host::{IoError, PathLimits};
+    let (mut s, mut h) = cfgs(Policy::Ccr);
+    s.mdts = 4; // 64 KiB in 4 KiB pages
+    s.max_io_queues = 1;
+    h.io_queues = 3;
+    let mut p = Pair::new(s, h, 1).unwrap();
+    assert_eq!(p.host.path_limits(0), None, "not live yet");
+    p.start().unwrap();
+    assert_eq!(p.host.path_limits(0), Some(PathLimits { max_transfer: 64 * 1024, io_queues: 1 }));
+    assert_eq!(p.host.path_limits(1), None, "no such path");
+    p.host.submit(p.now, Io::Read { slba: 0, blocks: 129 }).unwrap();
+    p.host.submit(p.now, Io::Read { slba: 0, blocks: 128 }).unwrap();
+    p.pump().unwrap();
+    assert_eq!(p.done[0].result, Err(IoError::Invalid), "64 KiB + 512 is beyond MDTS");
+    assert_eq!(p.done[1].result.as_ref().map(|d| d.data.len()), Ok(64 * 1024));
+    p.down[0] = true;
+    p.advance(Duration::from_secs(20)).unwrap();
+    assert_ne!(p.host.path_phase(0), Some(PathPhase::Live));
+    assert_eq!(p.host.path_limits(0), None, "not live any more");
+}
+
+/// An R2T is answered with H2CData PDUs as large as MAXH2CDATA allows, one per R2T up to it (as the Linux host sends
+/// them: Linux 6.1 nvmet checks an H2CData PDU's data digest against the whole transfer and fails the controller
+/// when an R2T is answered in several PDUs). A 256 KiB write with both digests is one PDU to a controller with
+/// MAXH2CDATA 1 MiB, two to one with 128 KiB; the host's default 128 KiB `max_data_pdu` bounds only in-capsule data.
+#[test]
+fn an_r2t_is_answered_with_h2cdata_pdus_as_large_as_maxh2cdata_allows() {
+    use std::collections::BTreeMap;
+
+    use nvme_fabric::conn::ConnEvent;
+    use nvme_proto::tcp::{Decoded, Deframer, Params, Pdu, Role};
+
+    for (maxh2cdata, pdus) in [(1u32 << 20, 1usize), (128 * 1024, 2)] {
+        let (mut s, h) = cfgs(Policy::Ccr);
+        s.maxh2cdata = maxh2cdata;
+        let mut p = Pair::new(s, h, 1).unwrap();
+        p.start().unwrap();
+        let data: Arc<[u8]> = (0..256 * 1024u32).map(|i| (i / 7) as u8).collect::<Vec<u8>>().into();
+        p.host.submit(p.now, Io::Write { slba: 0, data: data.clone() }).unwrap();
+        // Step by hand, decoding every PDU the host sends.
+        let params = Params { header_digest: true, data_digest: true, maxh2cdata, ..Params::default() };
+        let mut buf = vec![0u8; p.host.config().transmit_buffer_len()];
+        let mut deframers: BTreeMap<_, Deframer> = BTreeMap::new();
+        let mut h2c = Vec::new();
+        for _ in 0..100 {
+            let mut progress = false;
+            while let Some(ev) = p.host.poll_conn_event() {
+                let ConnEvent::Transmit(c) = ev else { continue };
+                loop {
+                    let n = p.host.poll_transmit(p.now, c, &mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    progress = true;
+                    let de = deframers.entry(c).or_insert_with(|| Deframer::established(Role::Controller, params));
+                    let mut at = 0;
+                    while at < n {
+                        match de.decode(&buf[at..n]) {
+                            Ok(Decoded::Pdu { pdu, consumed }) => {
+                                if let Pdu::H2CData(d) = pdu {
+                                    h2c.push(d.data.len());
+                                }
+                                at += consumed;
+                            }
+                            other => panic!("whole PDUs only: {other:?}"),
+                        }
+                    }
+                    let sc = p.h2s[&c];
+                    assert_eq!(p.sub.handle_input(p.now, sc, &buf[..n]), n);
+                }
+            }
+            while let Some(ev) = p.sub.poll_conn_event() {
+                let ConnEvent::Transmit(sc) = ev else { continue };
+                loop {
+                    let n = p.sub.poll_transmit(p.now, sc, &mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    progress = true;
+                    p.host.handle_input(p.now, p.s2h[&sc], &buf[..n]);
+                }
+            }
+            while let Some(req) = p.sub.poll_media() {
+                progress = true;
+                p.run_media(req);
+            }
+            if !progress {
+                break;
+            }
+        }
+        let done = p.host.poll_completion().expect("the write completed");
+        assert!(done.result.is_ok(), "{done:?}");
+        assert_eq!(h2c, vec![256 * 1024 / pdus; pdus], "MAXH2CDATA {maxh2cdata}");
+        assert_eq!(&p.media[..data.len()], &data[..]);
+    }
+}

@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use nvme_proto::cmd::{
-    AsyncEvent, CcrLogPage, CcrResult, Ccrs, CrossControllerReset, GetLogPage, OAES_CCRCN, Status, StatusCode,
+    AsyncEvent, CcrLogPage, CcrResult, Ccrs, CrossControllerReset, GetLogPage, IdentifyController, OAES_CCRCN, Status,
+    StatusCode,
 };
-use tokio::sync::mpsc;
 
-use crate::host::{Controller, CtrlEvent, DataOut, HostConfig, HostError};
+use crate::host::{Controller, DataOut, Events, HostConfig, HostError, HostEvent};
 
 /// The outcome of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,23 +106,31 @@ fn word(st: Status) -> String {
 
 async fn ccr(source: &Controller, cmd: CrossControllerReset) -> Result<(Status, u32), HostError> {
     let c = source.admin(cmd.to_sqe(0), DataOut::None).await?;
-    Ok((c.status(), c.cqe.dw0))
+    Ok((c.cqe.status, c.cqe.dw0))
 }
 
 async fn read_log(source: &Controller) -> Result<Vec<u8>, String> {
     let g = GetLogPage::ccr_log(true, 4096);
     match source.admin(g.to_sqe(0), DataOut::Read(4096)).await {
-        Ok(c) if c.status().is_success() => Ok(c.data),
-        Ok(c) => Err(word(c.status())),
+        Ok(c) if c.cqe.status.is_success() => Ok(c.data),
+        Ok(c) => Err(word(c.cqe.status)),
         Err(e) => Err(e.to_string()),
     }
 }
 
-async fn wait_event(
-    rx: &mut mpsc::UnboundedReceiver<CtrlEvent>,
-    wait: Duration,
-    want: impl Fn(&CtrlEvent) -> bool,
-) -> Option<CtrlEvent> {
+/// The controller's Identify Controller data, read now.
+async fn identify(c: &Controller) -> Result<Vec<u8>, String> {
+    let bytes = c.identify().await.map_err(|e| e.to_string())?;
+    IdentifyController::parse(&bytes).map_err(|e| format!("Identify Controller does not parse: {e}"))?;
+    Ok(bytes)
+}
+
+/// The parsed view of bytes [`identify`] checked.
+fn view(bytes: &[u8]) -> IdentifyController<'_> {
+    IdentifyController::parse(bytes).unwrap_or_else(|_| IdentifyController::fabrics_io(0, ""))
+}
+
+async fn wait_event(rx: &mut Events, wait: Duration, want: impl Fn(&HostEvent) -> bool) -> Option<HostEvent> {
     tokio::time::timeout(wait, async {
         while let Some(ev) = rx.recv().await {
             if want(&ev) {
@@ -165,7 +173,7 @@ async fn probe(cfg: &CcrCheckConfig, p: &mut Probe) -> Option<Verdict> {
         Ok(c) => c,
         Err(e) => {
             p.add(Outcome::Fail, "connect", format!("source controller at {b_addr}: {e}"));
-            a.close();
+            a.close().await;
             return Some(Verdict::Fail);
         }
     };
@@ -174,7 +182,16 @@ async fn probe(cfg: &CcrCheckConfig, p: &mut Probe) -> Option<Verdict> {
         "connect",
         format!("impacted controller {} at {a_addr}, source controller {} at {b_addr}", a.cntlid(), b.cntlid()),
     );
-    let (ia, ib) = (a.identify(), b.identify());
+    let ids = match (identify(&a).await, identify(&b).await) {
+        (Ok(ia), Ok(ib)) => (ia, ib),
+        (Err(e), _) | (_, Err(e)) => {
+            p.add(Outcome::Fail, "identify fields", e);
+            a.close().await;
+            b.close().await;
+            return Some(Verdict::Fail);
+        }
+    };
+    let (ia, ib) = (view(&ids.0), view(&ids.1));
     let oaes_ccrcn = ib.oaes & OAES_CCRCN != 0;
     let fields_ok = ia.ciu != 0 && ib.ccrl.to_raw() != 0;
     p.judge(
@@ -198,8 +215,8 @@ async fn probe(cfg: &CcrCheckConfig, p: &mut Probe) -> Option<Verdict> {
         Ok((st, _)) if st.code == StatusCode::INVALID_OPCODE => {
             p.add(Outcome::Info, "CCR", format!("answered with Invalid Command Opcode, {}", word(st)));
             p.add(Outcome::Info, "verdict", "Cross-Controller Reset is not supported by this target");
-            a.close();
-            b.close();
+            a.close().await;
+            b.close().await;
             return Some(Verdict::NotSupported);
         }
         Ok((st, _)) => {
@@ -231,18 +248,18 @@ async fn probe(cfg: &CcrCheckConfig, p: &mut Probe) -> Option<Verdict> {
         }
         Ok((st, _)) => {
             p.add(Outcome::Fail, "CCR accepted", word(st));
-            a.close();
-            b.close();
+            a.close().await;
+            b.close().await;
             return None;
         }
         Err(e) => {
             p.add(Outcome::Fail, "CCR accepted", e.to_string());
-            a.close();
-            b.close();
+            a.close().await;
+            b.close().await;
             return None;
         }
     };
-    let failed = wait_event(&mut a_ev, cfg.wait, |e| matches!(e, CtrlEvent::Failed(_))).await;
+    let failed = wait_event(&mut a_ev, cfg.wait, |e| matches!(e, HostEvent::PathFailed { .. })).await;
     p.judge(failed.is_some(), "impacted controller torn down", format!("{failed:?}"));
 
     if irs {
@@ -250,11 +267,12 @@ async fn probe(cfg: &CcrCheckConfig, p: &mut Probe) -> Option<Verdict> {
     } else {
         if oaes_ccrcn {
             let ev = wait_event(&mut b_ev, cfg.wait, |e| match e {
-                CtrlEvent::Aen(dw0) => AsyncEvent::from_dw0(*dw0).is_ccr_completed(),
-                CtrlEvent::Failed(_) => true,
+                HostEvent::Aen { dw0, .. } => AsyncEvent::from_dw0(*dw0).is_ccr_completed(),
+                HostEvent::PathFailed { .. } => true,
+                _ => false,
             })
             .await;
-            let ok = matches!(ev, Some(CtrlEvent::Aen(_)));
+            let ok = matches!(ev, Some(HostEvent::Aen { .. }));
             p.judge(ok, "CCR Completed notice on the source", format!("{ev:?}"));
         } else {
             p.add(Outcome::Info, "CCR Completed notice on the source", "OAES.CCRCN clear: not waited for");
@@ -317,7 +335,17 @@ async fn probe(cfg: &CcrCheckConfig, p: &mut Probe) -> Option<Verdict> {
     // Reconnect the impacted path: a new instance.
     match Controller::connect(a_addr, &cfg.host).await {
         Ok((a2, _a2_ev)) => {
-            let i2 = a2.identify();
+            let i2 = match identify(&a2).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    p.add(Outcome::Fail, "instance renewed after reconnect", e);
+                    a2.close().await;
+                    a.close().await;
+                    b.close().await;
+                    return None;
+                }
+            };
+            let i2 = view(&i2);
             let renewed = (i2.cntlid, i2.ciu, i2.cirn) != (inst.icid, inst.ciu, inst.cirn);
             p.judge(
                 renewed,
@@ -336,11 +364,11 @@ async fn probe(cfg: &CcrCheckConfig, p: &mut Probe) -> Option<Verdict> {
                 "new instance untouched by the stale CCR",
                 format!("controller {} live", a2.cntlid()),
             );
-            a2.close();
+            a2.close().await;
         }
         Err(e) => p.add(Outcome::Fail, "instance renewed after reconnect", e.to_string()),
     }
-    a.close();
-    b.close();
+    a.close().await;
+    b.close().await;
     None
 }

@@ -13,11 +13,11 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use nvme_ccr::{Config, Policy};
 
+use crate::Capture;
 use crate::ccr_check::{self, CcrCheckConfig, Verdict};
-use crate::host::{Digests, HostConfig, Multipath, MultipathConfig, PathEvent};
+use crate::host::{Digests, HostConfig, HostEvent, Multipath};
 use crate::rw_test::{self, RwTestParams};
 use crate::target::{self, Target, TargetConfig};
-use crate::wire::Capture;
 
 /// The default subsystem NQN of `target`, `rw-test` and `ccr-check`.
 pub const DEFAULT_NQN: &str = "nqn.2026-01.org.example:nvme-tokio";
@@ -63,7 +63,8 @@ pub struct TargetArgs {
     /// Cross-Controller Reset Limit reported and enforced (0 = not reported).
     #[arg(long, default_value_t = 4)]
     pub ccrl: u8,
-    /// Arm the fopcode fault: OPCODE,DELAY_MS[,CNTLID]; without CNTLID the first controller that connects.
+    /// Arm the fopcode fault: OPCODE,DELAY_MS or OPCODE,DELAY_MS,CNTLID; without CNTLID the first controller that
+    /// connects.
     #[arg(long, value_parser = parse_fopcode)]
     pub fopcode: Option<target::Fopcode>,
     /// Start with fail-ccr on (CCR accepted, then CCRS = Failed).
@@ -198,8 +199,8 @@ pub struct HostArgs {
 impl HostArgs {
     fn host_config(&self, name: &str) -> Result<HostConfig, String> {
         let mut h = HostConfig::new(&self.nqn, name);
-        h.kato = Duration::from_millis(self.kato);
-        h.digests = self.digests;
+        h.fabric.kato = Duration::from_millis(self.kato);
+        h.fabric.digests = self.digests.into();
         h.capture = self.pcap.as_deref().map(Capture::create).transpose().map_err(|e| format!("pcap: {e}"))?;
         Ok(h)
     }
@@ -252,9 +253,9 @@ pub fn rw_test(args: RwTestArgs) -> ExitCode {
     ExitCode::from(code as u8)
 }
 
-/// The body of [`rw_test`], with the output streams given (for tests).
+/// The body of [`rw_test()`], with the output streams given (for tests).
 pub async fn run_rw_test(args: &RwTestArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let host = match args.host.host_config("rw-test") {
+    let mut cfg = match args.host.host_config("rw-test") {
         Ok(h) => h,
         Err(e) => {
             let _ = writeln!(err, "{e}");
@@ -263,27 +264,24 @@ pub async fn run_rw_test(args: &RwTestArgs, out: &mut dyn Write, err: &mut dyn W
     };
     let mut engine = Config::new(args.policy.policy());
     engine.cqt_fallback = Duration::from_millis(args.cqt_fallback_ms);
-    let (events, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
-    let cfg = MultipathConfig {
-        host,
-        engine,
-        reconnect_delay: Duration::from_millis(args.reconnect_delay_ms),
-        events: args.verbose.then_some(events),
-    };
-    if args.verbose {
-        tokio::spawn(async move {
-            let start = tokio::time::Instant::now();
-            while let Some(ev) = ev_rx.recv().await {
-                let t = start.elapsed().as_millis();
-                match ev {
-                    PathEvent::Engine(e) => eprintln!("[{t:>7} ms] engine: {e:?}"),
-                    other => eprintln!("[{t:>7} ms] {other:?}"),
-                }
+    cfg.fabric.engine = engine;
+    cfg.fabric.reconnect_delay = Duration::from_millis(args.reconnect_delay_ms);
+    let start = tokio::time::Instant::now();
+    let mp = match Multipath::connect(&args.paths, &cfg).await {
+        Ok((mp, mut events)) => {
+            if args.verbose {
+                tokio::spawn(async move {
+                    while let Some(ev) = events.recv().await {
+                        let t = start.elapsed().as_millis();
+                        match ev {
+                            HostEvent::Engine(e) => eprintln!("[{t:>7} ms] engine: {e:?}"),
+                            other => eprintln!("[{t:>7} ms] {other:?}"),
+                        }
+                    }
+                });
             }
-        });
-    }
-    let mp = match Multipath::connect(&args.paths, cfg).await {
-        Ok(mp) => mp,
+            mp
+        }
         Err(e) => {
             // The seed's first failure: the device cannot be opened. ENXIO (6), "no such device or address".
             let _ = writeln!(err, "failed to open device, errno = 6");
@@ -331,7 +329,7 @@ pub fn ccr_check(args: CcrCheckArgs) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The body of [`ccr_check`], printing to `out`; returns the exit status.
+/// The body of [`ccr_check()`], printing to `out`; returns the exit status.
 pub async fn run_ccr_check(args: &CcrCheckArgs, out: &mut dyn Write) -> u8 {
     let host = match args.host.host_config("ccr-check") {
         Ok(h) => h,

@@ -3,12 +3,10 @@
 //! Thin tokio drivers that put the Sans-IO crates on real sockets, against peers nobody on this project wrote
 //! (the Linux 6.1 nvmet-tcp target and nvme-tcp host) as well as against each other.
 //!
-//! * [`host`]: an NVMe/TCP host. [`host::Controller`] is one association (admin queue plus I/O queues, one TCP
-//!   connection each): ICReq/ICResp with digest negotiation, Fabrics Connect, the Property Get/Set enable
-//!   sequence, Identify (CQT, CIU, CIRN, CCRL), keep alive every KATO/2 (KATO/4 with TBKAS), an outstanding AER,
-//!   Read/Write with in-capsule data, R2T/H2CData and C2HData. [`host::Multipath`] is a round-robin front over
-//!   two or more controllers of one subsystem that feeds nvme-ccr's recovery engine and carries out its actions
-//!   (CCR through a source, CCR log reads, retries, teardown, reconnect).
+//! * [`host`]: an NVMe/TCP host: nvme-fabric's [`Host`](nvme_fabric::host::Host) (bring-up in the Linux host's order,
+//!   keep alive, AER, command timeouts, multipath I/O through nvme-ccr's recovery engine, reconnects) on sockets.
+//!   [`host::Multipath`] has one path per address and the configured recovery policy; [`host::Controller`] is a
+//!   single controller (one path, policy `legacy`), for probes and tests.
 //! * [`target`]: a test target: nvme-fabric's controller ([`nvme_fabric::controller::Subsystem`]: the commands the
 //!   Linux host sends, keep-alive expiry, CQT from configuration, Cross-Controller Reset, the `fopcode` / `fail-ccr`
 //!   / `no-ccr` fault switches of ccr-cqt.md §11, every per-connection bound) on a TCP listener with a connection
@@ -16,16 +14,17 @@
 //! * [`rw_test`], [`ccr_check`] and [`cli`]: the seed's rw_test over real sockets, a CCR conformance probe, and
 //!   the three `nvme-lab` subcommands built on them.
 //!
-//! Every PDU is framed, validated and encoded by nvme-proto, every recovery decision is nvme-ccr's, every target
-//! decision nvme-fabric's; this crate owns sockets, buffers, timers and tasks. Both sides can record their own traffic in a pcap ([`Capture`]).
-//! Choices (queue depths, in-capsule size, R2T sizing, keep alive, reconnect delay, the run-time fault switches)
-//! are in `spec-notes/drivers.md`.
+//! Every PDU is framed, validated and encoded, and every host and target decision made, by nvme-fabric (over
+//! nvme-proto's codecs and nvme-ccr's engine); this crate owns sockets, buffers, timers and tasks, one driver loop
+//! shared by both sides. Both sides can record their own traffic in a pcap ([`Capture`]). Choices (the driver
+//! loop, buffer sizes, the run-time fault switches) are in `spec-notes/drivers.md`.
 //!
 //! # Example
 //!
 //! A target on loopback, one host controller, a write and a read back:
 //!
 //! ```
+//! use nvme_proto::cmd::IdentifyController;
 //! use nvme_tokio::host::{Controller, HostConfig};
 //! use nvme_tokio::target::{Target, TargetConfig};
 //!
@@ -34,23 +33,25 @@
 //! let nqn = "nqn.2026-01.org.example:doc";
 //! let target = Target::start(TargetConfig::new("127.0.0.1:0".parse()?, nqn)).await?;
 //! let (ctrl, _events) = Controller::connect(target.local_addr(), &HostConfig::new(nqn, "doc")).await?;
-//! assert_eq!(ctrl.identify().subnqn, nqn);
+//! let id = ctrl.identify().await?;
+//! assert_eq!(IdentifyController::parse(&id)?.subnqn, nqn);
 //! ctrl.write(8, &[0xA5; 4096]).await?; // 4 KiB: in-capsule data
 //! ctrl.write(16, &vec![0x5A; 256 * 1024]).await?; // 256 KiB: R2T and H2CData
 //! assert_eq!(ctrl.read(8, 4096).await?, vec![0xA5; 4096]); // C2HData
-//! assert_eq!(ctrl.read(16, 256 * 1024).await?, vec![0x5A; 256 * 1024]);
-//! ctrl.close();
+//! assert_eq!(ctrl.read(16, 3 << 20).await?[..256 * 1024], vec![0x5A; 256 * 1024]); // 3 MiB: three commands
+//! ctrl.close().await; // CC.SHN, then the sockets close
 //! target.shutdown();
 //! # Ok(())
 //! # }
 //! ```
 #![forbid(unsafe_code)]
 
+mod capture;
 pub mod ccr_check;
 pub mod cli;
+mod driver;
 pub mod host;
 pub mod rw_test;
 pub mod target;
-mod wire;
 
-pub use wire::Capture;
+pub use capture::Capture;

@@ -43,7 +43,7 @@ impl Default for RwTestParams {
 /// Runs rw_test on `mp`; progress lines go to `out`, error lines to `err`. Returns the exit status: 0 when every
 /// iteration validated, 1 at the first failure (the test stops there).
 pub async fn run(mp: &Multipath, p: &RwTestParams, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let bs = mp.block_size() as usize;
+    let bs = mp.namespace().block_size as usize;
     if bs == 0 || !RW_BYTES.is_multiple_of(bs) {
         let _ = writeln!(err, "failed to allocate buffer, ret = {}", 22);
         return 1;
@@ -52,8 +52,8 @@ pub async fn run(mp: &Multipath, p: &RwTestParams, out: &mut dyn Write, err: &mu
         let _ = writeln!(out, "iteration number {i}, writing data");
         let _ = out.flush();
         for k in 0..RW_WRITES {
-            let buf: std::sync::Arc<[u8]> = vec![k; RW_BYTES].into();
-            match tokio::time::timeout(p.io_timeout, mp.write(0, buf)).await {
+            let buf = [k; RW_BYTES];
+            match tokio::time::timeout(p.io_timeout, mp.write(0, &buf)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => {
                     let _ = writeln!(err, "failed to write buff, ret = -1, errno = {ERRNO_EIO}");

@@ -50,14 +50,14 @@ async fn the_target_capture_holds_exactly_the_session_and_every_digest_is_good()
     cfg.capture = Some(Capture::create(&target_pcap).unwrap());
     let target = common::start(cfg).await;
     let mut host = common::host(name, 0);
-    host.digests = Digests::Both;
+    host.fabric.digests = Digests::Both.into();
     host.capture = Some(Capture::create(&host_pcap).unwrap());
     let (c, _events) = Controller::connect(target.local_addr(), &host).await.unwrap();
     c.write(0, &[0x11; 4096]).await.unwrap(); // in-capsule
     c.write(8, &vec![0x22; 200 * 1024]).await.unwrap(); // R2T + two H2CData
     assert_eq!(c.read(8, 200 * 1024).await.unwrap(), vec![0x22; 200 * 1024]); // two C2HData
     let io_queues = c.io_queue_count();
-    c.close();
+    c.close().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     target.shutdown();
 

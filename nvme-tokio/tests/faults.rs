@@ -5,16 +5,16 @@ mod common;
 
 use std::time::Duration;
 
-use nvme_proto::cmd::{Connect, ConnectData, Cqe, Status};
+use nvme_proto::cmd::{Connect, ConnectData, Cqe, Status, StatusCode};
 use nvme_proto::tcp::{CapsuleCmd, CapsuleResp, Fes, IcReq, IcResp, Params, Pdu, TermReq};
-use nvme_tokio::host::{Controller, CtrlEvent, HostError};
+use nvme_tokio::host::{CloseCause, Controller, Events, HostError, HostEvent, IoError, PathFailure};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-async fn wait_failed(events: &mut tokio::sync::mpsc::UnboundedReceiver<CtrlEvent>) -> bool {
+async fn wait_failed(events: &mut Events) -> bool {
     let wait = async {
         while let Some(ev) = events.recv().await {
-            if matches!(ev, CtrlEvent::Failed(_)) {
+            if matches!(ev, HostEvent::PathFailed { .. }) {
                 return true;
             }
         }
@@ -23,8 +23,15 @@ async fn wait_failed(events: &mut tokio::sync::mpsc::UnboundedReceiver<CtrlEvent
     tokio::time::timeout(Duration::from_secs(5), wait).await.unwrap_or(false)
 }
 
+/// What a command gets when its controller failed and the handle does not reconnect: the shared host fails it with
+/// Host Pathing Error once no path can come back (spec-notes/drivers.md, "Divergences decided").
+fn no_path() -> HostError {
+    HostError::Io(IoError::Status(Status::new(StatusCode::HOST_PATHING_ERROR)))
+}
+
 /// `fopcode 1 300` set at run time: the next write (in-capsule here, by R2T in the second round) is accepted, its
-/// controller fails at once, and the write lands 300 ms later, after which the controller is torn down.
+/// controller fails at once (the write fails on the host with Host Pathing Error: no path is left), and the write
+/// lands 300 ms later, after which the controller is torn down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fopcode_set_at_run_time_defers_the_write_and_fails_its_controller() {
     let name = "fault-fopcode";
@@ -34,7 +41,8 @@ async fn fopcode_set_at_run_time_defers_the_write_and_fails_its_controller() {
         let answer = target.apply_line("fopcode 1 300").unwrap();
         assert_eq!(answer, format!("fopcode 0x01 300 ms armed on controller {}", c.cntlid()));
         let slba = u64::from(round) * 1024;
-        assert_eq!(c.write(slba, &vec![round; len]).await, Err(HostError::ConnectionLost));
+        assert_eq!(c.write(slba, &vec![round; len]).await, Err(no_path()));
+        assert!(c.is_failed());
         assert!(wait_failed(&mut events).await, "the controller's connections were dropped");
         assert!(target.live_controllers().is_empty());
         assert_eq!(target.read_blocks(slba, len).unwrap(), vec![0; len], "not executed yet");
@@ -51,6 +59,37 @@ async fn fopcode_set_at_run_time_defers_the_write_and_fails_its_controller() {
     assert!(target.apply_line("reboot").is_err());
     assert_eq!(target.apply_line("fopcode off"), Ok("fopcode off".to_string()));
     assert!(target.apply_line("status").unwrap().starts_with(&format!("controllers [{}:live]", c.cntlid())));
+    target.shutdown();
+}
+
+/// A controller connected with `connect_reconnecting`: the write caught in its failed controller is not failed back;
+/// it waits while the path may come back (spec-notes/drivers.md, "Divergences decided": `ReleaseAction::Fail`), runs
+/// on the new controller after the reconnect delay, and the handle reports the new CNTLID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_controller_runs_the_caught_write_on_its_new_controller() {
+    let name = "fault-reconnect";
+    let target = common::start(common::target_config(name)).await;
+    let mut h = common::host(name, 0);
+    h.fabric.reconnect_delay = Duration::from_millis(100);
+    let (c, mut events) = Controller::connect_reconnecting(target.local_addr(), &h).await.unwrap();
+    let first = c.cntlid();
+    target.apply_line("fopcode 1 300").unwrap();
+    let t0 = tokio::time::Instant::now();
+    c.write(0, &[5; 4096]).await.expect("the write completes on the new controller");
+    assert!(t0.elapsed() >= Duration::from_millis(100), "not before the reconnect delay: {:?}", t0.elapsed());
+    assert!(!c.is_failed());
+    assert_ne!(c.cntlid(), first, "a new controller (the old one keeps its CNTLID until its teardown)");
+    assert!(target.live_controllers().contains(&c.cntlid()));
+    let mut seen = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        seen.push(ev);
+    }
+    let failed = seen.iter().position(|e| matches!(e, HostEvent::PathFailed { path: 0, was_live: true, .. }));
+    let live = seen.iter().position(|e| matches!(e, HostEvent::PathLive { path: 0, reconnected: true, .. }));
+    assert!(failed.is_some() && live > failed, "{seen:?}");
+    c.write(8, &[6; 4096]).await.unwrap();
+    assert_eq!(c.read(0, 8192).await.unwrap(), [[5u8; 4096], [6; 4096]].concat());
+    c.close().await;
     target.shutdown();
 }
 
@@ -91,8 +130,10 @@ async fn the_target_fails_a_silent_host_after_kato_and_keeps_a_talking_one() {
     assert!(!target.live_controllers().contains(&silent), "keep-alive expiry failed it");
     assert!(target.live_controllers().contains(&talking.cntlid()), "the talking host is still live");
     assert!(!talking.is_failed());
-    assert!(talking_events.try_recv().is_err(), "no failure reported to the talking host");
-    talking.close();
+    while let Ok(ev) = talking_events.try_recv() {
+        assert!(!matches!(ev, HostEvent::PathFailed { .. }), "no failure reported to the talking host: {ev:?}");
+    }
+    talking.close().await;
     target.shutdown();
 }
 
@@ -119,7 +160,8 @@ async fn the_host_terminates_a_connection_that_breaks_the_protocol() {
         got
     });
     let r = Controller::connect(addr, &common::host("fault-host", 0)).await;
-    assert!(matches!(r, Err(HostError::ConnectionLost | HostError::Protocol(_))), "{r:?}");
+    let sent = CloseCause::ProtocolError { fes: Some(Fes::INVALID_HEADER_FIELD), fei: 8 };
+    assert_eq!(r.map(drop), Err(HostError::Path { path: 0, failure: PathFailure::Closed(sent) }));
     let got = fake.await.unwrap();
     let t = TermReq::parse(&got).unwrap_or_else(|e| panic!("expected an H2CTermReq, got {got:02x?}: {e}"));
     assert_eq!((t.fes, t.fei), (Fes::INVALID_HEADER_FIELD, 8));

@@ -126,7 +126,7 @@ async fn a_peer_that_never_reads_is_held_to_the_output_bound_and_others_are_serv
     drop(_admin);
     wait_conns(&target, "the peer's connections are gone", |c| c.iter().all(|c| c.cntlid == Some(good.cntlid()))).await;
     assert_eq!(target.live_controllers(), vec![good.cntlid()]);
-    good.close();
+    good.close().await;
     target.shutdown();
 }
 
@@ -155,7 +155,7 @@ async fn idle_sockets_are_closed_after_the_ic_and_connect_timeouts() {
     wait_conns(&target, "both connections are forgotten", |c| c.is_empty()).await;
     let (good, _events) = Controller::connect(addr, &common::host(name, 0)).await.unwrap();
     still_serving(&good, 2).await;
-    good.close();
+    good.close().await;
     target.shutdown();
 }
 
@@ -205,7 +205,7 @@ async fn a_connect_with_101_kib_in_capsule_is_refused() {
     assert_eq!(target.controller_count(), 0);
     let (good, _events) = Controller::connect(target.local_addr(), &common::host(name, 0)).await.unwrap();
     still_serving(&good, 3).await;
-    good.close();
+    good.close().await;
     target.shutdown();
 }
 

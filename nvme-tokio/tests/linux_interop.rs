@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use nvme_ccr::{Ccrl, CommandKind, Config, Cqt, Engine, Event, FailureReason, Instant, Policy};
+use nvme_proto::cmd::IdentifyController;
 use nvme_proto::cmd::StatusCode;
 use nvme_tokio::host::{Controller, DataOut, Digests, HostConfig};
 
@@ -31,9 +32,9 @@ fn peer() -> (SocketAddr, SocketAddr, String) {
 
 fn host(nqn: &str, kato: Duration) -> HostConfig {
     let mut h = HostConfig::new(nqn, "linux-interop");
-    h.digests = Digests::Both;
-    h.kato = kato;
-    h.connect_timeout = Duration::from_secs(60);
+    h.fabric.digests = Digests::Both.into();
+    h.fabric.kato = kato;
+    h.fabric.connect_timeout = Duration::from_secs(60);
     h
 }
 
@@ -42,7 +43,8 @@ fn host(nqn: &str, kato: Duration) -> HostConfig {
 async fn linux_interop_digests_identify_and_one_mib_round_trip() {
     let (addr, _, nqn) = peer();
     let (c, _events) = Controller::connect(addr, &host(&nqn, Duration::from_secs(5))).await.expect("connects");
-    let id = c.identify();
+    let id = c.identify().await.expect("Identify Controller");
+    let id = IdentifyController::parse(&id).expect("Identify Controller parses");
     assert_eq!(id.subnqn, nqn);
     assert_eq!(id.cntlid, c.cntlid(), "Identify CNTLID equals the Connect result");
     assert!(
@@ -60,7 +62,7 @@ async fn linux_interop_digests_identify_and_one_mib_round_trip() {
     c.write(slba, &data).await.expect("1 MiB written");
     let back = c.read(slba, len).await.expect("1 MiB read");
     assert!(back == data, "1 MiB read back differs");
-    c.close();
+    c.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +89,7 @@ async fn linux_interop_ccr_is_refused_and_the_engine_falls_back_to_the_time_base
 
     // The real CCR, through the real source.
     let done = b.admin(send.command.to_sqe(0), DataOut::None).await.expect("CCR answered");
-    let st = done.status();
+    let st = done.cqe.status;
     assert_eq!(st.to_word(), 0xC002, "Invalid Command Opcode with DNR and MORE, as Linux 6.1 answers");
     assert_eq!(st.code, StatusCode::INVALID_OPCODE);
     engine.handle_ccr_completion(Instant::from_millis(5), send.id, st, done.cqe.dw0).unwrap();
@@ -109,6 +111,6 @@ async fn linux_interop_ccr_is_refused_and_the_engine_falls_back_to_the_time_base
     assert!(!a.is_failed() && !b.is_failed());
     a.write(0, &[0x5A; 4096]).await.expect("the impacted controller still works");
     assert_eq!(b.read(0, 4096).await.expect("read through the source"), vec![0x5A; 4096]);
-    a.close();
-    b.close();
+    a.close().await;
+    b.close().await;
 }

@@ -117,6 +117,6 @@ async fn every_misbehaviour_is_answered_and_other_connections_keep_working() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     still_serving(&target, &good, 9).await;
     assert_eq!(target.live_controllers(), vec![good.cntlid()], "no controller was created or lost");
-    good.close();
+    good.close().await;
     target.shutdown();
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nvme_ccr::{Config, Event, ReleaseReason};
 use nvme_tokio::cli::{HostArgs, PolicyArg, RwTestArgs, run_rw_test};
-use nvme_tokio::host::{Digests, Multipath, MultipathConfig, PathEvent};
+use nvme_tokio::host::{Digests, HostEvent, Multipath};
 use nvme_tokio::rw_test::{self, RwTestParams};
 use nvme_tokio::target::{Fopcode, Target};
 
@@ -25,14 +25,10 @@ async fn faulty_target(name: &str) -> Target {
 async fn run(policy: PolicyArg, name: &str) -> (i32, String, String, Vec<ReleaseReason>) {
     let target = faulty_target(name).await;
     let addr = target.local_addr();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let cfg = MultipathConfig {
-        host: common::host(name, 1000),
-        engine: Config::new(policy.policy()),
-        reconnect_delay: Duration::from_millis(300),
-        events: Some(tx),
-    };
-    let mp = Multipath::connect(&[addr, addr], cfg).await.unwrap();
+    let mut cfg = common::host(name, 1000);
+    cfg.fabric.engine = Config::new(policy.policy());
+    cfg.fabric.reconnect_delay = Duration::from_millis(300);
+    let (mp, mut rx) = Multipath::connect(&[addr, addr], &cfg).await.unwrap();
     let p = RwTestParams {
         iterations: 2,
         pause_after_writes: Duration::from_millis(3000),
@@ -47,7 +43,7 @@ async fn run(policy: PolicyArg, name: &str) -> (i32, String, String, Vec<Release
     target.shutdown();
     let mut reasons = Vec::new();
     while let Ok(ev) = rx.try_recv() {
-        if let PathEvent::Engine(Event::HoldReleased { reason, released, .. }) = ev
+        if let HostEvent::Engine(Event::HoldReleased { reason, released, .. }) = ev
             && released > 0
         {
             reasons.push(reason);

@@ -31,8 +31,8 @@ async fn thirty_two_connections_for_twenty_seconds_without_error_or_mismatch() {
     let mut ctrls = Vec::new();
     for i in 0..CONTROLLERS {
         let mut h = common::host(name, 5000);
-        h.io_queues = IO_QUEUES;
-        h.digests = if i % 2 == 0 { Digests::Both } else { Digests::None };
+        h.fabric.io_queues = IO_QUEUES;
+        h.fabric.digests = if i % 2 == 0 { Digests::Both } else { Digests::None }.into();
         let (c, _events) = Controller::connect(target.local_addr(), &h).await.unwrap();
         assert_eq!(c.io_queue_count(), IO_QUEUES as usize);
         ctrls.push((c, _events));
@@ -75,7 +75,7 @@ async fn thirty_two_connections_for_twenty_seconds_without_error_or_mismatch() {
     assert_eq!(target.live_controllers().len(), CONTROLLERS, "no controller failed");
     for (c, _) in &ctrls {
         assert!(!c.is_failed());
-        c.close();
+        c.close().await;
     }
     eprintln!("soak: {ops} verified I/Os, {} MiB", bytes.load(Ordering::Relaxed) >> 20);
     target.shutdown();

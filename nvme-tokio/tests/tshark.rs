@@ -62,14 +62,14 @@ async fn tshark_rates_every_digest_of_our_own_captures_good() {
     let target = common::start(cfg).await;
     let port = target.local_addr().port();
     let mut host = common::host(name, 2000);
-    host.digests = Digests::Both;
+    host.fabric.digests = Digests::Both.into();
     host.capture = Some(Capture::create(&host_pcap).unwrap());
 
     let (c, _events) = Controller::connect(target.local_addr(), &host).await.unwrap();
     c.write(0, &[0x11; 4096]).await.unwrap(); // in-capsule
     c.write(8, &vec![0x22; 64 * 1024]).await.unwrap(); // R2T + H2CData
     assert_eq!(c.read(8, 64 * 1024).await.unwrap(), vec![0x22; 64 * 1024]); // C2HData
-    c.close();
+    c.close().await;
     // CCR, AEN, CCR log page, reconnect: admin traffic of every kind.
     let report =
         ccr_check::run(&CcrCheckConfig { addrs: vec![target.local_addr()], host, wait: Duration::from_secs(5) }).await;
@@ -81,6 +81,7 @@ async fn tshark_rates_every_digest_of_our_own_captures_good() {
         let (types, hd, dd) = decode(pcap, port);
         assert_eq!(types, BTreeSet::from([0, 1, 4, 5, 6, 7, 9]), "{}", pcap.display());
         assert!(hd > 50 && dd > 10, "{}: {hd} header and {dd} data digests checked", pcap.display());
+        eprintln!("{}: types {types:?}, {hd} header and {dd} data digests rated good", pcap.display());
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

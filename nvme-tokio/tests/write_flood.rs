@@ -81,6 +81,6 @@ async fn sixty_five_thousand_writes_waiting_for_data_close_their_connection_and_
     let used = cpu_time() - before;
     assert!(used < Duration::from_millis(300), "{used:?} of CPU in one idle second");
     eprintln!("write-flood: {} R2Ts, TermReq, {used:?} CPU in the idle second after", r2ts);
-    good.close();
+    good.close().await;
     target.shutdown();
 }

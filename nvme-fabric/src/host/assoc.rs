@@ -109,7 +109,8 @@ struct IdentifyInfo {
 }
 
 fn limits(cfg: &HostConfig, depth: u16, in_capsule: usize, max_rx: usize) -> HostLimits {
-    HostLimits { depth, in_capsule, max_data_pdu: cfg.max_data_pdu, max_rx_data: max_rx.min(u32::MAX as usize) as u32 }
+    let max_data_pdu = cfg.data_pdu_max().min(u32::MAX as usize) as u32;
+    HostLimits { depth, in_capsule, max_data_pdu, max_rx_data: max_rx.min(u32::MAX as usize) as u32 }
 }
 
 impl Assoc {

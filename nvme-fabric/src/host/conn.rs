@@ -65,7 +65,8 @@ pub(crate) struct HostLimits {
     pub depth: u16,
     /// In-capsule data this queue may put in a capsule.
     pub in_capsule: usize,
-    /// Largest data PDU we send, data bytes (H2CData is also bounded by MAXH2CDATA).
+    /// Largest data PDU we send, data bytes (what the transmit buffer holds; H2CData is also bounded by
+    /// MAXH2CDATA, and sent as large as both allow).
     pub max_data_pdu: u32,
     /// PLEN ceiling for what we receive: the largest C2HData the controller may send us, plus overhead.
     pub max_rx_data: u32,

@@ -99,8 +99,11 @@ pub struct HostConfig {
     pub ctrl_loss_tmo: Option<Duration>,
     /// Largest transfer of one command, bytes (default 1 MiB; lowered to the controller's MDTS).
     pub max_transfer: usize,
-    /// Largest data PDU sent, data bytes (default 128 KiB): the transmit buffer must hold one such PDU plus
-    /// [`PDU_OVERHEAD`].
+    /// Largest in-capsule data of an I/O command, bytes (default 128 KiB; the controller's IOCCSZ bounds it too).
+    /// H2CData PDUs are as large as the controller's MAXH2CDATA allows, up to the larger of this and
+    /// [`max_transfer`](Self::max_transfer): an I/O's R2T is answered with one H2CData PDU when MAXH2CDATA allows
+    /// it, as the Linux host does (Linux 6.1 nvmet checks an H2CData PDU's data digest against the whole transfer,
+    /// so it fails the controller when an R2T is answered in several PDUs with data digests on).
     pub max_data_pdu: u32,
     /// Retries of a command answered with an error status without DNR (default 5, Linux `nvme_max_retries`).
     pub max_retries: u8,
@@ -142,9 +145,14 @@ impl HostConfig {
         }
     }
 
-    /// The smallest buffer `poll_transmit` must be given.
+    /// The smallest buffer `poll_transmit` must be given: the largest data PDU sent plus [`PDU_OVERHEAD`].
     pub fn transmit_buffer_len(&self) -> usize {
-        (self.max_data_pdu as usize).max(ADMIN_IN_CAPSULE) + PDU_OVERHEAD
+        self.data_pdu_max() + PDU_OVERHEAD
+    }
+
+    /// The most data bytes one PDU we send carries: in-capsule data, or an H2CData PDU of a whole transfer.
+    fn data_pdu_max(&self) -> usize {
+        self.max_transfer.max(self.max_data_pdu as usize).max(ADMIN_IN_CAPSULE)
     }
 
     fn check(&self) -> Result<(), HostConfigError> {
@@ -321,6 +329,17 @@ pub struct NsInfo {
     pub block_size: u32,
     /// Size in blocks (NSZE).
     pub blocks: u64,
+}
+
+/// What the host settled with one live controller ([`Host::path_limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PathLimits {
+    /// Largest transfer of one command, bytes: [`HostConfig::max_transfer`] lowered to the controller's MDTS (in
+    /// CAP.MPSMIN pages). A larger [`Io`] fails with [`IoError::Invalid`].
+    pub max_transfer: usize,
+    /// I/O queues in use (one connection each): [`HostConfig::io_queues`], or fewer when the controller granted
+    /// fewer.
+    pub io_queues: usize,
 }
 
 /// The host's name for one submitted command.
@@ -627,6 +646,13 @@ impl Host {
     /// What the host knows of path `path`'s current controller.
     pub fn path_facts(&self, path: usize) -> Option<ControllerFacts> {
         self.paths.get(path)?.assoc.as_ref()?.facts
+    }
+
+    /// What the host settled with path `path`'s controller while it is live: the largest transfer of one command
+    /// (a runtime splits larger I/O into commands of at most this) and the I/O queues in use.
+    pub fn path_limits(&self, path: usize) -> Option<PathLimits> {
+        let a = self.paths.get(path)?.assoc.as_ref().filter(|a| a.is_live())?;
+        Some(PathLimits { max_transfer: a.max_transfer, io_queues: a.io.len() })
     }
 
     /// The namespace (once a path was live).

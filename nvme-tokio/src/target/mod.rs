@@ -32,7 +32,7 @@ use nvme_fabric::controller::{Fault, FaultAction, FaultTarget, NamespaceConfig, 
 use nvme_proto::cmd::{Ccrl, Cqt};
 use tokio::task::AbortHandle;
 
-use crate::wire::Capture;
+use crate::capture::Capture;
 use runtime::Shared;
 
 /// Identify MN of this target.

@@ -27,6 +27,6 @@ pub async fn start(cfg: TargetConfig) -> Target {
 /// A host configuration for `test` with a short keep-alive timeout.
 pub fn host(test: &str, kato_ms: u64) -> HostConfig {
     let mut h = HostConfig::new(&nqn(test), test);
-    h.kato = Duration::from_millis(kato_ms);
+    h.fabric.kato = Duration::from_millis(kato_ms);
     h
 }
