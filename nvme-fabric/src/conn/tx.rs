@@ -74,8 +74,10 @@ pub(crate) struct Transmitter {
     queue: VecDeque<TxItem>,
     queued: usize,
     params: Params,
-    /// A TermReq was queued: it is the last PDU, nothing is queued after it.
+    /// Nothing more is queued: a TermReq was queued (it is the last PDU), or the queue was abandoned.
     terminated: bool,
+    /// A TermReq was queued (it stays the last item until sent, and survives [`Transmitter::abandon`]).
+    term_queued: bool,
 }
 
 /// Encoded length of a data PDU of `data_len` bytes of the given kind.
@@ -115,7 +117,13 @@ impl TxItem {
 impl Transmitter {
     /// An empty queue; [`set_params`](Self::set_params) installs the negotiated values after the IC exchange.
     pub(crate) fn new() -> Self {
-        Transmitter { queue: VecDeque::new(), queued: 0, params: Params::default(), terminated: false }
+        Transmitter {
+            queue: VecDeque::new(),
+            queued: 0,
+            params: Params::default(),
+            terminated: false,
+            term_queued: false,
+        }
     }
 
     /// The parameters PDUs are encoded with.
@@ -180,13 +188,20 @@ impl Transmitter {
         if !self.terminated {
             self.push(TxItem::Small(term));
             self.terminated = true;
+            self.term_queued = true;
         }
     }
 
-    /// Drops everything not sent yet (a failed controller sends nothing more) and refuses further PDUs.
+    /// Drops everything not sent yet (a failed controller sends nothing more) and refuses further PDUs. A queued
+    /// TermReq is kept: the peer still learns why its connection ends.
     pub(crate) fn abandon(&mut self) {
+        let term = if self.term_queued { self.queue.pop_back() } else { None };
         self.queue.clear();
         self.queued = 0;
+        if let Some(t) = term {
+            self.queued = t.remaining(&self.params);
+            self.queue.push_back(t);
+        }
         self.terminated = true;
     }
 
@@ -354,13 +369,29 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_queued_after_a_term_req_and_abandon_drops_everything() {
+    fn nothing_is_queued_after_a_term_req_and_abandon_drops_everything_else() {
+        let small = SmallPdu::ic_req(IcReq { hpda: 0, header_digest: false, data_digest: false, maxr2t: 0 }).unwrap();
         let mut tx = Transmitter::new();
-        let term = SmallPdu::ic_req(IcReq { hpda: 0, header_digest: false, data_digest: false, maxr2t: 0 }).unwrap();
-        tx.push_term(term);
-        assert!(!tx.push(TxItem::Small(term)));
-        assert_eq!(tx.queued(), 128);
+        tx.push(TxItem::C2H { cid: 1, data: vec![1; 1000], sent: 0, seg: 1000 });
         tx.abandon();
         assert_eq!((tx.queued(), tx.is_empty()), (0, true));
+        assert!(!tx.push(TxItem::Small(small)), "nothing is queued after abandon");
+        // A queued TermReq survives abandon: it is what tells the peer why.
+        let mut tx = Transmitter::new();
+        tx.push(TxItem::C2H { cid: 1, data: vec![1; 1000], sent: 0, seg: 1000 });
+        let term = SmallPdu::term(&TermReq {
+            sender: nvme_proto::tcp::Role::Controller,
+            fes: nvme_proto::tcp::Fes::PDU_SEQUENCE_ERROR,
+            fei: 0,
+            data: &[0; 8],
+        })
+        .unwrap();
+        tx.push_term(term);
+        assert!(!tx.push(TxItem::Small(small)));
+        tx.abandon();
+        assert_eq!(tx.queued(), 32);
+        let mut buf = [0u8; 64];
+        assert_eq!(tx.poll(&mut buf, |_| None), Ok(32));
+        assert_eq!(&buf[..32], term.as_bytes());
     }
 }
