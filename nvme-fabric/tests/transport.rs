@@ -451,6 +451,48 @@ fn controller_answers_a_bad_in_capsule_data_digest_with_0x22_and_goes_on() {
     assert_eq!(r.media[0], 9);
 }
 
+#[test]
+fn controller_fails_a_write_whose_h2cdata_digest_is_bad_once_its_last_pdu_arrives() {
+    let mut r = Rig::small();
+    let (_, cntlid) = r.admin(5000);
+    let io = r.io(cntlid, 1);
+    r.command(io, &r2t_write(1, 0, 64), &[]);
+    let [Got::R2T { ttag, .. }] = r.take(io)[..] else { panic!() };
+    let mut bad = r.encode(io, &h2c(1, ttag, 0, &[4; 16384], false));
+    let n = bad.len();
+    bad[n - 1] ^= 1;
+    r.send(io, &bad);
+    assert!(r.take(io).is_empty(), "the transfer goes on");
+    r.send_pdu(io, &h2c(1, ttag, 16384, &[4; 16384], true));
+    let cqe = r.resp(io);
+    assert_eq!((cqe.cid, cqe.status.to_word()), (1, 0x0044));
+    assert!(r.media_log.is_empty() && r.media[0] == 0, "the damaged write never reached the media");
+    // The tag and the CID are free: the same write again lands.
+    r.command(io, &r2t_write(1, 0, 64), &[]);
+    let [Got::R2T { ttag: t2, .. }] = r.take(io)[..] else { panic!() };
+    assert_eq!(t2, ttag, "the tag went back to the pool");
+    r.send_pdu(io, &h2c(1, t2, 0, &[4; 32768], true));
+    assert!(r.resp(io).status.is_success());
+    assert_eq!(r.media[32767], 4);
+}
+
+#[test]
+fn controller_answers_0x22_when_the_only_h2cdata_of_a_write_is_damaged() {
+    let mut r = Rig::small();
+    let (_, cntlid) = r.admin(5000);
+    let io = r.io(cntlid, 1);
+    r.command(io, &r2t_write(7, 0, 16), &[]);
+    let [Got::R2T { ttag, .. }] = r.take(io)[..] else { panic!() };
+    let mut bad = r.encode(io, &h2c(7, ttag, 0, &[4; 8192], true));
+    let n = bad.len();
+    bad[n - 2] ^= 1;
+    r.send(io, &bad);
+    let cqe = r.resp(io);
+    assert_eq!((cqe.cid, cqe.status.to_word()), (7, 0x0044), "answered, not left waiting");
+    assert!(r.media_log.is_empty());
+    assert!(r.closed(io).is_none());
+}
+
 /// A filter flipping the data digest of the first C2HData PDU of a Read on an I/O queue.
 fn corrupt_first_read_data(n: &mut Net) {
     let mut left = 1;
@@ -499,6 +541,46 @@ fn host_retries_a_read_that_failed_its_data_digest() {
     let reads = n.commands()[before..].iter().filter(|c| c.2.opcode == 2).count();
     assert_eq!(reads, 2, "sent again after Data Transfer Error (no DNR)");
     assert_eq!(n.done[1].result.as_ref().unwrap().data, vec![0x77; 4096]);
+}
+
+#[test]
+fn host_keeps_a_read_of_several_pdus_in_sequence_when_one_is_damaged() {
+    let mut s = small_sub();
+    s.max_data_pdu = 4096;
+    let mut h = host_cfg(Policy::Ccr);
+    h.max_retries = 0;
+    let mut n = Net::new(s, h, 1);
+    n.start();
+    corrupt_first_read_data(&mut n);
+    n.host.submit(n.now, Io::Read { slba: 0, blocks: 32 }).unwrap();
+    n.pump();
+    assert_eq!(n.done.len(), 1);
+    assert_eq!(n.done[0].result, Err(IoError::Status(Status::new(StatusCode::DATA_TRANSFER_ERROR))));
+    assert!(n.failures().is_empty(), "the three undamaged PDUs that follow are in sequence");
+    assert_eq!(n.live_paths(), 1);
+}
+
+#[test]
+fn host_completes_a_damaged_c2hdata_with_success_flag_with_data_transfer_error() {
+    let mut h = host_cfg(Policy::Ccr);
+    h.max_retries = 0;
+    let mut n = Net::new(small_sub(), h, 1);
+    n.start();
+    n.hold_media = true;
+    n.host.submit(n.now, Io::Read { slba: 0, blocks: 1 }).unwrap();
+    n.pump();
+    let (_, qid, sqe) = *n.commands().last().unwrap();
+    let conn = n.conn_of(0, qid.unwrap()).unwrap();
+    let p = n.params(conn);
+    let pdu = C2HData { cccid: sqe.cid, datao: 0, data: &[1; 512], last: true, success: true };
+    let mut bad = encode(&Pdu::C2HData(pdu), &p);
+    let l = bad.len();
+    bad[l - 1] ^= 1;
+    n.host_input(conn, &bad);
+    n.pump();
+    assert_eq!(n.done.len(), 1, "completed without a CapsuleResp");
+    assert_eq!(n.done[0].result, Err(IoError::Status(Status::new(StatusCode::DATA_TRANSFER_ERROR))));
+    assert!(n.failures().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------------------------

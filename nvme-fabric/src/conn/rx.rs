@@ -7,7 +7,10 @@
 
 use alloc::vec::Vec;
 
-use nvme_proto::tcp::{CH_LEN, Decoded, Deframer, Params, Pdu, PduError, Role};
+use nvme_proto::tcp::{
+    CH_LEN, DATA_PDU_HLEN, DataPdu, Decoded, Deframer, Params, Pdu, PduError, PduFlags, PduType, Role,
+};
+use zerocopy::FromBytes;
 
 use super::tx::SmallPdu;
 
@@ -31,10 +34,49 @@ pub(crate) enum RxStep<'a> {
     Pdu { pdu: Pdu<'a>, raw: &'a [u8], consumed: usize },
     /// Everything useful was taken (`consumed` bytes, kept in the buffer); more input is needed.
     Need { consumed: usize },
-    /// A data digest error: the PDU is dropped, the stream goes on; fail command `cccid`.
-    DataDigest { cccid: u16, consumed: usize },
+    /// A data digest error: the PDU's data is dropped, the stream goes on; fail command `cccid`. For an H2CData or
+    /// C2HData PDU, `data` gives its header (which passed every check): the data it stood for is accounted as
+    /// received, so the PDUs that follow stay in sequence.
+    DataDigest { cccid: u16, consumed: usize, data: Option<DamagedData> },
     /// A fatal error: send `term` (if any), then close. Nothing more is decoded.
     Fatal { err: PduError, term: Option<SmallPdu>, consumed: usize },
+}
+
+/// The header of an H2CData or C2HData PDU whose data digest failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DamagedData {
+    /// TTAG (H2CData).
+    pub ttag: u16,
+    /// DATAO.
+    pub datao: u32,
+    /// DATAL.
+    pub datal: u32,
+    /// LAST_PDU.
+    pub last: bool,
+    /// SUCCESS (C2HData).
+    pub success: bool,
+    /// The header as received (copied into a TermReq if the PDU turns out to be out of sequence).
+    pub header: [u8; DATA_PDU_HLEN],
+}
+
+impl DamagedData {
+    /// The header fields of the data PDU at the start of `received`, if it is one.
+    fn read(received: &[u8]) -> Option<DamagedData> {
+        let (h, _) = DataPdu::ref_from_prefix(received).ok()?;
+        if h.ch.pdu_type != PduType::H2C_DATA && h.ch.pdu_type != PduType::C2H_DATA {
+            return None;
+        }
+        let mut header = [0u8; DATA_PDU_HLEN];
+        header.copy_from_slice(&received[..DATA_PDU_HLEN]);
+        Some(DamagedData {
+            ttag: h.ttag.get(),
+            datao: h.datao.get(),
+            datal: h.datal.get(),
+            last: h.ch.flags.contains(PduFlags::LAST_PDU),
+            success: h.ch.flags.contains(PduFlags::SUCCESS),
+            header,
+        })
+    }
 }
 
 impl Receiver {
@@ -128,7 +170,8 @@ impl Receiver {
     fn error(receiver: Role, err: PduError, received: &[u8], consumed_max: usize) -> RxStep<'static> {
         if let (Some(cccid), Some(len)) = (err.cccid(), err.consumed()) {
             // From the input directly: the PDU's length; from the buffer: what completed it.
-            return RxStep::DataDigest { cccid, consumed: len.min(consumed_max) };
+            let data = DamagedData::read(received);
+            return RxStep::DataDigest { cccid, consumed: len.min(consumed_max), data };
         }
         let term = nvme_proto::tcp::TermReq::for_error(receiver, &err, received).and_then(|t| SmallPdu::term(&t));
         RxStep::Fatal { err, term, consumed: consumed_max }

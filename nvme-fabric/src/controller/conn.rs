@@ -198,10 +198,26 @@ impl CtrlConn {
             let q = &mut self.q;
             let ev = match self.rx.next(&input[consumed..]) {
                 RxStep::Need { consumed: c } => return (consumed + c, None),
-                RxStep::DataDigest { cccid, consumed: c } => {
+                RxStep::DataDigest { cccid, consumed: c, data } => {
                     consumed += c;
-                    q.data_digest_error(cccid);
-                    None
+                    match data {
+                        // A damaged H2CData: its place in the transfer is taken; the write fails with 0x22 once its
+                        // last PDU is in. Out of sequence, it is as fatal as an undamaged one.
+                        Some(d) => match q.h2c_segment(cccid, d.ttag, d.datao, d.datal, d.last, None) {
+                            Ok(ev) => ev,
+                            Err(err) => {
+                                let t = TermReq::for_error(Role::Controller, &err, &d.header);
+                                if let Some(t) = t.and_then(|t| SmallPdu::term(&t)) {
+                                    q.tx.push_term(t);
+                                }
+                                Some(Input::Close(CloseCause::protocol(&err)))
+                            }
+                        },
+                        None => {
+                            q.data_digest_error(cccid);
+                            None
+                        }
+                    }
                 }
                 RxStep::Fatal { err, term, consumed: c } => {
                     consumed += c;
@@ -332,25 +348,41 @@ impl Queue {
 
     /// One H2CData PDU (nvme_proto::notes::tcp §8.2 item 4).
     fn h2c(&mut self, d: H2CData<'_>) -> Result<Option<Input>, PduError> {
-        let Some(&cid) = self.xfers.get(&d.ttag) else {
-            return Err(InvalidField::UnknownTtag(d.ttag).into());
+        self.h2c_segment(d.cccid, d.ttag, d.datao, d.data.len() as u32, d.last, Some(d.data))
+    }
+
+    /// One segment of an R2T transfer: `len` bytes at `datao` of command `cccid` under `ttag`; `data` is `None` when
+    /// the PDU's data digest failed (the segment is taken, the write fails with 0x22 once complete).
+    fn h2c_segment(
+        &mut self,
+        cccid: u16,
+        ttag: u16,
+        datao: u32,
+        len: u32,
+        last: bool,
+        data: Option<&[u8]>,
+    ) -> Result<Option<Input>, PduError> {
+        let Some(&cid) = self.xfers.get(&ttag) else {
+            return Err(InvalidField::UnknownTtag(ttag).into());
         };
-        if cid != d.cccid {
-            return Err(InvalidField::UnknownCccid(d.cccid).into());
+        if cid != cccid {
+            return Err(InvalidField::UnknownCccid(cccid).into());
         }
         let Some(Slot::Receiving { buf, received, failed, ttag, .. }) = self.slots.get_mut(&cid) else {
-            return Err(InvalidField::UnknownTtag(d.ttag).into());
+            return Err(InvalidField::UnknownTtag(ttag).into());
         };
-        if d.datao != *received {
-            return Err(PduError::Sequence(SequenceError::DataOffset { expected: *received, received: d.datao }));
+        if datao != *received {
+            return Err(PduError::Sequence(SequenceError::DataOffset { expected: *received, received: datao }));
         }
-        let len = d.data.len() as u32;
-        check_in_window(d.datao, len, 0, buf.len() as u32)?;
+        check_in_window(datao, len, 0, buf.len() as u32)?;
         let at = *received as usize;
-        buf[at..at + d.data.len()].copy_from_slice(d.data);
+        match data {
+            Some(d) => buf[at..at + d.len()].copy_from_slice(d),
+            None => *failed = true,
+        }
         *received += len;
         let complete = *received as usize == buf.len();
-        if d.last != complete {
+        if last != complete {
             return Err(PduError::Sequence(SequenceError::LastPdu));
         }
         if !complete {
@@ -368,13 +400,17 @@ impl Queue {
         Ok(Some(Input::WriteData { cid, slba, data: buf }))
     }
 
-    /// A data digest error on command `cccid`'s PDU: it fails with Transient Transport Error (0x22) and the stream
-    /// goes on (nvme_proto::notes::tcp §5.4). A write mid-transfer is failed once its last H2CData arrives.
+    /// A data digest error on command `cccid`'s CapsuleCmd: it fails with Transient Transport Error (0x22) and the
+    /// stream goes on (nvme_proto::notes::tcp §5.4). (A damaged H2CData is [`Queue::h2c_segment`]'s.)
     fn data_digest_error(&mut self, cccid: u16) {
-        match self.slots.get_mut(&cccid) {
-            Some(Slot::Receiving { failed, .. }) => *failed = true,
-            // A command that holds its slot otherwise: a stray data PDU; nothing to fail.
-            Some(_) => {}
+        match self.slots.get(&cccid) {
+            // The CID of a command still outstanding: the damaged capsule is a CID conflict as well; the command
+            // that holds the slot is not touched.
+            Some(_) => {
+                let st = Status::new(StatusCode::COMMAND_ID_CONFLICT).with_dnr(true);
+                let cqe = Cqe { sqid: self.sqid(), ..Cqe::new(cccid, st) };
+                self.tx.push_pdu(&Pdu::CapsuleResp(CapsuleResp { cqe: cqe.to_bytes() }));
+            }
             // A CapsuleCmd whose in-capsule data was damaged: the command never took a slot.
             None => {
                 let cqe =
