@@ -108,6 +108,11 @@ impl Receiver {
         if self.taken { 0 } else { self.buf.len() }
     }
 
+    /// Bytes the receive buffer has allocated.
+    pub(crate) fn allocated(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Takes the next step over `input` (the bytes not consumed so far).
     pub(crate) fn next<'a>(&'a mut self, input: &'a [u8]) -> RxStep<'a> {
         if self.taken {

@@ -3,8 +3,10 @@
 //! with its data digest computed by nvme-proto's encoder on the way.
 //!
 //! Small PDUs (IC, responses, R2T, TermReq, commands without data) are encoded when queued into an inline array; data
-//! PDUs are described (command, offset, length) and encoded when polled. [`Transmitter::queued`] is the exact
-//! number of bytes still to send, which the controller bounds (backpressure).
+//! PDUs are described (command, offset, length) and encoded when polled. The queue counts the exact number of bytes
+//! still to send; [`Transmitter::held`] adds its own bookkeeping (every slot of its item array, grown by an eighth
+//! at a time and released when it empties), which is what the controller bounds (backpressure): a peer that is
+//! sent only small PDUs must not hold ten times what is counted.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -137,8 +139,24 @@ impl Transmitter {
     }
 
     /// Bytes still to send.
+    #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
         self.queued
+    }
+
+    /// The memory the queue holds: the bytes still to send (data included) and every slot of its item array.
+    pub(crate) fn held(&self) -> usize {
+        self.queued + self.queue.capacity() * core::mem::size_of::<TxItem>()
+    }
+
+    /// Appends `item`, growing the item array by an eighth at most (at least 8 slots), so that what the array holds
+    /// beyond its items stays small next to what [`held`](Self::held) counts.
+    fn enqueue(&mut self, item: TxItem) {
+        let len = self.queue.len();
+        if len == self.queue.capacity() {
+            self.queue.reserve_exact((len / 8).max(8));
+        }
+        self.queue.push_back(item);
     }
 
     /// Whether nothing is queued.
@@ -153,7 +171,7 @@ impl Transmitter {
         }
         let was_empty = self.queue.is_empty();
         self.queued += item.remaining(&self.params);
-        self.queue.push_back(item);
+        self.enqueue(item);
         was_empty
     }
 
@@ -179,7 +197,7 @@ impl Transmitter {
             Pdu::CapsuleCmd(CapsuleCmd { sqe, data: &[0u8; 1] }).buffer_len(&self.params) - 1 + len
         };
         self.queued += base;
-        self.queue.push_back(TxItem::Capsule { sqe, inline: len as u32 });
+        self.enqueue(TxItem::Capsule { sqe, inline: len as u32 });
         was_empty
     }
 
@@ -197,6 +215,7 @@ impl Transmitter {
     pub(crate) fn abandon(&mut self) {
         let term = if self.term_queued { self.queue.pop_back() } else { None };
         self.queue.clear();
+        self.queue.shrink_to(1);
         self.queued = 0;
         if let Some(t) = term {
             self.queued = t.remaining(&self.params);
@@ -315,6 +334,8 @@ impl Transmitter {
         }
         if self.queue.is_empty() {
             self.queued = 0;
+            // Give back what a burst grew (an idle connection holds nothing).
+            self.queue.shrink_to(0);
         }
         Ok(at)
     }

@@ -132,7 +132,7 @@ pub(crate) struct Queue {
     r2t_wait: VecDeque<u16>,
     /// Bytes of write buffers receiving data or waiting for the media.
     pub(crate) write_pinned: usize,
-    /// Bytes of read buffers the media is filling.
+    /// What the reads the media is filling will hold once queued ([`Queue::read_cost`] each).
     pub(crate) read_pinned: usize,
     /// A Transmit event is pending (raised, not yet polled empty).
     pub(crate) tx_armed: bool,
@@ -469,9 +469,18 @@ impl Queue {
         }
     }
 
-    /// Bytes of output this connection holds or will send: the transmit queue and the read buffers being filled.
+    /// What a read of `len` bytes holds once its data is queued: the data, the headers of its C2HData PDUs and of
+    /// its CapsuleResp, and their two transmit-queue slots. Counted from the start, so that backpressure sees it
+    /// while the media is still filling the buffer.
+    pub(crate) fn read_cost(&self, len: usize) -> usize {
+        let pdus = len.div_ceil(self.limits.max_data_pdu.max(1)) + 1;
+        len + pdus * PDU_OVERHEAD + 2 * core::mem::size_of::<TxItem>()
+    }
+
+    /// Bytes of output this connection holds or will send: the transmit queue (its bytes and its bookkeeping) and
+    /// the read buffers being filled.
     pub(crate) fn output_load(&self) -> usize {
-        self.tx.queued() + self.read_pinned
+        self.tx.held() + self.read_pinned
     }
 
     /// Releases the write budget of a write whose data went to the media (or was dropped).

@@ -35,9 +35,10 @@
 //! * Transfer tags: a pool of queue depth × min(MAXR2T + 1, 1), never searched.
 //! * Write data: R2Ts go out only while the buffers of writes receiving data stay within
 //!   [`SubsystemConfig::output_limit`] (one transfer is always allowed); the rest wait without a buffer.
-//! * Output: no new input is read while queued output plus read buffers exceed [`SubsystemConfig::output_limit`];
-//!   one command beyond it can be in flight, so a peer that never reads holds at most `output_limit` + the largest
-//!   transfer (MDTS) of output, plus `output_limit` of write data and the receive buffer.
+//! * Output: no new input is read while the transmit queue (the bytes to send and the queue's bookkeeping) plus read
+//!   buffers exceed [`SubsystemConfig::output_limit`]; one command beyond it can be in flight, so a peer that never
+//!   reads holds at most `output_limit` + the largest transfer (MDTS, with its PDU headers) of output, plus
+//!   `output_limit` of write data and the receive buffer ([`Subsystem::conn_usage`] gives each figure).
 //!
 //! Facts: [`nvme_proto::notes::commands`] §5, §6, §8, §10 and [`nvme_ccr::notes::ccr_cqt`] §8, §11.
 
@@ -308,6 +309,22 @@ impl fmt::Display for TooManyConnections {
 }
 
 impl core::error::Error for TooManyConnections {}
+
+/// What one connection holds now: the figures the bounds of the module docs are about, from the subsystem's own
+/// accounting (see [`Subsystem::conn_usage`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ConnUsage {
+    /// The transmit queue: the bytes still to send and the queue's own bookkeeping, as backpressure counts it.
+    pub output: usize,
+    /// Reads the media is filling: what each will hold once its data is queued (data, PDU headers, bookkeeping).
+    pub reads: usize,
+    /// Write buffers receiving data or waiting for the media, bytes.
+    pub writes: usize,
+    /// The receive buffer's allocation (it holds at most one partial PDU), bytes.
+    pub receive: usize,
+    /// Commands outstanding.
+    pub commands: usize,
+}
 
 /// The name of one media operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -881,6 +898,18 @@ impl Subsystem {
     /// Connections open (not yet reported closed by the runtime).
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// What connection `conn` holds now (`None` once it is forgotten).
+    pub fn conn_usage(&self, conn: ConnId) -> Option<ConnUsage> {
+        let c = self.conns.get(&conn)?;
+        Some(ConnUsage {
+            output: c.q.tx.held(),
+            reads: c.q.read_pinned,
+            writes: c.q.write_pinned,
+            receive: c.rx.allocated(),
+            commands: c.q.slots.len(),
+        })
     }
 
     /// Media operations not finished (queued, held by a fault, or started).
