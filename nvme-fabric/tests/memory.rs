@@ -102,3 +102,20 @@ fn writes_waiting_for_their_data_hold_at_most_the_write_budget() {
     let bound = cfg.output_limit + u.output + 128 * 256;
     assert!(info.bytes_current as usize <= bound, "held {} bytes, bound {bound}: {u:?}", info.bytes_current);
 }
+
+#[test]
+fn the_receive_buffer_never_allocates_more_than_the_pdu_it_holds() {
+    let (mut r, _, io) = rig();
+    r.command(io, &ReadWrite::new(1, 0, 32, 512).unwrap().to_write_sqe(1), &[]);
+    let got = r.take(io);
+    let [common::Got::R2T { ttag, .. }] = got[..] else { panic!("{got:?}") };
+    let pdu = r.encode(io, &common::h2c(1, ttag, 0, &[7; 16384], true));
+    let mut peak = 0;
+    for piece in pdu.chunks(1000) {
+        assert_eq!(r.sub.handle_input(r.now, io, piece), piece.len());
+        peak = peak.max(r.sub.conn_usage(io).unwrap().receive);
+    }
+    r.pump();
+    assert!(r.take(io).iter().any(|g| matches!(g, common::Got::Resp(c) if c.status.is_success())));
+    assert!(peak <= pdu.len(), "the receive buffer grew to {peak} bytes for a PDU of {}", pdu.len());
+}

@@ -126,6 +126,10 @@ impl Receiver {
                 Ok(Decoded::Pdu { pdu, consumed }) => RxStep::Pdu { pdu, raw: &input[..consumed], consumed },
                 Ok(Decoded::Need(n)) => {
                     // The input is shorter than the PDU, whose length (once the header is in) passed the ceiling.
+                    // Allocate the whole PDU at once, and never more (growing by doubling could take twice).
+                    if input.len() >= CH_LEN {
+                        self.buf.reserve_exact(input.len() + n);
+                    }
                     self.buf.extend_from_slice(input);
                     self.need = n;
                     RxStep::Need { consumed: input.len() }
@@ -147,7 +151,10 @@ impl Receiver {
                 Err(err) => Err(err),
             };
             match peek {
-                Ok(Some(n)) => self.need = n,
+                Ok(Some(n)) => {
+                    self.need = n;
+                    self.buf.reserve_exact(n);
+                }
                 Ok(None) => self.need = 0,
                 Err(err) => {
                     self.taken = true;
