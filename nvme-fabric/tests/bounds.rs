@@ -74,6 +74,22 @@ fn one_command_beyond_sqsize_plus_one_closes_the_queue_with_fes_2_and_queue_over
 }
 
 #[test]
+fn a_cid_still_outstanding_is_answered_command_id_conflict_and_the_first_command_completes() {
+    let mut r = Rig::small();
+    r.hold_media = true;
+    let (_, cntlid) = r.admin(5000);
+    let io = r.io(cntlid, 1);
+    r.command(io, &read(5, 0, 1), &[]);
+    r.command(io, &read(5, 8, 1), &[]);
+    let cqe = r.resp(io);
+    assert_eq!((cqe.cid, cqe.status), (5, Status::new(StatusCode::COMMAND_ID_CONFLICT).with_dnr(true)));
+    assert_eq!(r.held.len(), 1, "the second never reached the media");
+    r.release_held();
+    let got = r.take(io);
+    assert!(matches!(got.last(), Some(Got::Resp(c)) if c.cid == 5 && c.status.is_success()), "{got:?}");
+}
+
+#[test]
 fn transfer_tags_come_from_a_pool_of_queue_depth_and_a_freed_tag_is_reused() {
     let mut r = Rig::small();
     let (_, cntlid) = r.admin(5000);

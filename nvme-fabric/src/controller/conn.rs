@@ -311,8 +311,11 @@ impl Queue {
     fn capsule(&mut self, sqe_bytes: [u8; 64], data: &[u8], raw: &[u8]) -> Option<Input> {
         let sqe = Sqe::from_bytes(&sqe_bytes);
         if self.slots.contains_key(&sqe.cid) {
-            // The CID of a command still outstanding: Command ID Conflict (generic SC 0x03).
-            self.respond(sqe.cid, Status::new(StatusCode::COMMAND_ID_CONFLICT).with_dnr(true), 0);
+            // The CID of a command still outstanding: Command ID Conflict (generic SC 0x03). The slot stays the
+            // outstanding command's: it is answered when it completes.
+            let st = Status::new(StatusCode::COMMAND_ID_CONFLICT).with_dnr(true);
+            let cqe = Cqe { sqid: self.sqid(), ..Cqe::new(sqe.cid, st) };
+            self.tx.push_pdu(&Pdu::CapsuleResp(CapsuleResp { cqe: cqe.to_bytes() }));
             return None;
         }
         if self.slots.len() >= usize::from(self.depth) {
