@@ -164,6 +164,24 @@ fn an_io_connect_beyond_the_granted_queues_or_to_a_connected_qid_is_invalid_para
 }
 
 #[test]
+fn a_first_command_other_than_connect_is_command_sequence_error_and_a_connect_may_follow() {
+    let mut r = Rig::small();
+    let c = fresh(&mut r);
+    r.command(c, &KeepAlive.to_sqe(3), &[]);
+    let cqe = r.resp(c);
+    assert_eq!((cqe.cid, cqe.status), (3, dnr(StatusCode::COMMAND_SEQUENCE_ERROR)));
+    assert!(r.closed(c).is_none());
+    assert!(r.connect(c, &Connect::admin(0), 0xFFFF).status.is_success());
+    // A second Connect on a connected queue, admin or I/O, is out of sequence too.
+    let cqe = r.connect(c, &Connect::admin(0), 0xFFFF);
+    assert_eq!(cqe.status, dnr(StatusCode::COMMAND_SEQUENCE_ERROR));
+    let io = r.io(1, 1);
+    let cqe = r.connect(io, &Connect::io(2, 31), 1);
+    assert_eq!(cqe.status, dnr(StatusCode::COMMAND_SEQUENCE_ERROR));
+    assert_eq!(r.sub.controllers().count(), 1);
+}
+
+#[test]
 fn a_connect_with_a_bad_data_digest_is_answered_transient_transport_error() {
     let mut r = Rig::small();
     let c = fresh(&mut r);
