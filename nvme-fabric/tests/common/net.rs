@@ -463,10 +463,20 @@ impl Net {
     /// Advances time by `d`, firing every side's timers in order.
     pub fn advance(&mut self, d: Duration) {
         let end = self.now + d;
+        let mut same = 0;
         loop {
             let next = self.subs.iter().filter_map(|s| s.poll_timeout()).chain(self.host.poll_timeout()).min();
             match next {
                 Some(t) if t <= end => {
+                    // A timer that handle_timeout does not move would spin here forever.
+                    same = if t <= self.now { same + 1 } else { 0 };
+                    assert!(
+                        same < 1000,
+                        "a timer stuck at {t:?} (now {:?}): {:?} / {:?}",
+                        self.now,
+                        self.subs.iter().map(|s| s.poll_timeout()).collect::<Vec<_>>(),
+                        self.host.poll_timeout()
+                    );
                     self.now = t.max(self.now);
                     self.fire();
                 }
