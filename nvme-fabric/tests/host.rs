@@ -439,6 +439,59 @@ fn a_release_without_a_live_path_waits_for_the_path_to_come_back() {
     assert!(n.host_events.iter().any(|(_, e)| matches!(e, HostEvent::PathLive { reconnected: true, .. })));
 }
 
+#[test]
+fn a_release_fails_with_host_pathing_error_once_no_path_can_come_back() {
+    let (s, mut h) = cfgs(Policy::Legacy);
+    h.reconnect_delay = Duration::from_secs(1);
+    h.ctrl_loss_tmo = Some(Duration::from_secs(5));
+    let mut n = Net::new(s, h, 1);
+    n.start();
+    n.hold_media = true;
+    n.host.submit(n.now, Io::Write { slba: 0, data: block(7) }).unwrap();
+    n.pump();
+    drop_controller(&mut n, 0);
+    n.down[0] = true;
+    n.advance(Duration::from_secs(20));
+    assert_eq!(n.done.len(), 1);
+    assert_eq!(n.done[0].result, Err(IoError::Status(Status::new(StatusCode::HOST_PATHING_ERROR))));
+    assert!(n.host_events.iter().any(|(_, e)| matches!(e, HostEvent::PathGone { path: 0 })));
+    let gone = n.host_events.iter().find(|(_, e)| matches!(e, HostEvent::PathGone { .. })).unwrap().0;
+    assert!(gone >= Instant::ZERO + Duration::from_secs(5) && gone < Instant::ZERO + Duration::from_secs(7));
+}
+
+#[test]
+fn a_failed_connect_attempt_leaves_no_timer_behind() {
+    // A connect attempt refused at once, with a reconnect delay longer than the bring-up bound: the next deadline is
+    // the reconnect, and handle_timeout moves it (a timer stuck in the past makes a runtime spin).
+    let (_, mut h) = cfgs(Policy::Ccr);
+    h.connect_timeout = Duration::from_secs(2);
+    h.reconnect_delay = Duration::from_secs(10);
+    let mut host = nvme_fabric::host::Host::new(h, 1).unwrap();
+    let t0 = Instant::ZERO;
+    host.start(t0);
+    let open = host.poll_open().unwrap();
+    host.handle_closed(t0, open.conn);
+    assert_eq!(host.path_phase(0), Some(PathPhase::Waiting(t0 + Duration::from_secs(10))));
+    assert_eq!(host.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+    // Spurious calls in between change nothing.
+    host.handle_timeout(t0 + Duration::from_secs(2));
+    assert_eq!(host.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+}
+
+#[test]
+fn a_path_given_up_leaves_no_timer_behind() {
+    let (s, mut h) = cfgs(Policy::Legacy);
+    h.reconnect_delay = Duration::from_secs(1);
+    h.ctrl_loss_tmo = Some(Duration::from_secs(3));
+    let mut n = Net::new(s, h, 1);
+    n.start();
+    drop_controller(&mut n, 0);
+    n.down[0] = true;
+    n.advance(Duration::from_secs(30));
+    assert_eq!(n.host.path_phase(0), Some(PathPhase::Down));
+    assert!(n.host.poll_timeout().is_none_or(|t| t > n.now), "{:?}", n.host.poll_timeout());
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Disconnect, AEN, passthrough, limits
 

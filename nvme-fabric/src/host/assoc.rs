@@ -454,6 +454,11 @@ impl Assoc {
 
     /// The next deadline: bring-up, CSTS polls, keep alive, command timeouts, IC exchanges.
     pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        if self.stage == Stage::Closed {
+            // Nothing is due on a closed association ([`Assoc::handle_timeout`] does nothing): its connections' IC
+            // and command deadlines must not keep the owner's timer at a past instant.
+            return None;
+        }
         let mut t =
             [self.deadline, self.csts_at, self.ka_next, self.admin.q.next_deadline()].into_iter().flatten().min();
         for q in &mut self.io {
