@@ -444,3 +444,43 @@ fn a_freeze_fault_silences_every_connection_of_the_controller_which_then_dies_by
     assert_eq!(failed(&r, cntlid), Some(ControllerFailure::KeepAliveExpired), "dead within 2 × KATO (TBKAS)");
     assert!(r.closed(a2).is_none());
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// State types (the model-check issue explores them as states)
+
+fn is_state<T: Clone + std::fmt::Debug + PartialEq + Eq + std::hash::Hash>() {}
+
+fn hash_of<T: std::hash::Hash>(t: &T) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(t)
+}
+
+#[test]
+fn the_subsystem_is_a_state_a_clone_behaves_the_same_and_compares_and_hashes_equal() {
+    is_state::<nvme_fabric::controller::Subsystem>();
+    is_state::<nvme_fabric::controller::SubsystemConfig>();
+    is_state::<nvme_fabric::controller::Event>();
+    is_state::<nvme_fabric::controller::MediaRequest>();
+    is_state::<nvme_fabric::controller::ConnUsage>();
+    is_state::<nvme_fabric::conn::ConnEvent>();
+    is_state::<nvme_fabric::host::IoCompletion>();
+    is_state::<nvme_fabric::host::PathFailure>();
+    let mut r = Rig::small();
+    r.hold_media = true;
+    let (_, cntlid) = r.admin(1000);
+    let io = r.io(cntlid, 1);
+    r.command(io, &r2t_write(1, 0, 8), &[]);
+    let twin = r.sub.clone();
+    assert!(twin == r.sub && hash_of(&twin) == hash_of(&r.sub));
+    // The same input to both: the same output and the same state.
+    let [Got::R2T { ttag, .. }] = r.take(io)[..] else { panic!() };
+    let bytes = r.encode(io, &common::h2c(1, ttag, 0, &[8; 4096], true));
+    let mut other = twin.clone();
+    assert_eq!(r.sub.handle_input(r.now, io, &bytes), other.handle_input(r.now, io, &bytes));
+    assert_eq!(r.sub.poll_media(), other.poll_media());
+    assert!(r.sub == other && hash_of(&r.sub) == hash_of(&other));
+    // A different input: different states.
+    other.handle_timeout(r.now + Duration::from_secs(5));
+    assert!(r.sub != other);
+    assert_ne!(hash_of(&r.sub), hash_of(&other));
+}

@@ -359,7 +359,7 @@ impl Io {
 }
 
 /// A finished command.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IoCompletion {
     /// Which.
     pub id: IoId,
@@ -368,7 +368,7 @@ pub struct IoCompletion {
 }
 
 /// A completed command's CQE and data (read data; empty otherwise).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IoDone {
     /// The completion queue entry.
     pub cqe: Cqe,
