@@ -461,7 +461,7 @@ fn the_subsystem_is_a_state_a_clone_behaves_the_same_and_compares_and_hashes_equ
     is_state::<nvme_fabric::controller::SubsystemConfig>();
     is_state::<nvme_fabric::controller::Event>();
     is_state::<nvme_fabric::controller::MediaRequest>();
-    is_state::<nvme_fabric::controller::ConnUsage>();
+    is_state::<nvme_fabric::conn::ConnUsage>();
     is_state::<nvme_fabric::conn::ConnEvent>();
     is_state::<nvme_fabric::host::IoCompletion>();
     is_state::<nvme_fabric::host::PathFailure>();

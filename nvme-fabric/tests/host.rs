@@ -588,6 +588,24 @@ fn submit_is_refused_busy_at_max_outstanding() {
 }
 
 #[test]
+fn host_conn_usage_counts_what_its_outstanding_commands_hold() {
+    let mut n = net(Policy::Ccr, 1);
+    n.start();
+    n.hold_media = true;
+    n.host.submit(n.now, Io::Read { slba: 0, blocks: 8 }).unwrap();
+    n.host.submit(n.now, Io::Write { slba: 8, data: vec![1u8; 16384].into() }).unwrap();
+    n.pump();
+    let io: Vec<_> = (1..=2).map(|q| n.host.conn_usage(n.conn_of(0, q).unwrap()).unwrap()).collect();
+    assert_eq!(io.iter().map(|u| u.commands).sum::<usize>(), 2);
+    assert_eq!(io.iter().map(|u| u.reads).sum::<usize>(), 4096);
+    assert_eq!(io.iter().map(|u| u.writes).sum::<usize>(), 16384);
+    assert!(io.iter().all(|u| u.output == 0 && u.receive <= 16384 + 260), "{io:?}");
+    n.release_held();
+    let io: Vec<_> = (1..=2).map(|q| n.host.conn_usage(n.conn_of(0, q).unwrap()).unwrap()).collect();
+    assert!(io.iter().all(|u| u.commands == 0 && u.reads == 0 && u.writes == 0), "{io:?}");
+}
+
+#[test]
 fn io_that_does_not_fit_the_transfer_limit_or_whole_blocks_is_invalid() {
     let (mut s, h) = cfgs(Policy::Ccr);
     s.mdts = 2; // 16 KiB

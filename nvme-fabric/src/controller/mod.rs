@@ -60,7 +60,7 @@ use nvme_proto::tcp::{DEFAULT_MAXH2CDATA, maxh2cdata_is_valid};
 pub use conn::R2TS_PER_COMMAND;
 use conn::{ConnLimits, CtrlConn, Input};
 
-use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId};
+use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, ConnUsage};
 
 /// In-capsule data the admin queue (and any Fabrics command) may carry: 8 KiB, the Linux host's
 /// `NVME_TCP_ADMIN_CCSZ` ([`nvme_proto::notes::tcp`] §8.1). A Connect carries exactly 1024 bytes.
@@ -309,22 +309,6 @@ impl fmt::Display for TooManyConnections {
 }
 
 impl core::error::Error for TooManyConnections {}
-
-/// What one connection holds now: the figures the bounds of the module docs are about, from the subsystem's own
-/// accounting (see [`Subsystem::conn_usage`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ConnUsage {
-    /// The transmit queue: the bytes still to send and the queue's own bookkeeping, as backpressure counts it.
-    pub output: usize,
-    /// Reads the media is filling: what each will hold once its data is queued (data, PDU headers, bookkeeping).
-    pub reads: usize,
-    /// Write buffers receiving data or waiting for the media, bytes.
-    pub writes: usize,
-    /// The receive buffer's allocation (it holds at most one partial PDU), bytes.
-    pub receive: usize,
-    /// Commands outstanding.
-    pub commands: usize,
-}
 
 /// The name of one media operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -148,6 +148,14 @@ impl Assoc {
         core::iter::once(self.admin_conn).chain(self.io.iter().map(|q| q.conn))
     }
 
+    /// The connection `conn`, to look at.
+    pub(crate) fn conn(&self, conn: ConnId) -> Option<&HostConn> {
+        if conn == self.admin_conn {
+            return Some(&self.admin);
+        }
+        self.io.iter().find(|q| q.conn == conn).map(|q| &q.hc)
+    }
+
     /// The connection `conn`.
     pub(crate) fn conn_mut(&mut self, conn: ConnId) -> Option<&mut HostConn> {
         if conn == self.admin_conn {

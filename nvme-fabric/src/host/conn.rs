@@ -14,7 +14,9 @@ use nvme_proto::tcp::{
     C2HData, IcReq, IcResp, InvalidField, Params, Pdu, PduError, R2T, Role, SequenceError, TermReq, check_in_window,
 };
 
-use crate::conn::{BufferTooShort, CloseCause, PDU_OVERHEAD, Receiver, RxStep, SmallPdu, Transmitter, TxItem};
+use crate::conn::{
+    BufferTooShort, CloseCause, ConnUsage, PDU_OVERHEAD, Receiver, RxStep, SmallPdu, Transmitter, TxItem,
+};
 
 /// The data of a command.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -118,6 +120,17 @@ impl HostConn {
                 tx_armed: false,
                 closing: None,
             },
+        }
+    }
+
+    /// What the connection holds now.
+    pub(crate) fn usage(&self) -> ConnUsage {
+        ConnUsage {
+            output: self.q.tx.held(),
+            reads: self.q.cmds.values().map(|c| c.read.len()).sum(),
+            writes: self.q.cmds.values().filter_map(|c| c.write.as_ref()).map(|w| w.len()).sum(),
+            receive: self.rx.allocated(),
+            commands: self.q.cmds.len(),
         }
     }
 

@@ -53,7 +53,7 @@ pub use assoc::ADMIN_QUEUE_DEPTH;
 use assoc::{Assoc, AssocOut};
 pub use conn::DataOut;
 
-use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, PDU_OVERHEAD};
+use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, ConnUsage, PDU_OVERHEAD};
 
 /// In-capsule data the host puts in an admin or Fabrics capsule at most (the Linux host's `NVME_TCP_ADMIN_CCSZ`).
 pub const ADMIN_IN_CAPSULE: usize = 8192;
@@ -637,6 +637,15 @@ impl Host {
     /// Commands submitted and not completed.
     pub fn outstanding(&self) -> usize {
         self.reqs.len()
+    }
+
+    /// What connection `conn` holds now (`None` once it is forgotten).
+    pub fn conn_usage(&self, conn: ConnId) -> Option<ConnUsage> {
+        if let Some(hc) = self.closing.get(&conn) {
+            return Some(hc.usage());
+        }
+        let &p = self.conn_path.get(&conn)?;
+        Some(self.paths.get(p)?.assoc.as_ref()?.conn(conn)?.usage())
     }
 
     /// Events dropped because [`HostConfig::event_capacity`] was reached.
