@@ -614,6 +614,19 @@ fn expect_host_term(n: &mut Net, h: ConnId, bad: &[u8], fes: u16, fei: u32, copi
     assert_eq!(term, Some((fes, fei, bad[..copied].to_vec())), "the H2CTermReq");
     let cause = CloseCause::ProtocolError { fes: Some(Fes(fes)), fei };
     assert_eq!(n.failures(), [(0, PathFailure::Closed(cause))]);
+    // The association's other connections close too, as Local: no TermReq went there.
+    let closes: Vec<(ConnId, CloseCause)> = n
+        .trace
+        .iter()
+        .filter_map(|t| match t {
+            Trace::HostClose { conn, cause, .. } => Some((*conn, *cause)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closes.len(), 3, "{closes:?}");
+    for (c, why) in closes {
+        assert_eq!(why, if c == h { cause } else { CloseCause::Local }, "{c}");
+    }
     let qid = n.trace.iter().find_map(|t| match t {
         Trace::Cmd { conn, qid, .. } if *conn == h => *qid,
         _ => None,

@@ -539,6 +539,23 @@ impl Assoc {
         self.out.push_back(AssocOut::Failed(cause));
     }
 
+    /// Connection `conn` ended for `cause` (the peer closed it, a TermReq came, or it broke the protocol and our
+    /// TermReq is queued): the association fails with that cause. Its other connections close as
+    /// [`CloseCause::Local`]: nothing went wrong on them, and no TermReq is sent there.
+    pub(crate) fn conn_failed(&mut self, conn: ConnId, cause: CloseCause) {
+        if matches!(self.stage, Stage::Closed) {
+            return;
+        }
+        if let Some(hc) = self.conn_mut(conn)
+            && hc.q.closing.is_none()
+        {
+            hc.q.closing = Some(cause);
+            self.closes.push_back((conn, cause));
+        }
+        self.close_all(CloseCause::Local);
+        self.out.push_back(AssocOut::Failed(PathFailure::Closed(cause)));
+    }
+
     fn close_all(&mut self, cause: CloseCause) {
         self.stage = Stage::Closed;
         self.deadline = None;
@@ -607,7 +624,7 @@ impl Assoc {
                     if self.stage == Stage::Disconnecting && conn != self.admin_conn {
                         continue;
                     }
-                    self.fail(PathFailure::Closed(cause));
+                    self.conn_failed(conn, cause);
                     return input.len();
                 }
             }

@@ -735,7 +735,7 @@ impl Host {
             if a.stage == assoc::Stage::Disconnecting && conn != a.admin_conn {
                 // An I/O queue we were closing anyway.
             } else {
-                a.fail(PathFailure::Closed(CloseCause::PeerClosed));
+                a.conn_failed(conn, CloseCause::PeerClosed);
                 failed = true;
             }
         }
