@@ -401,6 +401,27 @@ fn controller_last_pdu_flag_not_matching_the_transfer_end_sends_fes_2() {
 }
 
 #[test]
+fn an_error_in_a_pdu_header_is_refused_once_the_header_is_in_whatever_the_chunking() {
+    // An H2CData whose DATAL is over MAXH2CDATA: the header says so before any of its data arrives.
+    let mut bad = encode(&h2c(1, 0, 0, &[0; 4096], true), &Params::default());
+    bad[16..20].copy_from_slice(&0x2222_2222u32.to_le_bytes());
+    let header = &bad[..24];
+    for split in [0, 1, 8, 13, 23] {
+        let (mut r, io, _) = io_with_r2t();
+        // Something of it buffered first (split > 0), or the header in one piece.
+        if split > 0 {
+            r.send(io, &header[..split]);
+            assert!(r.take(io).is_empty());
+        }
+        r.send(io, &header[split..]);
+        let (fes, fei, data, cause) = r.term(io);
+        assert_eq!((fes, fei), (0x05, 0), "Data Transfer Limit Exceeded, split at {split}");
+        assert_eq!(data, header, "split at {split}");
+        assert_eq!(cause, protocol(0x05, 0));
+    }
+}
+
+#[test]
 fn a_fatal_error_closes_only_its_own_connection() {
     let (mut r, io, ttag) = io_with_r2t();
     let (a2, _) = r.admin(5000);

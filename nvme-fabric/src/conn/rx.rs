@@ -8,7 +8,8 @@
 use alloc::vec::Vec;
 
 use nvme_proto::tcp::{
-    CH_LEN, DATA_PDU_HLEN, DataPdu, Decoded, Deframer, Params, Pdu, PduError, PduFlags, PduType, Role,
+    CH_LEN, CommonHeader, DATA_PDU_HLEN, DIGEST_LEN, DataPdu, Decoded, Deframer, Params, Pdu, PduError, PduFlags,
+    PduType, Role,
 };
 use zerocopy::FromBytes;
 
@@ -24,6 +25,8 @@ pub(crate) struct Receiver {
     need: usize,
     /// `buf` holds a PDU already handed out: cleared at the next call.
     taken: bool,
+    /// The PDU-specific header of the partial PDU in `buf` (and its digest) passed the deframer's checks.
+    header_checked: bool,
 }
 
 /// One step of receiving.
@@ -82,7 +85,13 @@ impl DamagedData {
 impl Receiver {
     /// A receiver for a fresh connection at `role`, refusing PDUs longer than `max_plen`.
     pub(crate) fn new(role: Role, max_plen: u32) -> Self {
-        Receiver { deframer: Deframer::new(role).with_max_plen(max_plen), buf: Vec::new(), need: 0, taken: false }
+        Receiver {
+            deframer: Deframer::new(role).with_max_plen(max_plen),
+            buf: Vec::new(),
+            need: 0,
+            taken: false,
+            header_checked: false,
+        }
     }
 
     /// Installs the negotiated parameters (after the IC exchange).
@@ -119,6 +128,7 @@ impl Receiver {
             self.buf.clear();
             self.taken = false;
             self.need = 0;
+            self.header_checked = false;
         }
         let role = self.deframer.role();
         if self.buf.is_empty() {
@@ -168,6 +178,20 @@ impl Receiver {
         take += more;
         self.need -= more;
         if self.need > 0 {
+            // The PDU-specific header is checked as soon as it is in, as when the PDU arrives in one input: an
+            // error found from its header does not wait for the rest of the PDU, whatever the chunking.
+            if !self.header_checked && more > 0 {
+                let header_end = CommonHeader::view(&self.buf).map_or(CH_LEN, |ch| {
+                    usize::from(ch.hlen) + if ch.flags.contains(PduFlags::HDGSTF) { DIGEST_LEN } else { 0 }
+                });
+                if self.buf.len() >= header_end {
+                    self.header_checked = true;
+                }
+                if let Err(err) = self.deframer.decode(&self.buf) {
+                    self.taken = true;
+                    return Self::error(role, err, &self.buf, take);
+                }
+            }
             return RxStep::Need { consumed: take };
         }
         self.taken = true;
