@@ -416,11 +416,9 @@ impl CtrlRun {
         let one = transfer + pdus * PDU_OVERHEAD + 1024;
         let output_bound = cfg.output_limit + cfg.output_limit / 8 + one;
         assert!(u.output + u.reads <= output_bound, "output {} + reads {} over {output_bound}", u.output, u.reads);
-        let mut write_bound = cfg.output_limit + transfer;
-        if self.hold_media {
-            // In-capsule writes are received whole; with the media stalled, each holds its buffer.
-            write_bound += usize::from(cfg.queue_depth) * cfg.io_in_capsule as usize;
-        }
+        // Input stops while write buffers are over the limit: one more command may add one transfer or one
+        // in-capsule write.
+        let write_bound = cfg.output_limit + transfer.max(cfg.io_in_capsule as usize);
         assert!(u.writes <= write_bound, "write buffers {} over {write_bound}", u.writes);
         if !self.stalled.contains(&c) && !self.frozen.contains(&c) {
             assert_eq!(u.output, 0, "output left after the runtime read everything");

@@ -119,3 +119,35 @@ fn the_receive_buffer_never_allocates_more_than_the_pdu_it_holds() {
     assert!(r.take(io).iter().any(|g| matches!(g, common::Got::Resp(c) if c.status.is_success())));
     assert!(peak <= pdu.len(), "the receive buffer grew to {peak} bytes for a PDU of {}", pdu.len());
 }
+
+#[test]
+fn in_capsule_writes_waiting_for_the_media_hold_at_most_the_write_budget() {
+    let (mut r, _, _) = rig();
+    let (_, cntlid) = r.admin(0);
+    let io = r.io_sized(cntlid, 1, 127);
+    r.hold_media = true;
+    // 128 in-capsule writes of 8 KiB (1 MiB) to a media that does not answer yet.
+    let p: Params = r.conns[&io].params;
+    let data = vec![0x77u8; 8192];
+    let input: Vec<u8> = (0..128u16)
+        .flat_map(|cid| {
+            let mut w = ReadWrite::new(1, 0, 16, 512).unwrap().to_write_sqe(cid);
+            w.dptr = nvme_proto::cmd::SglDescriptor::in_capsule(0, 8192);
+            encode(&Pdu::CapsuleCmd(CapsuleCmd { sqe: w.to_bytes(), data: &data }), &p)
+        })
+        .collect();
+    let cfg = r.sub.config().clone();
+    let taken = r.send(io, &input);
+    let u = r.sub.conn_usage(io).unwrap();
+    assert!(u.writes <= cfg.output_limit + 8192, "write buffers {} over the budget: {u:?}", u.writes);
+    assert!(taken < input.len(), "the rest waits (backpressure)");
+    // The media answers: the rest is taken, every write is answered.
+    let mut at = taken;
+    while at < input.len() || !r.held.is_empty() {
+        r.release_held();
+        at += r.send(io, &input[at..]);
+        assert!(r.sub.conn_usage(io).unwrap().writes <= cfg.output_limit + 8192);
+    }
+    let ok = r.take(io).iter().filter(|g| matches!(g, common::Got::Resp(c) if c.status.is_success())).count();
+    assert_eq!(ok, 128);
+}

@@ -486,6 +486,13 @@ impl Queue {
         self.tx.held() + self.read_pinned
     }
 
+    /// Whether this connection holds more than `limit` (output, or write data): it then reads no new input. R2T
+    /// transfers alone never pass the limit ([`Queue::pump_r2t`]); in-capsule writes waiting for the media can, and
+    /// the media's progress brings them back under it without any input.
+    pub(crate) fn over_limit(&self, limit: usize) -> bool {
+        self.output_load() > limit || self.write_pinned > limit
+    }
+
     /// Releases the write budget of a write whose data went to the media (or was dropped).
     pub(crate) fn unpin_write(&mut self, len: usize, limit: usize) {
         self.write_pinned -= len.min(self.write_pinned);

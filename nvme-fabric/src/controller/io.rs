@@ -203,7 +203,7 @@ impl Subsystem {
         self.check_teardown(now, op.cntlid);
         if let Some(c) = self.conns.get_mut(&op.conn)
             && c.q.blocked
-            && c.q.output_load() <= limit
+            && !c.q.over_limit(limit)
             && c.q.closing.is_none()
         {
             c.q.blocked = false;

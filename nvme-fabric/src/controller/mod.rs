@@ -34,7 +34,8 @@
 //! * Commands: at most SQSIZE + 1 outstanding; one more closes the connection ([`CloseCause::QueueOverflow`]).
 //! * Transfer tags: a pool of queue depth × min(MAXR2T + 1, 1), never searched.
 //! * Write data: R2Ts go out only while the buffers of writes receiving data stay within
-//!   [`SubsystemConfig::output_limit`] (one transfer is always allowed); the rest wait without a buffer.
+//!   [`SubsystemConfig::output_limit`] (one transfer is always allowed); the rest wait without a buffer. No new input
+//!   is read while write buffers (in-capsule writes waiting for the media included) exceed it.
 //! * Output: no new input is read while the transmit queue (the bytes to send and the queue's bookkeeping) plus read
 //!   buffers exceed [`SubsystemConfig::output_limit`]; one command beyond it can be in flight, so a peer that never
 //!   reads holds at most `output_limit` + the largest transfer (MDTS, with its PDU headers) of output, plus
@@ -641,7 +642,7 @@ impl Subsystem {
             if c.q.frozen {
                 return used;
             }
-            if c.q.output_load() > limit {
+            if c.q.over_limit(limit) {
                 c.q.blocked = true;
                 break;
             }
@@ -690,7 +691,7 @@ impl Subsystem {
         if c.q.tx.is_empty() {
             c.q.tx_armed = false;
         }
-        if c.q.blocked && c.q.output_load() <= limit && c.q.closing.is_none() {
+        if c.q.blocked && !c.q.over_limit(limit) && c.q.closing.is_none() {
             c.q.blocked = false;
             self.conn_events.push_back(ConnEvent::Resume(conn));
         }
