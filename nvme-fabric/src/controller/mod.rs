@@ -38,8 +38,9 @@
 //!   is read while write buffers (in-capsule writes waiting for the media included) exceed it.
 //! * Output: no new input is read while the transmit queue (the bytes to send and the queue's bookkeeping) plus read
 //!   buffers exceed [`SubsystemConfig::output_limit`]; one command beyond it can be in flight, so a peer that never
-//!   reads holds at most `output_limit` + the largest transfer (MDTS, with its PDU headers) of output, plus
-//!   `output_limit` of write data and the receive buffer ([`Subsystem::conn_usage`] gives each figure).
+//!   reads holds at most `output_limit` + the largest transfer (MDTS, with its PDU headers) of output (and up to an
+//!   eighth of `output_limit` more when that command grows the queue's item array), plus `output_limit` and one
+//!   transfer of write data and the receive buffer ([`Subsystem::conn_usage`] gives each figure).
 //!
 //! Facts: [`nvme_proto::notes::commands`] §5, §6, §8, §10 and [`nvme_ccr::notes::ccr_cqt`] §8, §11.
 
