@@ -91,6 +91,28 @@ impl fmt::Display for CloseCause {
     }
 }
 
+/// What one connection holds now, from the model's own accounting ([`Subsystem::conn_usage`] and
+/// [`Host::conn_usage`]): the figures the bounds documented on [`Subsystem`] are about.
+///
+/// [`Subsystem::conn_usage`]: crate::controller::Subsystem::conn_usage
+/// [`Host::conn_usage`]: crate::host::Host::conn_usage
+/// [`Subsystem`]: crate::controller::Subsystem
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ConnUsage {
+    /// The transmit queue: the bytes still to send and the queue's own bookkeeping, as backpressure counts it.
+    pub output: usize,
+    /// Controller: reads the media is filling, each counted as what it will hold once queued (data, PDU headers,
+    /// bookkeeping). Host: the read buffers of its outstanding commands.
+    pub reads: usize,
+    /// Controller: write buffers receiving data or waiting for the media. Host: the write data of its outstanding
+    /// commands (shared with the caller).
+    pub writes: usize,
+    /// The receive buffer's allocation (it holds at most one partial PDU), bytes.
+    pub receive: usize,
+    /// Commands outstanding.
+    pub commands: usize,
+}
+
 /// What the runtime is asked to do with a connection (pulled with `poll_conn_event` on the endpoint).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConnEvent {

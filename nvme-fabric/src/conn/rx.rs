@@ -7,7 +7,11 @@
 
 use alloc::vec::Vec;
 
-use nvme_proto::tcp::{CH_LEN, Decoded, Deframer, Params, Pdu, PduError, Role};
+use nvme_proto::tcp::{
+    CH_LEN, CommonHeader, DATA_PDU_HLEN, DIGEST_LEN, DataPdu, Decoded, Deframer, Params, Pdu, PduError, PduFlags,
+    PduType, Role,
+};
+use zerocopy::FromBytes;
 
 use super::tx::SmallPdu;
 
@@ -21,6 +25,8 @@ pub(crate) struct Receiver {
     need: usize,
     /// `buf` holds a PDU already handed out: cleared at the next call.
     taken: bool,
+    /// The PDU-specific header of the partial PDU in `buf` (and its digest) passed the deframer's checks.
+    header_checked: bool,
 }
 
 /// One step of receiving.
@@ -31,16 +37,61 @@ pub(crate) enum RxStep<'a> {
     Pdu { pdu: Pdu<'a>, raw: &'a [u8], consumed: usize },
     /// Everything useful was taken (`consumed` bytes, kept in the buffer); more input is needed.
     Need { consumed: usize },
-    /// A data digest error: the PDU is dropped, the stream goes on; fail command `cccid`.
-    DataDigest { cccid: u16, consumed: usize },
+    /// A data digest error: the PDU's data is dropped, the stream goes on; fail command `cccid`. For an H2CData or
+    /// C2HData PDU, `data` gives its header (which passed every check): the data it stood for is accounted as
+    /// received, so the PDUs that follow stay in sequence.
+    DataDigest { cccid: u16, consumed: usize, data: Option<DamagedData> },
     /// A fatal error: send `term` (if any), then close. Nothing more is decoded.
     Fatal { err: PduError, term: Option<SmallPdu>, consumed: usize },
+}
+
+/// The header of an H2CData or C2HData PDU whose data digest failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DamagedData {
+    /// TTAG (H2CData).
+    pub ttag: u16,
+    /// DATAO.
+    pub datao: u32,
+    /// DATAL.
+    pub datal: u32,
+    /// LAST_PDU.
+    pub last: bool,
+    /// SUCCESS (C2HData).
+    pub success: bool,
+    /// The header as received (copied into a TermReq if the PDU turns out to be out of sequence).
+    pub header: [u8; DATA_PDU_HLEN],
+}
+
+impl DamagedData {
+    /// The header fields of the data PDU at the start of `received`, if it is one.
+    fn read(received: &[u8]) -> Option<DamagedData> {
+        let (h, _) = DataPdu::ref_from_prefix(received).ok()?;
+        if h.ch.pdu_type != PduType::H2C_DATA && h.ch.pdu_type != PduType::C2H_DATA {
+            return None;
+        }
+        let mut header = [0u8; DATA_PDU_HLEN];
+        header.copy_from_slice(&received[..DATA_PDU_HLEN]);
+        Some(DamagedData {
+            ttag: h.ttag.get(),
+            datao: h.datao.get(),
+            datal: h.datal.get(),
+            last: h.ch.flags.contains(PduFlags::LAST_PDU),
+            success: h.ch.flags.contains(PduFlags::SUCCESS),
+            header,
+        })
+    }
 }
 
 impl Receiver {
     /// A receiver for a fresh connection at `role`, refusing PDUs longer than `max_plen`.
     pub(crate) fn new(role: Role, max_plen: u32) -> Self {
-        Receiver { deframer: Deframer::new(role).with_max_plen(max_plen), buf: Vec::new(), need: 0, taken: false }
+        Receiver {
+            deframer: Deframer::new(role).with_max_plen(max_plen),
+            buf: Vec::new(),
+            need: 0,
+            taken: false,
+            header_checked: false,
+        }
     }
 
     /// Installs the negotiated parameters (after the IC exchange).
@@ -66,12 +117,18 @@ impl Receiver {
         if self.taken { 0 } else { self.buf.len() }
     }
 
+    /// Bytes the receive buffer has allocated.
+    pub(crate) fn allocated(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Takes the next step over `input` (the bytes not consumed so far).
     pub(crate) fn next<'a>(&'a mut self, input: &'a [u8]) -> RxStep<'a> {
         if self.taken {
             self.buf.clear();
             self.taken = false;
             self.need = 0;
+            self.header_checked = false;
         }
         let role = self.deframer.role();
         if self.buf.is_empty() {
@@ -79,6 +136,10 @@ impl Receiver {
                 Ok(Decoded::Pdu { pdu, consumed }) => RxStep::Pdu { pdu, raw: &input[..consumed], consumed },
                 Ok(Decoded::Need(n)) => {
                     // The input is shorter than the PDU, whose length (once the header is in) passed the ceiling.
+                    // Allocate the whole PDU at once, and never more (growing by doubling could take twice).
+                    if input.len() >= CH_LEN {
+                        self.buf.reserve_exact(input.len() + n);
+                    }
                     self.buf.extend_from_slice(input);
                     self.need = n;
                     RxStep::Need { consumed: input.len() }
@@ -100,7 +161,10 @@ impl Receiver {
                 Err(err) => Err(err),
             };
             match peek {
-                Ok(Some(n)) => self.need = n,
+                Ok(Some(n)) => {
+                    self.need = n;
+                    self.buf.reserve_exact(n);
+                }
                 Ok(None) => self.need = 0,
                 Err(err) => {
                     self.taken = true;
@@ -114,6 +178,20 @@ impl Receiver {
         take += more;
         self.need -= more;
         if self.need > 0 {
+            // The PDU-specific header is checked as soon as it is in, as when the PDU arrives in one input: an
+            // error found from its header does not wait for the rest of the PDU, whatever the chunking.
+            if !self.header_checked && more > 0 {
+                let header_end = CommonHeader::view(&self.buf).map_or(CH_LEN, |ch| {
+                    usize::from(ch.hlen) + if ch.flags.contains(PduFlags::HDGSTF) { DIGEST_LEN } else { 0 }
+                });
+                if self.buf.len() >= header_end {
+                    self.header_checked = true;
+                }
+                if let Err(err) = self.deframer.decode(&self.buf) {
+                    self.taken = true;
+                    return Self::error(role, err, &self.buf, take);
+                }
+            }
             return RxStep::Need { consumed: take };
         }
         self.taken = true;
@@ -128,7 +206,8 @@ impl Receiver {
     fn error(receiver: Role, err: PduError, received: &[u8], consumed_max: usize) -> RxStep<'static> {
         if let (Some(cccid), Some(len)) = (err.cccid(), err.consumed()) {
             // From the input directly: the PDU's length; from the buffer: what completed it.
-            return RxStep::DataDigest { cccid, consumed: len.min(consumed_max) };
+            let data = DamagedData::read(received);
+            return RxStep::DataDigest { cccid, consumed: len.min(consumed_max), data };
         }
         let term = nvme_proto::tcp::TermReq::for_error(receiver, &err, received).and_then(|t| SmallPdu::term(&t));
         RxStep::Fatal { err, term, consumed: consumed_max }

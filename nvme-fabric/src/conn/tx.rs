@@ -3,8 +3,10 @@
 //! with its data digest computed by nvme-proto's encoder on the way.
 //!
 //! Small PDUs (IC, responses, R2T, TermReq, commands without data) are encoded when queued into an inline array; data
-//! PDUs are described (command, offset, length) and encoded when polled. [`Transmitter::queued`] is the exact
-//! number of bytes still to send, which the controller bounds (backpressure).
+//! PDUs are described (command, offset, length) and encoded when polled. The queue counts the exact number of bytes
+//! still to send; [`Transmitter::held`] adds its own bookkeeping (every slot of its item array, grown by an eighth
+//! at a time and released when it empties), which is what the controller bounds (backpressure): a peer that is
+//! sent only small PDUs must not hold ten times what is counted.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -74,8 +76,10 @@ pub(crate) struct Transmitter {
     queue: VecDeque<TxItem>,
     queued: usize,
     params: Params,
-    /// A TermReq was queued: it is the last PDU, nothing is queued after it.
+    /// Nothing more is queued: a TermReq was queued (it is the last PDU), or the queue was abandoned.
     terminated: bool,
+    /// A TermReq was queued (it stays the last item until sent, and survives [`Transmitter::abandon`]).
+    term_queued: bool,
 }
 
 /// Encoded length of a data PDU of `data_len` bytes of the given kind.
@@ -115,7 +119,13 @@ impl TxItem {
 impl Transmitter {
     /// An empty queue; [`set_params`](Self::set_params) installs the negotiated values after the IC exchange.
     pub(crate) fn new() -> Self {
-        Transmitter { queue: VecDeque::new(), queued: 0, params: Params::default(), terminated: false }
+        Transmitter {
+            queue: VecDeque::new(),
+            queued: 0,
+            params: Params::default(),
+            terminated: false,
+            term_queued: false,
+        }
     }
 
     /// The parameters PDUs are encoded with.
@@ -129,8 +139,24 @@ impl Transmitter {
     }
 
     /// Bytes still to send.
+    #[cfg(test)]
     pub(crate) fn queued(&self) -> usize {
         self.queued
+    }
+
+    /// The memory the queue holds: the bytes still to send (data included) and every slot of its item array.
+    pub(crate) fn held(&self) -> usize {
+        self.queued + self.queue.capacity() * core::mem::size_of::<TxItem>()
+    }
+
+    /// Appends `item`, growing the item array by an eighth at most (at least 8 slots), so that what the array holds
+    /// beyond its items stays small next to what [`held`](Self::held) counts.
+    fn enqueue(&mut self, item: TxItem) {
+        let len = self.queue.len();
+        if len == self.queue.capacity() {
+            self.queue.reserve_exact((len / 8).max(8));
+        }
+        self.queue.push_back(item);
     }
 
     /// Whether nothing is queued.
@@ -145,7 +171,7 @@ impl Transmitter {
         }
         let was_empty = self.queue.is_empty();
         self.queued += item.remaining(&self.params);
-        self.queue.push_back(item);
+        self.enqueue(item);
         was_empty
     }
 
@@ -171,7 +197,7 @@ impl Transmitter {
             Pdu::CapsuleCmd(CapsuleCmd { sqe, data: &[0u8; 1] }).buffer_len(&self.params) - 1 + len
         };
         self.queued += base;
-        self.queue.push_back(TxItem::Capsule { sqe, inline: len as u32 });
+        self.enqueue(TxItem::Capsule { sqe, inline: len as u32 });
         was_empty
     }
 
@@ -180,13 +206,21 @@ impl Transmitter {
         if !self.terminated {
             self.push(TxItem::Small(term));
             self.terminated = true;
+            self.term_queued = true;
         }
     }
 
-    /// Drops everything not sent yet (a failed controller sends nothing more) and refuses further PDUs.
+    /// Drops everything not sent yet (a failed controller sends nothing more) and refuses further PDUs. A queued
+    /// TermReq is kept: the peer still learns why its connection ends.
     pub(crate) fn abandon(&mut self) {
+        let term = if self.term_queued { self.queue.pop_back() } else { None };
         self.queue.clear();
+        self.queue.shrink_to(1);
         self.queued = 0;
+        if let Some(t) = term {
+            self.queued = t.remaining(&self.params);
+            self.queue.push_back(t);
+        }
         self.terminated = true;
     }
 
@@ -300,6 +334,8 @@ impl Transmitter {
         }
         if self.queue.is_empty() {
             self.queued = 0;
+            // Give back what a burst grew (an idle connection holds nothing).
+            self.queue.shrink_to(0);
         }
         Ok(at)
     }
@@ -354,13 +390,29 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_queued_after_a_term_req_and_abandon_drops_everything() {
+    fn nothing_is_queued_after_a_term_req_and_abandon_drops_everything_else() {
+        let small = SmallPdu::ic_req(IcReq { hpda: 0, header_digest: false, data_digest: false, maxr2t: 0 }).unwrap();
         let mut tx = Transmitter::new();
-        let term = SmallPdu::ic_req(IcReq { hpda: 0, header_digest: false, data_digest: false, maxr2t: 0 }).unwrap();
-        tx.push_term(term);
-        assert!(!tx.push(TxItem::Small(term)));
-        assert_eq!(tx.queued(), 128);
+        tx.push(TxItem::C2H { cid: 1, data: vec![1; 1000], sent: 0, seg: 1000 });
         tx.abandon();
         assert_eq!((tx.queued(), tx.is_empty()), (0, true));
+        assert!(!tx.push(TxItem::Small(small)), "nothing is queued after abandon");
+        // A queued TermReq survives abandon: it is what tells the peer why.
+        let mut tx = Transmitter::new();
+        tx.push(TxItem::C2H { cid: 1, data: vec![1; 1000], sent: 0, seg: 1000 });
+        let term = SmallPdu::term(&TermReq {
+            sender: nvme_proto::tcp::Role::Controller,
+            fes: nvme_proto::tcp::Fes::PDU_SEQUENCE_ERROR,
+            fei: 0,
+            data: &[0; 8],
+        })
+        .unwrap();
+        tx.push_term(term);
+        assert!(!tx.push(TxItem::Small(small)));
+        tx.abandon();
+        assert_eq!(tx.queued(), 32);
+        let mut buf = [0u8; 64];
+        assert_eq!(tx.poll(&mut buf, |_| None), Ok(32));
+        assert_eq!(&buf[..32], term.as_bytes());
     }
 }

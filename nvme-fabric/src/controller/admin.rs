@@ -214,8 +214,9 @@ impl Subsystem {
         if !matches!(cmd, AdminCommand::Fabrics(_)) && !flags_ok(sqe) {
             return self.respond(conn, cid, dnr(StatusCode::INVALID_FIELD), 0);
         }
-        if !data.is_empty() {
-            // No admin command served here carries host-to-controller data.
+        if !data.is_empty() && !matches!(cmd, AdminCommand::Fabrics(FabricsCommand::Connect(_))) {
+            // No admin command served here carries host-to-controller data (a Connect, which does, is out of
+            // sequence on a connected queue: answered below, as on an I/O queue).
             return self.respond(conn, cid, dnr(StatusCode::INVALID_FIELD), 0);
         }
         match cmd {

@@ -132,7 +132,7 @@ pub(crate) struct Queue {
     r2t_wait: VecDeque<u16>,
     /// Bytes of write buffers receiving data or waiting for the media.
     pub(crate) write_pinned: usize,
-    /// Bytes of read buffers the media is filling.
+    /// What the reads the media is filling will hold once queued ([`Queue::read_cost`] each).
     pub(crate) read_pinned: usize,
     /// A Transmit event is pending (raised, not yet polled empty).
     pub(crate) tx_armed: bool,
@@ -198,10 +198,26 @@ impl CtrlConn {
             let q = &mut self.q;
             let ev = match self.rx.next(&input[consumed..]) {
                 RxStep::Need { consumed: c } => return (consumed + c, None),
-                RxStep::DataDigest { cccid, consumed: c } => {
+                RxStep::DataDigest { cccid, consumed: c, data } => {
                     consumed += c;
-                    q.data_digest_error(cccid);
-                    None
+                    match data {
+                        // A damaged H2CData: its place in the transfer is taken; the write fails with 0x22 once its
+                        // last PDU is in. Out of sequence, it is as fatal as an undamaged one.
+                        Some(d) => match q.h2c_segment(cccid, d.ttag, d.datao, d.datal, d.last, None) {
+                            Ok(ev) => ev,
+                            Err(err) => {
+                                let t = TermReq::for_error(Role::Controller, &err, &d.header);
+                                if let Some(t) = t.and_then(|t| SmallPdu::term(&t)) {
+                                    q.tx.push_term(t);
+                                }
+                                Some(Input::Close(CloseCause::protocol(&err)))
+                            }
+                        },
+                        None => {
+                            q.data_digest_error(cccid);
+                            None
+                        }
+                    }
                 }
                 RxStep::Fatal { err, term, consumed: c } => {
                     consumed += c;
@@ -295,8 +311,11 @@ impl Queue {
     fn capsule(&mut self, sqe_bytes: [u8; 64], data: &[u8], raw: &[u8]) -> Option<Input> {
         let sqe = Sqe::from_bytes(&sqe_bytes);
         if self.slots.contains_key(&sqe.cid) {
-            // The CID of a command still outstanding: Command ID Conflict (generic SC 0x03).
-            self.respond(sqe.cid, Status::new(StatusCode::COMMAND_ID_CONFLICT).with_dnr(true), 0);
+            // The CID of a command still outstanding: Command ID Conflict (generic SC 0x03). The slot stays the
+            // outstanding command's: it is answered when it completes.
+            let st = Status::new(StatusCode::COMMAND_ID_CONFLICT).with_dnr(true);
+            let cqe = Cqe { sqid: self.sqid(), ..Cqe::new(sqe.cid, st) };
+            self.tx.push_pdu(&Pdu::CapsuleResp(CapsuleResp { cqe: cqe.to_bytes() }));
             return None;
         }
         if self.slots.len() >= usize::from(self.depth) {
@@ -332,25 +351,41 @@ impl Queue {
 
     /// One H2CData PDU (nvme_proto::notes::tcp §8.2 item 4).
     fn h2c(&mut self, d: H2CData<'_>) -> Result<Option<Input>, PduError> {
-        let Some(&cid) = self.xfers.get(&d.ttag) else {
-            return Err(InvalidField::UnknownTtag(d.ttag).into());
+        self.h2c_segment(d.cccid, d.ttag, d.datao, d.data.len() as u32, d.last, Some(d.data))
+    }
+
+    /// One segment of an R2T transfer: `len` bytes at `datao` of command `cccid` under `ttag`; `data` is `None` when
+    /// the PDU's data digest failed (the segment is taken, the write fails with 0x22 once complete).
+    fn h2c_segment(
+        &mut self,
+        cccid: u16,
+        ttag: u16,
+        datao: u32,
+        len: u32,
+        last: bool,
+        data: Option<&[u8]>,
+    ) -> Result<Option<Input>, PduError> {
+        let Some(&cid) = self.xfers.get(&ttag) else {
+            return Err(InvalidField::UnknownTtag(ttag).into());
         };
-        if cid != d.cccid {
-            return Err(InvalidField::UnknownCccid(d.cccid).into());
+        if cid != cccid {
+            return Err(InvalidField::UnknownCccid(cccid).into());
         }
         let Some(Slot::Receiving { buf, received, failed, ttag, .. }) = self.slots.get_mut(&cid) else {
-            return Err(InvalidField::UnknownTtag(d.ttag).into());
+            return Err(InvalidField::UnknownTtag(ttag).into());
         };
-        if d.datao != *received {
-            return Err(PduError::Sequence(SequenceError::DataOffset { expected: *received, received: d.datao }));
+        if datao != *received {
+            return Err(PduError::Sequence(SequenceError::DataOffset { expected: *received, received: datao }));
         }
-        let len = d.data.len() as u32;
-        check_in_window(d.datao, len, 0, buf.len() as u32)?;
+        check_in_window(datao, len, 0, buf.len() as u32)?;
         let at = *received as usize;
-        buf[at..at + d.data.len()].copy_from_slice(d.data);
+        match data {
+            Some(d) => buf[at..at + d.len()].copy_from_slice(d),
+            None => *failed = true,
+        }
         *received += len;
         let complete = *received as usize == buf.len();
-        if d.last != complete {
+        if last != complete {
             return Err(PduError::Sequence(SequenceError::LastPdu));
         }
         if !complete {
@@ -368,13 +403,17 @@ impl Queue {
         Ok(Some(Input::WriteData { cid, slba, data: buf }))
     }
 
-    /// A data digest error on command `cccid`'s PDU: it fails with Transient Transport Error (0x22) and the stream
-    /// goes on (nvme_proto::notes::tcp §5.4). A write mid-transfer is failed once its last H2CData arrives.
+    /// A data digest error on command `cccid`'s CapsuleCmd: it fails with Transient Transport Error (0x22) and the
+    /// stream goes on (nvme_proto::notes::tcp §5.4). (A damaged H2CData is [`Queue::h2c_segment`]'s.)
     fn data_digest_error(&mut self, cccid: u16) {
-        match self.slots.get_mut(&cccid) {
-            Some(Slot::Receiving { failed, .. }) => *failed = true,
-            // A command that holds its slot otherwise: a stray data PDU; nothing to fail.
-            Some(_) => {}
+        match self.slots.get(&cccid) {
+            // The CID of a command still outstanding: the damaged capsule is a CID conflict as well; the command
+            // that holds the slot is not touched.
+            Some(_) => {
+                let st = Status::new(StatusCode::COMMAND_ID_CONFLICT).with_dnr(true);
+                let cqe = Cqe { sqid: self.sqid(), ..Cqe::new(cccid, st) };
+                self.tx.push_pdu(&Pdu::CapsuleResp(CapsuleResp { cqe: cqe.to_bytes() }));
+            }
             // A CapsuleCmd whose in-capsule data was damaged: the command never took a slot.
             None => {
                 let cqe =
@@ -433,9 +472,25 @@ impl Queue {
         }
     }
 
-    /// Bytes of output this connection holds or will send: the transmit queue and the read buffers being filled.
+    /// What a read of `len` bytes holds once its data is queued: the data, the headers of its C2HData PDUs and of
+    /// its CapsuleResp, and their two transmit-queue slots. Counted from the start, so that backpressure sees it
+    /// while the media is still filling the buffer.
+    pub(crate) fn read_cost(&self, len: usize) -> usize {
+        let pdus = len.div_ceil(self.limits.max_data_pdu.max(1)) + 1;
+        len + pdus * PDU_OVERHEAD + 2 * core::mem::size_of::<TxItem>()
+    }
+
+    /// Bytes of output this connection holds or will send: the transmit queue (its bytes and its bookkeeping) and
+    /// the read buffers being filled.
     pub(crate) fn output_load(&self) -> usize {
-        self.tx.queued() + self.read_pinned
+        self.tx.held() + self.read_pinned
+    }
+
+    /// Whether this connection holds more than `limit` (output, or write data): it then reads no new input. R2T
+    /// transfers alone never pass the limit ([`Queue::pump_r2t`]); in-capsule writes waiting for the media can, and
+    /// the media's progress brings them back under it without any input.
+    pub(crate) fn over_limit(&self, limit: usize) -> bool {
+        self.output_load() > limit || self.write_pinned > limit
     }
 
     /// Releases the write budget of a write whose data went to the media (or was dropped).

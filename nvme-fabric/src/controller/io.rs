@@ -117,7 +117,7 @@ impl Subsystem {
         if kind == MediaKind::Read
             && let Some(c) = self.conns.get_mut(&conn)
         {
-            c.q.read_pinned += len;
+            c.q.read_pinned += c.q.read_cost(len);
         }
         let Some(c) = self.ctrls.get_mut(&cntlid) else { return };
         let mut op = MediaOp { cntlid, conn, cid, kind, slba, len, buf, state: MediaState::Ready };
@@ -165,7 +165,10 @@ impl Subsystem {
         if let Some(c) = self.conns.get_mut(&op.conn) {
             match op.kind {
                 MediaKind::Write => c.q.unpin_write(op.len, limit),
-                MediaKind::Read => c.q.read_pinned -= op.len.min(c.q.read_pinned),
+                MediaKind::Read => {
+                    let cost = c.q.read_cost(op.len);
+                    c.q.read_pinned -= cost.min(c.q.read_pinned);
+                }
                 MediaKind::Flush => {}
             }
         }
@@ -200,7 +203,7 @@ impl Subsystem {
         self.check_teardown(now, op.cntlid);
         if let Some(c) = self.conns.get_mut(&op.conn)
             && c.q.blocked
-            && c.q.output_load() <= limit
+            && !c.q.over_limit(limit)
             && c.q.closing.is_none()
         {
             c.q.blocked = false;

@@ -34,10 +34,13 @@
 //! * Commands: at most SQSIZE + 1 outstanding; one more closes the connection ([`CloseCause::QueueOverflow`]).
 //! * Transfer tags: a pool of queue depth × min(MAXR2T + 1, 1), never searched.
 //! * Write data: R2Ts go out only while the buffers of writes receiving data stay within
-//!   [`SubsystemConfig::output_limit`] (one transfer is always allowed); the rest wait without a buffer.
-//! * Output: no new input is read while queued output plus read buffers exceed [`SubsystemConfig::output_limit`];
-//!   one command beyond it can be in flight, so a peer that never reads holds at most `output_limit` + the largest
-//!   transfer (MDTS) of output, plus `output_limit` of write data and the receive buffer.
+//!   [`SubsystemConfig::output_limit`] (one transfer is always allowed); the rest wait without a buffer. No new input
+//!   is read while write buffers (in-capsule writes waiting for the media included) exceed it.
+//! * Output: no new input is read while the transmit queue (the bytes to send and the queue's bookkeeping) plus read
+//!   buffers exceed [`SubsystemConfig::output_limit`]; one command beyond it can be in flight, so a peer that never
+//!   reads holds at most `output_limit` + the largest transfer (MDTS, with its PDU headers) of output (and up to an
+//!   eighth of `output_limit` more when that command grows the queue's item array), plus `output_limit` and one
+//!   transfer of write data and the receive buffer ([`Subsystem::conn_usage`] gives each figure).
 //!
 //! Facts: [`nvme_proto::notes::commands`] §5, §6, §8, §10 and [`nvme_ccr::notes::ccr_cqt`] §8, §11.
 
@@ -59,7 +62,7 @@ use nvme_proto::tcp::{DEFAULT_MAXH2CDATA, maxh2cdata_is_valid};
 pub use conn::R2TS_PER_COMMAND;
 use conn::{ConnLimits, CtrlConn, Input};
 
-use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId};
+use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, ConnUsage};
 
 /// In-capsule data the admin queue (and any Fabrics command) may carry: 8 KiB, the Linux host's
 /// `NVME_TCP_ADMIN_CCSZ` ([`nvme_proto::notes::tcp`] §8.1). A Connect carries exactly 1024 bytes.
@@ -643,7 +646,7 @@ impl Subsystem {
             if c.q.frozen {
                 return used;
             }
-            if c.q.output_load() > limit {
+            if c.q.over_limit(limit) {
                 c.q.blocked = true;
                 break;
             }
@@ -692,7 +695,7 @@ impl Subsystem {
         if c.q.tx.is_empty() {
             c.q.tx_armed = false;
         }
-        if c.q.blocked && c.q.output_load() <= limit && c.q.closing.is_none() {
+        if c.q.blocked && !c.q.over_limit(limit) && c.q.closing.is_none() {
             c.q.blocked = false;
             self.conn_events.push_back(ConnEvent::Resume(conn));
         }
@@ -884,6 +887,18 @@ impl Subsystem {
     /// Connections open (not yet reported closed by the runtime).
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// What connection `conn` holds now (`None` once it is forgotten).
+    pub fn conn_usage(&self, conn: ConnId) -> Option<ConnUsage> {
+        let c = self.conns.get(&conn)?;
+        Some(ConnUsage {
+            output: c.q.tx.held(),
+            reads: c.q.read_pinned,
+            writes: c.q.write_pinned,
+            receive: c.rx.allocated(),
+            commands: c.q.slots.len(),
+        })
     }
 
     /// Media operations not finished (queued, held by a fault, or started).

@@ -149,6 +149,14 @@ impl Assoc {
         core::iter::once(self.admin_conn).chain(self.io.iter().map(|q| q.conn))
     }
 
+    /// The connection `conn`, to look at.
+    pub(crate) fn conn(&self, conn: ConnId) -> Option<&HostConn> {
+        if conn == self.admin_conn {
+            return Some(&self.admin);
+        }
+        self.io.iter().find(|q| q.conn == conn).map(|q| &q.hc)
+    }
+
     /// The connection `conn`.
     pub(crate) fn conn_mut(&mut self, conn: ConnId) -> Option<&mut HostConn> {
         if conn == self.admin_conn {
@@ -455,6 +463,11 @@ impl Assoc {
 
     /// The next deadline: bring-up, CSTS polls, keep alive, command timeouts, IC exchanges.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if self.stage == Stage::Closed {
+            // Nothing is due on a closed association ([`Assoc::handle_timeout`] does nothing): its connections' IC
+            // and command deadlines must not keep the owner's timer at a past instant.
+            return None;
+        }
         let mut t =
             [self.deadline, self.csts_at, self.ka_next, self.admin.q.next_deadline()].into_iter().flatten().min();
         for q in &self.io {
@@ -527,6 +540,23 @@ impl Assoc {
         self.out.push_back(AssocOut::Failed(cause));
     }
 
+    /// Connection `conn` ended for `cause` (the peer closed it, a TermReq came, or it broke the protocol and our
+    /// TermReq is queued): the association fails with that cause. Its other connections close as
+    /// [`CloseCause::Local`]: nothing went wrong on them, and no TermReq is sent there.
+    pub(crate) fn conn_failed(&mut self, conn: ConnId, cause: CloseCause) {
+        if matches!(self.stage, Stage::Closed) {
+            return;
+        }
+        if let Some(hc) = self.conn_mut(conn)
+            && hc.q.closing.is_none()
+        {
+            hc.q.closing = Some(cause);
+            self.closes.push_back((conn, cause));
+        }
+        self.close_all(CloseCause::Local);
+        self.out.push_back(AssocOut::Failed(PathFailure::Closed(cause)));
+    }
+
     fn close_all(&mut self, cause: CloseCause) {
         self.stage = Stage::Closed;
         self.deadline = None;
@@ -595,7 +625,7 @@ impl Assoc {
                     if self.stage == Stage::Disconnecting && conn != self.admin_conn {
                         continue;
                     }
-                    self.fail(PathFailure::Closed(cause));
+                    self.conn_failed(conn, cause);
                     return input.len();
                 }
             }

@@ -14,7 +14,9 @@ use nvme_proto::tcp::{
     C2HData, IcReq, IcResp, InvalidField, Params, Pdu, PduError, R2T, Role, SequenceError, TermReq, check_in_window,
 };
 
-use crate::conn::{BufferTooShort, CloseCause, PDU_OVERHEAD, Receiver, RxStep, SmallPdu, Transmitter, TxItem};
+use crate::conn::{
+    BufferTooShort, CloseCause, ConnUsage, PDU_OVERHEAD, Receiver, RxStep, SmallPdu, Transmitter, TxItem,
+};
 
 /// The data of a command.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -123,6 +125,17 @@ impl HostConn {
         }
     }
 
+    /// What the connection holds now.
+    pub(crate) fn usage(&self) -> ConnUsage {
+        ConnUsage {
+            output: self.q.tx.held(),
+            reads: self.q.cmds.values().map(|c| c.read.len()).sum(),
+            writes: self.q.cmds.values().filter_map(|c| c.write.as_ref()).map(|w| w.len()).sum(),
+            receive: self.rx.allocated(),
+            commands: self.q.cmds.len(),
+        }
+    }
+
     /// Takes input until one event for the owner, or until the input is used up. Returns the bytes consumed and
     /// the event, if any.
     pub(crate) fn read(&mut self, input: &[u8]) -> (usize, Option<HostInput>) {
@@ -135,12 +148,23 @@ impl HostConn {
             let q = &mut self.q;
             let ev = match self.rx.next(&input[consumed..]) {
                 RxStep::Need { consumed: c } => return (consumed + c, None),
-                RxStep::DataDigest { cccid, consumed: c } => {
+                RxStep::DataDigest { cccid, consumed: c, data } => {
                     consumed += c;
-                    if let Some(cmd) = q.cmds.get_mut(&cccid) {
-                        cmd.damaged = true;
+                    match data {
+                        // A damaged C2HData: its place in the read is taken (the PDUs that follow stay in
+                        // sequence) and the command completes with Data Transfer Error.
+                        Some(d) => match q.c2h_segment(cccid, d.datao, d.datal, d.last, d.success, None) {
+                            Ok(ev) => ev,
+                            Err(err) => {
+                                let t = TermReq::for_error(Role::Host, &err, &d.header);
+                                if let Some(t) = t.and_then(|t| SmallPdu::term(&t)) {
+                                    q.tx.push_term(t);
+                                }
+                                Some(HostInput::Close(CloseCause::protocol(&err)))
+                            }
+                        },
+                        None => None,
                     }
-                    None
                 }
                 RxStep::Fatal { err, term, consumed: c } => {
                     consumed += c;
@@ -286,25 +310,42 @@ impl HostQueue {
     }
 
     fn c2h(&mut self, d: C2HData<'_>) -> Result<Option<HostInput>, PduError> {
-        let Some(cmd) = self.cmds.get_mut(&d.cccid) else {
-            return Err(InvalidField::UnknownCccid(d.cccid).into());
+        self.c2h_segment(d.cccid, d.datao, d.data.len() as u32, d.last, d.success, Some(d.data))
+    }
+
+    /// `len` bytes of read data at `datao` for command `cccid`; `data` is `None` when the PDU's data digest failed
+    /// (the command then completes with Data Transfer Error).
+    fn c2h_segment(
+        &mut self,
+        cccid: u16,
+        datao: u32,
+        len: u32,
+        last: bool,
+        success: bool,
+        data: Option<&[u8]>,
+    ) -> Result<Option<HostInput>, PduError> {
+        let Some(cmd) = self.cmds.get_mut(&cccid) else {
+            return Err(InvalidField::UnknownCccid(cccid).into());
         };
-        if d.datao as usize != cmd.received {
-            let e = SequenceError::DataOffset { expected: cmd.received as u32, received: d.datao };
+        if datao as usize != cmd.received {
+            let e = SequenceError::DataOffset { expected: cmd.received as u32, received: datao };
             return Err(PduError::Sequence(e));
         }
-        check_in_window(d.datao, d.data.len() as u32, 0, cmd.read.len() as u32)?;
+        check_in_window(datao, len, 0, cmd.read.len() as u32)?;
         let at = cmd.received;
-        cmd.read[at..at + d.data.len()].copy_from_slice(d.data);
-        cmd.received += d.data.len();
-        if d.last != (cmd.received == cmd.read.len()) {
+        match data {
+            Some(d) => cmd.read[at..at + d.len()].copy_from_slice(d),
+            None => cmd.damaged = true,
+        }
+        cmd.received += len as usize;
+        if last != (cmd.received == cmd.read.len()) {
             return Err(PduError::Sequence(SequenceError::LastPdu));
         }
-        if !d.success {
+        if !success {
             return Ok(None);
         }
         // SUCCESS: no CapsuleResp follows; the completion is synthesised (nvme_proto::notes::tcp §8.3).
-        let cqe = Cqe { sqid: self.qid, ..Cqe::new(d.cccid, Status::SUCCESS) };
+        let cqe = Cqe { sqid: self.qid, ..Cqe::new(cccid, Status::SUCCESS) };
         self.resp(cqe)
     }
 

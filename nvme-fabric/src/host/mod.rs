@@ -53,7 +53,7 @@ pub use assoc::ADMIN_QUEUE_DEPTH;
 use assoc::{Assoc, AssocOut};
 pub use conn::DataOut;
 
-use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, PDU_OVERHEAD};
+use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, ConnUsage, PDU_OVERHEAD};
 
 /// In-capsule data the host puts in an admin or Fabrics capsule at most (the Linux host's `NVME_TCP_ADMIN_CCSZ`).
 pub const ADMIN_IN_CAPSULE: usize = 8192;
@@ -378,7 +378,7 @@ impl Io {
 }
 
 /// A finished command.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IoCompletion {
     /// Which.
     pub id: IoId,
@@ -387,7 +387,7 @@ pub struct IoCompletion {
 }
 
 /// A completed command's CQE and data (read data; empty otherwise).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IoDone {
     /// The completion queue entry.
     pub cqe: Cqe,
@@ -665,6 +665,15 @@ impl Host {
         self.reqs.len()
     }
 
+    /// What connection `conn` holds now (`None` once it is forgotten).
+    pub fn conn_usage(&self, conn: ConnId) -> Option<ConnUsage> {
+        if let Some(hc) = self.closing.get(&conn) {
+            return Some(hc.usage());
+        }
+        let &p = self.conn_path.get(&conn)?;
+        Some(self.paths.get(p)?.assoc.as_ref()?.conn(conn)?.usage())
+    }
+
     /// Events dropped because [`HostConfig::event_capacity`] was reached.
     pub fn dropped_events(&self) -> u64 {
         self.dropped_events
@@ -752,7 +761,7 @@ impl Host {
             if a.stage == assoc::Stage::Disconnecting && conn != a.admin_conn {
                 // An I/O queue we were closing anyway.
             } else {
-                a.fail(PathFailure::Closed(CloseCause::PeerClosed));
+                a.conn_failed(conn, CloseCause::PeerClosed);
                 failed = true;
             }
         }
