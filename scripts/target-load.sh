@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Memory and CPU of `nvme-lab target` (release) under the two hostile loads of nvme-tokio's `target_load` example
+# Memory and CPU of `nvme-lab target` (release) under the two hostile loads of nvme-lab's `target_load` example
 # (BENCHMARKS.md, "Target under hostile load"). Loopback only; the target is killed at the end by its PID.
 #
 # Usage: scripts/target-load.sh [NVME_LAB_BINARY] [PORT]
 #   builds nothing: run `cargo build --release -p nvme-lab` and
-#   `cargo build --release -p nvme-tokio --example target_load` first.
+#   `cargo build --release -p nvme-lab --example target_load` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAB=${1:-target/release/nvme-lab}

@@ -5,10 +5,13 @@
 //! * `run`: one simulated scenario with its timeline; optional SVG latency plot and pcap of the simulated wire.
 //! * `explore`: random fault schedules over many seeds, in parallel, looking for corruption.
 //! * `decode`: NVMe/TCP bytes (hex or pcap) to one JSON line per PDU, through nvme-proto's deframer.
+//! * `target`, `rw-test`, `ccr-check`: nvme-tokio's target, the seed's rw_test and a CCR conformance probe over real
+//!   sockets (`cli`).
 //!
 //! Exit status: 0 success; 1 a finding (a matrix expectation failed, explore found forbidden corruption, decode met
 //! an undecodable PDU, a bad digest or a truncated stream); 2 bad arguments or unreadable input.
 
+mod cli;
 mod decode;
 mod explore;
 mod hex;
@@ -69,11 +72,11 @@ enum Cmd {
     #[command(long_about = DECODE_HELP)]
     Decode(DecodeArgs),
     /// Serve one NVMe/TCP subsystem over real sockets, with CCR and fault injection (fault switches on stdin).
-    Target(nvme_tokio::cli::TargetArgs),
+    Target(cli::TargetArgs),
     /// The seed's rw_test over real sockets, through two or more paths, with a recovery policy.
-    RwTest(nvme_tokio::cli::RwTestArgs),
+    RwTest(cli::RwTestArgs),
     /// Probe a target's Cross-Controller Reset support; pass/fail per check.
-    CcrCheck(nvme_tokio::cli::CcrCheckArgs),
+    CcrCheck(cli::CcrCheckArgs),
 }
 
 const MATRIX_HELP: &str = "Simulate the 64 cells policies {legacy, cqt, ccr, ccr-filter} x workloads {rw_test, read, \
@@ -264,9 +267,9 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run_run(args),
         Cmd::Explore(args) => run_explore(args),
         Cmd::Decode(args) => run_decode(args),
-        Cmd::Target(args) => nvme_tokio::cli::target(args),
-        Cmd::RwTest(args) => nvme_tokio::cli::rw_test(args),
-        Cmd::CcrCheck(args) => nvme_tokio::cli::ccr_check(args),
+        Cmd::Target(args) => cli::target(args),
+        Cmd::RwTest(args) => cli::rw_test(args),
+        Cmd::CcrCheck(args) => cli::ccr_check(args),
     }
 }
 

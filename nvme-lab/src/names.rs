@@ -1,10 +1,60 @@
-//! Command-line names of policies, workloads and faults (clap value enums), mapped to nvme-sim's types.
+//! Command-line names of policies, workloads, faults and digests (clap value enums), mapped to the library types.
 
 use clap::ValueEnum;
+use nvme_ccr::Policy;
 use nvme_sim::{FaultKind, WorkloadKind};
+use nvme_tokio::host::Digests;
 
-/// A host recovery policy: the one `rw-test` takes too.
-pub use nvme_tokio::cli::PolicyArg;
+/// A host recovery policy on the command line (`rw-test`, and the simulator commands).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    /// Retry every outstanding command at once on another path, as hosts do today (unsafe: the baseline).
+    Legacy,
+    /// Time-based recovery only (TP4129): hold until (TBKAS ? 3 : 2) x KATO + CQT after detection (F when CQT = 0).
+    Cqt,
+    /// Cross-Controller Reset through another controller (TP8028), then the time-based hold.
+    Ccr,
+    /// As ccr, and reads are released at detection (they cannot corrupt).
+    CcrFilter,
+}
+
+impl PolicyArg {
+    /// The nvme-ccr policy (the variant of [`Policy::ALL`], named by [`Policy::name`]).
+    pub fn policy(self) -> Policy {
+        match self {
+            PolicyArg::Legacy => Policy::Legacy,
+            PolicyArg::Cqt => Policy::Cqt,
+            PolicyArg::Ccr => Policy::Ccr,
+            PolicyArg::CcrFilter => Policy::CcrFilter { release_admin: false },
+        }
+    }
+}
+
+/// The digests a host asks for in its ICReqs (`rw-test`, `ccr-check`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ValueEnum)]
+pub enum HostDigests {
+    /// None.
+    #[default]
+    None,
+    /// Header digests only.
+    Header,
+    /// Data digests only.
+    Data,
+    /// Both.
+    Both,
+}
+
+impl HostDigests {
+    /// nvme-tokio's value.
+    pub fn digests(self) -> Digests {
+        match self {
+            HostDigests::None => Digests::None,
+            HostDigests::Header => Digests::Header,
+            HostDigests::Data => Digests::Data,
+            HostDigests::Both => Digests::Both,
+        }
+    }
+}
 
 /// An application workload.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,8 +11,8 @@
 //!   Linux host sends, keep-alive expiry, CQT from configuration, Cross-Controller Reset, the `fopcode` / `fail-ccr`
 //!   / `no-ccr` fault switches of ccr-cqt.md §11, every per-connection bound) on a TCP listener with a connection
 //!   cap, its namespace in memory or in a file, and a run-time control line.
-//! * [`rw_test`], [`ccr_check`] and [`cli`]: the seed's rw_test over real sockets, a CCR conformance probe, and
-//!   the three `nvme-lab` subcommands built on them.
+//! * [`rw_test`] and [`ccr_check`]: the seed's rw_test over real sockets and a CCR conformance probe (the
+//!   command line that runs them, with `target`, is nvme-lab's).
 //!
 //! Every PDU is framed, validated and encoded, and every host and target decision made, by nvme-fabric (over
 //! nvme-proto's codecs and nvme-ccr's engine); this crate owns sockets, buffers, timers and tasks, one driver loop
@@ -48,7 +48,6 @@
 
 mod capture;
 pub mod ccr_check;
-pub mod cli;
 mod driver;
 pub mod host;
 pub mod rw_test;

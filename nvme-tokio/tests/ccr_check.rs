@@ -1,13 +1,12 @@
-//! ccr-check against our target: every check passes; with `no-ccr` (set at start or at run time) the verdict is
-//! "not supported", cleanly; with `fail-ccr` the log entry check fails.
+//! ccr-check against our target: every check passes; with `no-ccr` (set at start, then cleared at run time) the
+//! verdict is "not supported", cleanly, then a pass; with `fail-ccr` the log entry check fails. nvme-lab's tests run
+//! the same through its `ccr-check` command.
 
 mod common;
 
 use std::time::Duration;
 
 use nvme_tokio::ccr_check::{self, CcrCheckConfig, Outcome, Verdict};
-use nvme_tokio::cli::{CcrCheckArgs, EXIT_NOT_SUPPORTED, HostArgs, run_ccr_check};
-use nvme_tokio::host::Digests;
 
 fn config(name: &str, addr: std::net::SocketAddr) -> CcrCheckConfig {
     CcrCheckConfig { addrs: vec![addr], host: common::host(name, 2000), wait: Duration::from_secs(5) }
@@ -50,17 +49,12 @@ async fn reports_not_supported_when_ccr_is_disabled() {
     let mut cfg = common::target_config(name);
     cfg.no_ccr = true;
     let target = common::start(cfg).await;
-    let args = CcrCheckArgs {
-        addr: vec![target.local_addr()],
-        wait_ms: 2000,
-        host: HostArgs { nqn: common::nqn(name), kato: 2000, digests: Digests::None, pcap: None },
-    };
-    let mut out = Vec::new();
-    let code = run_ccr_check(&args, &mut out).await;
-    let out = String::from_utf8(out).unwrap();
-    assert_eq!(code, EXIT_NOT_SUPPORTED, "{out}");
-    assert!(out.contains("answered with Invalid Command Opcode, status 0x8002"), "{out}");
-    assert!(out.ends_with("ccr-check verdict: CCR NOT SUPPORTED (2 checks as required, 0 not)\n"), "{out}");
+    let report = ccr_check::run(&config(name, target.local_addr())).await;
+    let text: Vec<String> = report.checks.iter().map(ToString::to_string).collect();
+    assert_eq!(report.verdict, Verdict::NotSupported, "{text:#?}");
+    let count = |o: Outcome| report.checks.iter().filter(|c| c.outcome == o).count();
+    assert_eq!((count(Outcome::Pass), count(Outcome::Fail)), (2, 0), "{text:#?}");
+    assert!(text.iter().any(|t| t.contains("answered with Invalid Command Opcode, status 0x8002")), "{text:#?}");
 
     // The same switch flipped off at run time: CCR works again.
     assert_eq!(target.apply_line("no-ccr off"), Ok("no-ccr off".to_string()));

@@ -39,8 +39,8 @@ use runtime::Runtime;
 /// engine's events). Bounded by [`FabricConfig::event_capacity`]; events that find it full are dropped.
 pub type Events = mpsc::Receiver<HostEvent>;
 
-/// Which digests the host asks for in its ICReqs (a command-line value).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+/// Which digests the host asks for in its ICReqs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Digests {
     /// None.
     #[default]

@@ -1,5 +1,5 @@
-//! The three `nvme-lab` subcommands this crate provides, as clap `Args` structs and run functions that build
-//! their own tokio runtime: `target`, `rw-test` and `ccr-check`.
+//! The three subcommands over real sockets, built on nvme-tokio's library: `target`, `rw-test` and `ccr-check`, as
+//! clap `Args` structs and run functions that build their own tokio runtime.
 //!
 //! Exit status: `target` runs until killed (1 when it cannot start); `rw-test` 0 or 1 exactly as the seed's
 //! program (ccr-cqt.md §10); `ccr-check` 0 pass, 1 a failed check, 3 "CCR not supported"; 2 for bad arguments.
@@ -10,22 +10,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
-use nvme_ccr::{Config, Policy};
+use clap::Args;
+use nvme_ccr::Config;
+use nvme_tokio::Capture;
+use nvme_tokio::ccr_check::{self, CcrCheckConfig, Verdict};
+use nvme_tokio::host::{HostConfig, HostEvent, Multipath};
+use nvme_tokio::rw_test::{self, RwTestParams};
+use nvme_tokio::target::{self, Target, TargetConfig};
 
-use crate::Capture;
-use crate::ccr_check::{self, CcrCheckConfig, Verdict};
-use crate::host::{Digests, HostConfig, HostEvent, Multipath};
-use crate::rw_test::{self, RwTestParams};
-use crate::target::{self, Target, TargetConfig};
+use crate::EXIT_USAGE;
+use crate::names::{HostDigests, PolicyArg};
 
 /// The default subsystem NQN of `target`, `rw-test` and `ccr-check`.
 pub const DEFAULT_NQN: &str = "nqn.2026-01.org.example:nvme-tokio";
 
 /// Exit status of `ccr-check` for a target that answers CCR with Invalid Command Opcode.
 pub const EXIT_NOT_SUPPORTED: u8 = 3;
-/// Exit status for arguments or setup that cannot work.
-pub const EXIT_USAGE: u8 = 2;
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
@@ -154,31 +154,6 @@ pub fn target(args: TargetArgs) -> ExitCode {
     })
 }
 
-/// A host recovery policy on the command line (`rw-test` here, and nvme-lab's simulator commands).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PolicyArg {
-    /// Retry every outstanding command at once on another path, as hosts do today (unsafe: the baseline).
-    Legacy,
-    /// Time-based recovery only (TP4129): hold until (TBKAS ? 3 : 2) x KATO + CQT after detection (F when CQT = 0).
-    Cqt,
-    /// Cross-Controller Reset through another controller (TP8028), then the time-based hold.
-    Ccr,
-    /// As ccr, and reads are released at detection (they cannot corrupt).
-    CcrFilter,
-}
-
-impl PolicyArg {
-    /// The nvme-ccr policy (the variant of [`Policy::ALL`], named by [`Policy::name`]).
-    pub fn policy(self) -> Policy {
-        match self {
-            PolicyArg::Legacy => Policy::Legacy,
-            PolicyArg::Cqt => Policy::Cqt,
-            PolicyArg::Ccr => Policy::Ccr,
-            PolicyArg::CcrFilter => Policy::CcrFilter { release_admin: false },
-        }
-    }
-}
-
 /// Connection options shared by `rw-test` and `ccr-check`.
 #[derive(Args, Clone, Debug)]
 pub struct HostArgs {
@@ -189,8 +164,8 @@ pub struct HostArgs {
     #[arg(long, default_value_t = 5000)]
     pub kato: u64,
     /// Digests to request.
-    #[arg(long, value_enum, default_value_t = Digests::None)]
-    pub digests: Digests,
+    #[arg(long, value_enum, default_value_t = HostDigests::None)]
+    pub digests: HostDigests,
     /// Write every PDU sent and received to this pcap.
     #[arg(long)]
     pub pcap: Option<PathBuf>,
@@ -200,7 +175,7 @@ impl HostArgs {
     fn host_config(&self, name: &str) -> Result<HostConfig, String> {
         let mut h = HostConfig::new(&self.nqn, name);
         h.fabric.kato = Duration::from_millis(self.kato);
-        h.fabric.digests = self.digests.into();
+        h.fabric.digests = self.digests.digests().into();
         h.capture = self.pcap.as_deref().map(Capture::create).transpose().map_err(|e| format!("pcap: {e}"))?;
         Ok(h)
     }
@@ -253,7 +228,7 @@ pub fn rw_test(args: RwTestArgs) -> ExitCode {
     ExitCode::from(code as u8)
 }
 
-/// The body of [`rw_test()`], with the output streams given (for tests).
+/// The body of [`rw_test()`], with the output streams given.
 pub async fn run_rw_test(args: &RwTestArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let mut cfg = match args.host.host_config("rw-test") {
         Ok(h) => h,

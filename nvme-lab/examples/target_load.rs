@@ -2,8 +2,8 @@
 //! that misbehaves the way the controller's bounds are meant to survive, then holds its connections open.
 //!
 //! ```text
-//! cargo run --release -p nvme-tokio --example target_load -- --addr 127.0.0.1:4420 never-reads --queues 16 --reads 128
-//! cargo run --release -p nvme-tokio --example target_load -- --addr 127.0.0.1:4420 write-flood --writes 65537
+//! cargo run --release -p nvme-lab --example target_load -- --addr 127.0.0.1:4420 never-reads --queues 16 --reads 128
+//! cargo run --release -p nvme-lab --example target_load -- --addr 127.0.0.1:4420 write-flood --writes 65537
 //! ```
 //!
 //! * `never-reads`: per I/O queue (SQSIZE 127), `--reads` Reads of `--len` bytes, sent at once; no answer is ever
@@ -25,6 +25,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const HOSTNQN: &str = "nqn.2014-08.org.example:target-load";
+/// `nvme-lab target`'s default subsystem NQN (`DEFAULT_NQN` in nvme-lab's src/cli.rs).
+const DEFAULT_NQN: &str = "nqn.2026-01.org.example:nvme-tokio";
 /// I/O queues per controller (the target's default Number of Queues limit).
 const QUEUES_PER_CONTROLLER: u16 = 16;
 
@@ -34,7 +36,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:4420")]
     addr: SocketAddr,
     /// Its subsystem NQN.
-    #[arg(long, default_value = nvme_tokio::cli::DEFAULT_NQN)]
+    #[arg(long, default_value = DEFAULT_NQN)]
     nqn: String,
     /// How long to hold the connections open after sending, seconds.
     #[arg(long, default_value_t = 10)]
