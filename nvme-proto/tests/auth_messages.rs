@@ -463,9 +463,12 @@ proptest! {
                                                              prop::collection::vec(any::<u8>(), 0..=30),
                                                              prop::collection::vec(any::<u8>(), 0..=30)), 0..6)) {
         let hashes: Vec<Vec<HashId>> = lists.iter().map(|(_, h, _)| h.iter().copied().map(HashId).collect()).collect();
-        let groups: Vec<Vec<DhGroupId>> = lists.iter().map(|(_, _, g)| g.iter().copied().map(DhGroupId).collect()).collect();
+        let groups: Vec<Vec<DhGroupId>> =
+            lists.iter().map(|(_, _, g)| g.iter().copied().map(DhGroupId).collect()).collect();
         let views: Vec<ProtocolDescriptorView> = lists.iter().zip(hashes.iter().zip(&groups))
-            .map(|((id, _, _), (h, g))| ProtocolDescriptor { auth_id: AuthProtocolId(*id), hash_ids: h, dh_groups: g }.to_view().unwrap())
+            .map(|((id, _, _), (h, g))| {
+                ProtocolDescriptor { auth_id: AuthProtocolId(*id), hash_ids: h, dh_groups: g }.to_view().unwrap()
+            })
             .collect();
         let m = Negotiate { t_id, sc_c: SecureChannel(sc_c), descriptors: &views };
         let mut buf = vec![0u8; m.buffer_len()];
@@ -508,7 +511,8 @@ proptest! {
         let n = s.emit(&mut buf).unwrap();
         let text = std::str::from_utf8(&buf[..n]).unwrap();
         prop_assert_eq!(&text[..10], format!("DHHC-1:0{transform}:"));
-        prop_assert_eq!(&text[10..n - 1], base64(&[&bytes[..len], &dhchap_crc32(&bytes[..len]).to_le_bytes()[..]].concat()));
+        let raw = [&bytes[..len], &dhchap_crc32(&bytes[..len]).to_le_bytes()[..]].concat();
+        prop_assert_eq!(&text[10..n - 1], base64(&raw));
         let back = DhchapSecret::parse(text).unwrap();
         prop_assert_eq!((back.transform(), back.secret()), (s.transform(), s.secret()));
     }

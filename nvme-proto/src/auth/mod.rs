@@ -22,8 +22,8 @@
 //! use nvme_proto::auth::{AuthMessage, Challenge, DhGroupId, HashId};
 //!
 //! let c1 = [0x5A; 32];
-//! let challenge =
-//!     Challenge { t_id: 1, hash_id: HashId::SHA_256, dh_group: DhGroupId::NULL, seqnum: 7, challenge: &c1, dh_value: &[] };
+//! let (hash_id, dh_group) = (HashId::SHA_256, DhGroupId::NULL);
+//! let challenge = Challenge { t_id: 1, hash_id, dh_group, seqnum: 7, challenge: &c1, dh_value: &[] };
 //! let mut buf = [0u8; 4096]; // what a Linux host reads: the message, then zeros
 //! assert_eq!(challenge.emit(&mut buf), Ok(48));
 //! assert_eq!(AuthMessage::parse(&buf), Ok(AuthMessage::Challenge(challenge)));
