@@ -1,4 +1,4 @@
-//! The RFC 7919 finite-field groups ffdhe2048 … ffdhe8192 ([spec-notes/auth.md §3]): safe primes p with generator 2,
+//! The RFC 7919 finite-field groups ffdhe2048 … ffdhe8192 (spec-notes/auth.md §2.3): safe primes p with generator 2,
 //! written as big-endian hex.
 //!
 //! Each prime is p = 2^b − 2^(b−64) + (⌊2^(b−130) · e⌋ + X) · 2^64 − 1 (RFC 7919 appendix A); the digits below were

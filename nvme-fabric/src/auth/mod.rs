@@ -93,8 +93,8 @@ pub use key::{TRANSFORM_SUFFIX, transform_key};
 pub use response::{CONTROLLER_LABEL, HOST_LABEL, Transaction};
 
 /// How long each step of an exchange may take by default: from one message to the next (our choice; Linux's host
-/// bounds each Authentication command by its admin timeout, 60 s by default, and nvmet resets a stalled transaction
-/// after KATO, 120 s when KATO is 0; spec-notes/auth.md §4).
+/// bounds each Authentication command by the queue's ordinary command timeout, and nvmet resets a stalled transaction
+/// after KATO, 120 s when KATO is 0; spec-notes/auth.md §3.3).
 pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The allocation length of the host's Authentication Receive commands: 4096 bytes, as the Linux host.
