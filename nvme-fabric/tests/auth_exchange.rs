@@ -436,6 +436,9 @@ fn controller_refuses_negotiates_with_the_right_explanation() {
         let mut ctrl = ControllerExchange::new(T0, auth(), ctrl_nonces(1));
         assert_eq!(ctrl.handle_send(T0, &bytes), SendOutcome::Failed(AuthFailure::Rejected(explanation)));
         assert!(!ctrl.is_authenticated());
+        // Another Send before the Failure1 is fetched: the first refusal stands.
+        let other = emit(AuthMessage::Success2(Success2 { t_id: 1 }));
+        assert_eq!(ctrl.handle_send(T0, &other), SendOutcome::Failed(AuthFailure::Rejected(explanation)));
         let f = failure1(&mut ctrl);
         assert_eq!((f.t_id, f.reason, f.explanation), (0x42, FailureReason::AUTHENTICATION_FAILURE, explanation));
         assert_eq!(ctrl.outcome(), Some(Err(AuthFailure::Rejected(explanation))));
@@ -542,6 +545,9 @@ fn controller_takes_failure2_and_wrong_success2() {
         explanation: FailureExplanation::HASH_NOT_USABLE,
     };
     assert_eq!(ctrl.handle_send(T0, &f2), SendOutcome::Failed(want));
+    assert_eq!(ctrl.outcome(), Some(Err(want)));
+    // A Receive now is out of step: Failure1 0x07, and the outcome stays the host's failure.
+    assert_eq!(failure1(&mut ctrl).explanation, FailureExplanation::INCORRECT_PROTOCOL_MESSAGE);
     assert_eq!(ctrl.outcome(), Some(Err(want)));
     // A bidirectional exchange whose Success2 carries another T_ID.
     let (h, c) = auths(true, DhGroupId::NULL);

@@ -239,6 +239,10 @@ impl ControllerExchange {
         if let State::Done(Err(e)) = self.state {
             return SendOutcome::Failed(e);
         }
+        if let State::FailurePending(e) = self.state {
+            // Already refused: the first refusal stands.
+            return SendOutcome::Failed(AuthFailure::Rejected(e));
+        }
         if self.state == State::AwaitNegotiate {
             // No transaction yet: the Failure1 answering this message echoes its T_ID, if it has one.
             if let Ok(h) = AuthHeaderView::ref_from_buf(data) {
@@ -262,7 +266,8 @@ impl ControllerExchange {
 
     /// Writes the answer to an Authentication Receive of AL = `buf.len()` bytes; returns how many bytes to send
     /// (all AL bytes, the message followed by zeros, per [`RECEIVE_PADS_TO_AL`]). A Receive out of step gets
-    /// AUTH_Failure1 0x07 and ends the exchange. An AL below the message's length gives
+    /// AUTH_Failure1 0x07 and ends the exchange (an authenticated queue loses its authentication, as with nvmet);
+    /// after a failure every Receive gets the Failure1 again. An AL below the message's length gives
     /// [`ReceiveError::AllocationTooShort`] and changes nothing.
     pub fn poll_receive(&mut self, now: Instant, buf: &mut [u8]) -> Result<usize, ReceiveError> {
         if matches!(self.state, State::ChallengePending | State::Success1Pending) && self.chosen.is_none() {
@@ -275,8 +280,14 @@ impl ControllerExchange {
                 let (len, bidirectional) = self.emit_success1(buf)?;
                 (len, if bidirectional { State::AwaitSuccess2 } else { State::Done(Ok(self.authenticated())) })
             }
-            State::FailurePending(e) | State::Done(Err(AuthFailure::Rejected(e))) => {
-                (self.emit_failure1(buf, e)?, State::Done(Err(AuthFailure::Rejected(e))))
+            State::FailurePending(e) => (self.emit_failure1(buf, e)?, State::Done(Err(AuthFailure::Rejected(e)))),
+            // Over and failed: the Failure1 again (or 0x07), the outcome unchanged.
+            State::Done(Err(failure)) => {
+                let e = match failure {
+                    AuthFailure::Rejected(e) => e,
+                    _ => FailureExplanation::INCORRECT_PROTOCOL_MESSAGE,
+                };
+                (self.emit_failure1(buf, e)?, State::Done(Err(failure)))
             }
             _ => {
                 let e = FailureExplanation::INCORRECT_PROTOCOL_MESSAGE;
