@@ -9,6 +9,10 @@
 //!
 //! Input layout of the TCP targets: [`SETUP_LEN`] bytes read by [`Setup::split`], then the stream (or PDU).
 
+use nvme_proto::auth::{
+    AuthError, AuthMessage, AuthMsgId, AuthType, Challenge, DhchapSecret, Failure1, Failure2, FailureExplanation,
+    Negotiate, Reply, SecretError, Success1, Success2,
+};
 use nvme_proto::cmd::{
     AdminOpcode, AnaGroupDescriptor, AnaLogPage, AsyncEvent, Cap, Cc, CcrLogPage, CcrResult, Ccrl, CmdError, Command,
     CommandContext, ConnectData, ConnectInvalidParameters, ConnectResponse, Cqe, Cqt, Csts, DISCOVERY_RECORD_LEN,
@@ -683,5 +687,87 @@ fn ana_log(data: &[u8]) {
         let mut out = vec![0u8; used];
         assert_eq!(d.emit(&mut out), Ok(used));
         assert_eq!(AnaGroupDescriptor::parse(&out), Ok((d, used)));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// auth_messages
+
+/// `auth_messages`: the input read as an authentication message (by [`AuthMessage::parse`] and by each typed
+/// parser) and, when it is UTF-8, as a `DHHC-1` secret text.
+///
+/// Checks: the typed parser of the message's identifier agrees with `AuthMessage::parse` and the six others refuse
+/// it as a wrong message; the message re-encodes into exactly `buffer_len` bytes (one byte less is
+/// `BufferTooShort` with that length), the encoding parses to a message that re-encodes to the same bytes, with the
+/// same identifier and T_ID; an error's failure explanation is 0x07 exactly for a wrong message. A secret that
+/// parses is 32, 48 or 64 bytes and re-encodes to the input (with its final colon); a CRC error names a stored CRC
+/// that differs from the computed one.
+pub fn auth_messages(data: &[u8]) {
+    auth_message(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        dhchap_secret(text);
+    }
+}
+
+fn auth_message(data: &[u8]) {
+    let typed: [Result<AuthMsgId, AuthError>; 7] = [
+        Negotiate::parse(data).map(|_| AuthMsgId::NEGOTIATE),
+        Challenge::parse(data).map(|_| AuthMsgId::CHALLENGE),
+        Reply::parse(data).map(|_| AuthMsgId::REPLY),
+        Success1::parse(data).map(|_| AuthMsgId::SUCCESS1),
+        Success2::parse(data).map(|_| AuthMsgId::SUCCESS2),
+        Failure1::parse(data).map(|_| AuthMsgId::FAILURE1),
+        Failure2::parse(data).map(|_| AuthMsgId::FAILURE2),
+    ];
+    let message = match AuthMessage::parse(data) {
+        Ok(m) => m,
+        Err(e) => {
+            let wrong = matches!(e, AuthError::WrongMessage { .. });
+            assert_eq!(e.explanation() == FailureExplanation::INCORRECT_PROTOCOL_MESSAGE, wrong, "{e:?}");
+            assert!(typed.iter().all(Result::is_err), "a typed parser accepted what AuthMessage refused ({e:?})");
+            if let (Some(&t), Some(&i)) = (data.first(), data.get(1)) {
+                let known = AuthMsgId(i).auth_type() == Some(AuthType(t));
+                assert_eq!(!known, wrong, "unknown pairs, and only they, are wrong messages at this level: {e:?}");
+            }
+            return;
+        }
+    };
+    for r in &typed {
+        match r {
+            Ok(id) => assert_eq!(*id, message.id(), "two parsers accepted the same bytes"),
+            Err(e) => assert!(matches!(e, AuthError::WrongMessage { .. }), "{e:?} for a {:?}", message.id()),
+        }
+    }
+    assert_eq!(typed.iter().filter(|r| r.is_ok()).count(), 1);
+    let len = message.buffer_len();
+    let mut out = vec![0xA5u8; len];
+    assert_eq!(message.emit(&mut out), Ok(len));
+    if len > 0 {
+        assert_eq!(message.emit(&mut out.clone()[..len - 1]), Err(AuthError::BufferTooShort { needed: len }));
+    }
+    let again = AuthMessage::parse(&out).expect("our own encoding parses");
+    assert_eq!((again.id(), again.t_id()), (message.id(), message.t_id()));
+    let mut out2 = vec![0u8; again.buffer_len()];
+    assert_eq!(again.emit(&mut out2), Ok(len));
+    assert_eq!(out, out2, "the encoding is not stable");
+    // Only a Success1 without R2 may encode longer than what was parsed (its R2 field is always sent).
+    if !matches!(message, AuthMessage::Success1(Success1 { response: None, .. })) {
+        assert!(len <= data.len(), "encoded {len} bytes from {}", data.len());
+    }
+}
+
+fn dhchap_secret(text: &str) {
+    match DhchapSecret::parse(text) {
+        Ok(secret) => {
+            assert!(DhchapSecret::LENGTHS.contains(&secret.secret().len()));
+            let mut buf = [0u8; DhchapSecret::MAX_TEXT_LEN];
+            let n = secret.emit(&mut buf).expect("fits");
+            let canonical = if text.ends_with(':') { text.to_string() } else { format!("{text}:") };
+            assert_eq!(std::str::from_utf8(&buf[..n]), Ok(canonical.as_str()));
+            assert_eq!(format!("{secret:?}"), format!("DHHC-1:{:02}:<redacted>", secret.transform().0));
+        }
+        Err(SecretError::Crc { stored, computed }) => assert_ne!(stored, computed),
+        Err(SecretError::UnknownTransform(t)) => assert!(t > 3),
+        Err(_) => {}
     }
 }

@@ -10,10 +10,13 @@
 //!   and **Cross-Controller Reset**, NVMe Base 2.3 / TP8028), NVM I/O (Read, Write, Flush), Identify Controller with
 //!   CQT (TP4129), CIU, CIRN, CCRL and the ANA fields, and the CCR, Lost Host Communication, Discovery and Asymmetric
 //!   Namespace Access log pages.
+//! * [`auth`]: in-band authentication (DH-HMAC-CHAP, TP 8006): the seven messages the Authentication Send/Receive
+//!   commands carry, their hash, DH group and failure identifiers, and the `DHHC-1:NN:<base64>:` secret text with its
+//!   CRC-32 (the computations and the exchange are nvme-fabric's).
 //! * [`crc`]: CRC-32C, the digest algorithm.
 //! * [`notes`]: the facts behind the code, in our words, with the public source of each (specification by name and
 //!   section or figure, technical proposals, Linux, SPDK, FreeBSD, libnvme, Wireshark): [`notes::tcp`],
-//!   [`notes::commands`], [`notes::ccr_cqt`], [`notes::vectors`]. Doc comments cite them by section ("notes::tcp
+//!   [`notes::commands`], [`notes::ccr_cqt`], [`notes::auth`], [`notes::vectors`]. Doc comments cite them by section ("notes::tcp
 //!   §9.1").
 //!
 //! Every wire structure has two layers, as in smoltcp: a view (a zerocopy cast over caller bytes, checked once so
@@ -43,6 +46,9 @@
 //! * [`tcp::DATA_DIGEST_ZERO_PADS`] (`false`): a data digest covers exactly the data bytes, not zero-padded to a
 //!   dword (Linux, FreeBSD and Wireshark do so; SPDK pads).
 //! * [`tcp::PAD_BYTE`] (0): the PAD bytes we send; received PAD is never checked (no digest covers it).
+//! * [`cmd::SPSP0_DHCHAP`] and [`cmd::SPSP1_DHCHAP`] (0x01): SPSP0/SPSP1 of the DH-HMAC-CHAP Authentication
+//!   commands, what every implementation sends; their meaning in the specification was not seen
+//!   ([`notes::auth`] §7).
 //! * [`tcp::FEI_RESERVED`] (0) and [`tcp::FEI_HEADER_DIGEST_IS_RECEIVED_DIGEST`] (`true`): the FEI sent with FES
 //!   0x02/0x04/0x05, and the received header digest as the FEI of FES 0x03. Both were best guesses; a later
 //!   cross-check found them in the NVMe/TCP 1.0 figures 22 and 23.
@@ -77,6 +83,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod auth;
 pub mod cmd;
 pub mod crc;
 pub mod notes;

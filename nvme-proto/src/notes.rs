@@ -9,6 +9,7 @@
 //! * [`tcp`]: the NVMe/TCP transport: PDU layouts, digests, padding, termination requests, receive-side checks.
 //! * [`commands`]: queue entries, status, SGLs, Fabrics, admin and I/O commands, Identify data structures.
 //! * [`ccr_cqt`]: Cross-Controller Reset (TP8028) and CQT (TP4129) on the wire.
+//! * [`auth`]: in-band authentication (DH-HMAC-CHAP): the messages, identifiers and the DHHC-1 secret text.
 //! * [`vectors`]: the exact byte vectors the tests check, and where each comes from.
 
 #[doc = include_str!("../notes/tcp.md")]
@@ -19,6 +20,9 @@ pub mod commands {}
 
 #[doc = include_str!("../notes/ccr_cqt.md")]
 pub mod ccr_cqt {}
+
+#[doc = include_str!("../notes/auth.md")]
+pub mod auth {}
 
 #[doc = include_str!("../notes/vectors.md")]
 pub mod vectors {}

@@ -1,4 +1,5 @@
-//! Zero heap allocations per PDU decoded and per PDU encoded, counted by a global allocator.
+//! Zero heap allocations per PDU decoded and per PDU encoded (and per queue entry, log page, authentication message
+//! and DHHC-1 secret), counted by a global allocator.
 //!
 //! The counting allocator comes from the `allocation-counter` crate (a dev-dependency): it installs itself as the
 //! global allocator of this test binary and counts per thread, so neither the test harness's other threads nor
@@ -12,6 +13,10 @@
 use std::hint::black_box;
 
 use allocation_counter::measure;
+use nvme_proto::auth::{
+    AuthMessage, Challenge, DhGroupId, DhchapSecret, Failure1, Failure2, FailureExplanation, HashId, Negotiate,
+    ProtocolDescriptor, Reply, SecureChannel, Success1, Success2,
+};
 use nvme_proto::cmd::{
     AddressFamily, AdminCommand, AnaGroupDescriptor, AnaLogPage, AnaState, CcrLogEntry, CcrLogPage, Ccrs, Command, Cqe,
     CrossControllerReset, DiscoveryLogEntry, DiscoveryLogPage, IdentifyController, KeepAlive, NsidList, QueueKind, Sqe,
@@ -207,6 +212,52 @@ fn discovery_and_ana_pages_allocate_nothing() {
     });
     assert_eq!(info.count_total, 0, "Discovery or ANA pages allocated: {info:?}");
     assert_eq!(counted, (4, (1..=64).sum(), 2));
+}
+
+#[test]
+fn authentication_messages_and_secrets_allocate_nothing() {
+    let descriptor = ProtocolDescriptor::dh_hmac_chap(&HashId::ALL, &DhGroupId::ALL).to_view().expect("a descriptor");
+    let negotiate = Negotiate { t_id: 3, sc_c: SecureChannel::NONE, descriptors: std::slice::from_ref(&descriptor) };
+    let (c1, dhv) = ([0x11u8; 64], vec![0x22u8; 1024]);
+    let challenge = Challenge {
+        t_id: 3,
+        hash_id: HashId::SHA_512,
+        dh_group: DhGroupId::FFDHE8192,
+        seqnum: 9,
+        challenge: &c1,
+        dh_value: &dhv,
+    };
+    let reply = Reply { t_id: 3, seqnum: 10, response: &c1, challenge: Some(&c1), dh_value: &dhv };
+    let messages = [
+        AuthMessage::Negotiate(negotiate),
+        AuthMessage::Challenge(challenge),
+        AuthMessage::Reply(reply),
+        AuthMessage::Success1(Success1 { t_id: 3, hl: 64, response: Some(&c1) }),
+        AuthMessage::Success2(Success2 { t_id: 3 }),
+        AuthMessage::Failure1(Failure1::new(3, FailureExplanation::FAILED)),
+        AuthMessage::Failure2(Failure2::new(3, FailureExplanation::INCORRECT_PAYLOAD)),
+    ];
+    let text = "DHHC-1:00:ia6zGodOr4SEG0Zzaw398rpY0wqipUWj4jWjUh4HWUz6aQ2n:";
+    let mut out = vec![0u8; 4096];
+    let mut text_out = [0u8; DhchapSecret::MAX_TEXT_LEN];
+    for message in &messages {
+        let mut parsed = None;
+        let info = measure(|| {
+            let n = message.emit(&mut out).expect("encodes");
+            parsed = Some(AuthMessage::parse(&out[..n]) == Ok(*message));
+            black_box(AuthMessage::parse(&out[..n - 1]).err()); // a short message: the error says what it needs
+        });
+        assert_eq!(info.count_total, 0, "{:?} allocated: {info:?}", message.id().name());
+        assert_eq!(parsed, Some(true));
+    }
+    let mut written = None;
+    let info = measure(|| {
+        let secret = DhchapSecret::parse(text).expect("a secret");
+        written = Some(secret.emit(&mut text_out));
+        black_box(DhchapSecret::parse(&text[..40]).err());
+    });
+    assert_eq!(info.count_total, 0, "DHHC-1 secrets allocated: {info:?}");
+    assert_eq!(written, Some(Ok(text.len())));
 }
 
 /// The Keep Alive SQE of nvme_proto::notes::vectors §2.3.

@@ -4,9 +4,9 @@
 use core::time::Duration;
 
 use nvme_proto::cmd::{
-    AuthMessageHeader, Authentication, Cap, Cc, CmdError, Connect, ConnectData, ConnectInvalidParameters,
-    ConnectResponse, Csts, Disconnect, FabricsCommand, FabricsType, NSSR_RESET, ParameterLocation, PropertyGet,
-    PropertyOffset, PropertySet, PropertySize, SECP_NVME_AUTH, SglDescriptor, Sqe, Vs, auth_id,
+    Authentication, Cap, Cc, CmdError, Connect, ConnectData, ConnectInvalidParameters, ConnectResponse, Csts,
+    Disconnect, FabricsCommand, FabricsType, NSSR_RESET, ParameterLocation, PropertyGet, PropertyOffset, PropertySet,
+    PropertySize, SECP_NVME_AUTH, SglDescriptor, Sqe, Vs,
 };
 use proptest::prelude::*;
 
@@ -165,9 +165,26 @@ fn disconnect_and_auth_offsets() {
     assert_eq!(r.fctype(), 0x06);
     assert!(r.dptr.is_transport_data());
     assert_eq!(FabricsCommand::parse(&r), Ok(FabricsCommand::Authentication(recv)));
-    let header = AuthMessageHeader::parse(&[0x01, auth_id::CHALLENGE, 0, 0]).unwrap();
-    assert_eq!((header.auth_type, header.auth_id), (1, 0x01));
-    assert_eq!(AuthMessageHeader::parse(&[1]), Err(CmdError::BufferTooShort { needed: 2 }));
+}
+
+/// The DH-HMAC-CHAP commands as the Linux host sends them (nvme_proto::notes::auth §1): SECP 0xE9, SPSP0 = SPSP1 =
+/// 0x01; a Negotiate of 72 bytes, then a Receive of AL 4096. Linux nvmet's checks, in its order.
+#[test]
+fn dhchap_send_and_receive_sqes() {
+    let b = Authentication::dhchap_send(72).to_sqe(7).to_bytes();
+    assert_eq!(&b[0..5], &[0x7F, 0x40, 7, 0, 0x05]);
+    assert_eq!(&b[40..48], &[0x00, 0x01, 0x01, 0xE9, 72, 0, 0, 0]);
+    let r = Authentication::dhchap_receive(4096).to_sqe(8).to_bytes();
+    assert_eq!(r[4], 0x06);
+    assert_eq!(&r[40..48], &[0x00, 0x01, 0x01, 0xE9, 0x00, 0x10, 0, 0]);
+    assert_eq!(Authentication::from_sqe(&Sqe::from_bytes(&r)), Ok(Authentication::dhchap_receive(4096)));
+    assert_eq!(Authentication::dhchap_send(72).check_dhchap(), Ok(()));
+    let ok = Authentication::dhchap_receive(4096);
+    let bad = |a: Authentication| a.check_dhchap();
+    assert_eq!(bad(Authentication { secp: 0xEA, spsp0: 0, ..ok }), Err(CmdError::InvalidField { offset: 43 }));
+    assert_eq!(bad(Authentication { spsp0: 0, spsp1: 0, ..ok }), Err(CmdError::InvalidField { offset: 41 }));
+    assert_eq!(bad(Authentication { spsp1: 2, length: 0, ..ok }), Err(CmdError::InvalidField { offset: 42 }));
+    assert_eq!(bad(Authentication { length: 0, ..ok }), Err(CmdError::InvalidField { offset: 44 }));
 }
 
 #[test]

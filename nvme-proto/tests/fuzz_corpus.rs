@@ -28,12 +28,13 @@ use nvme_proto::tcp::{C2HData, CapsuleCmd, CapsuleResp, Fes, H2CData, IcReq, IcR
 use replay::Harness;
 
 /// The nvme-proto targets and their harnesses.
-const TARGETS: [(&str, Harness); 5] = [
+const TARGETS: [(&str, Harness); 6] = [
     ("tcp_deframer", harness::tcp_deframer),
     ("tcp_deframer_digests", harness::tcp_deframer_digests),
     ("tcp_pdu_roundtrip", harness::tcp_pdu_roundtrip),
     ("cmd_queue_entries", harness::cmd_queue_entries),
     ("cmd_identify_log", harness::cmd_identify_log),
+    ("auth_messages", harness::auth_messages),
 ];
 
 #[test]
@@ -212,7 +213,54 @@ fn seeds() -> Vec<Seed> {
     tcp_seeds(&mut s);
     cmd_seeds(&mut s);
     identify_log_seeds(&mut s);
+    auth_seeds(&mut s);
     s
+}
+
+/// The authentication messages of nvme_proto::notes::vectors §6.1 (Linux's Negotiate, a Challenge and a Reply with
+/// an ffdhe2048 value, Success1 without R2 followed by the zeros a Linux target pads with, a Failure1), and DHHC-1
+/// texts of §6.2 (the specification's example, nvme-cli's SHA-512 key, the bad-CRC key).
+fn auth_seeds(s: &mut Vec<Seed>) {
+    use nvme_proto::auth::{
+        AuthMessage, Challenge, DhGroupId, Failure1, FailureExplanation, HashId, Negotiate, ProtocolDescriptor, Reply,
+        SecureChannel, Success1,
+    };
+    let emit = |m: AuthMessage<'_>, pad_to: usize| {
+        let mut v = vec![0u8; m.buffer_len().max(pad_to)];
+        m.emit(&mut v).expect("encodes");
+        v
+    };
+    let d = ProtocolDescriptor::dh_hmac_chap(&HashId::ALL, &DhGroupId::ALL).to_view().expect("descriptor");
+    let negotiate = Negotiate { t_id: 0, sc_c: SecureChannel::NONE, descriptors: std::slice::from_ref(&d) };
+    s.push(("auth_messages", "negotiate_linux", emit(AuthMessage::Negotiate(negotiate), 0)));
+    let c1: Vec<u8> = (0..48).map(|i| 0xC0 + i).collect();
+    let dhv: Vec<u8> = (0..=255).collect();
+    let challenge = Challenge {
+        t_id: 0x1234,
+        hash_id: HashId::SHA_384,
+        dh_group: DhGroupId::FFDHE2048,
+        seqnum: 0xA1B2_C3D4,
+        challenge: &c1,
+        dh_value: &dhv,
+    };
+    s.push(("auth_messages", "challenge_ffdhe2048", emit(AuthMessage::Challenge(challenge), 0)));
+    let r1: Vec<u8> = (0..64).map(|i| 0x40 + i).collect();
+    let reply = Reply { t_id: 0x0203, seqnum: 5, response: &r1, challenge: Some(&r1), dh_value: &dhv };
+    s.push(("auth_messages", "reply_bidirectional_ffdhe2048", emit(AuthMessage::Reply(reply), 0)));
+    let success1 = Success1 { t_id: 9, hl: 48, response: None };
+    s.push(("auth_messages", "success1_padded_like_nvmet", emit(AuthMessage::Success1(success1), 4096)));
+    let failure1 = Failure1::new(1, FailureExplanation::INCORRECT_PAYLOAD);
+    s.push(("auth_messages", "failure1", emit(AuthMessage::Failure1(failure1), 0)));
+    for (name, text) in [
+        ("secret_spec_example", "DHHC-1:00:ia6zGodOr4SEG0Zzaw398rpY0wqipUWj4jWjUh4HWUz6aQ2n:"),
+        (
+            "secret_nvme_cli_sha512",
+            "DHHC-1:03:dBQ3FCKaxRfO4HzC0dPkFw8kEmShHdXuPdht+ymObAtj8RkgGvitD0kHQ/sW9bNPF6xB6KMELsiTrd+9OVHLkNx2e3k=:",
+        ),
+        ("secret_bad_crc", "DHHC-1:00:Jc/My1o0qtLCWRp+sHhAVafdfaS7YQOMYhk9zSmlatobqB8C:"),
+    ] {
+        s.push(("auth_messages", name, text.as_bytes().to_vec()));
+    }
 }
 
 fn tcp_seeds(s: &mut Vec<Seed>) {

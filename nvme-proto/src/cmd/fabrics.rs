@@ -633,47 +633,15 @@ impl Disconnect {
 
 /// SECP value of NVMe in-band authentication (DH-HMAC-CHAP).
 pub const SECP_NVME_AUTH: u8 = 0xE9;
-
-/// DH-HMAC-CHAP message identifiers (byte 1 of each authentication message;
-/// [notes::commands §5.3](crate::notes::commands)).
-pub mod auth_id {
-    /// 0x00 Negotiate.
-    pub const NEGOTIATE: u8 = 0x00;
-    /// 0x01 Challenge.
-    pub const CHALLENGE: u8 = 0x01;
-    /// 0x02 Reply.
-    pub const REPLY: u8 = 0x02;
-    /// 0x03 Success1.
-    pub const SUCCESS1: u8 = 0x03;
-    /// 0x04 Success2.
-    pub const SUCCESS2: u8 = 0x04;
-    /// 0xF0 Failure2.
-    pub const FAILURE2: u8 = 0xF0;
-    /// 0xF1 Failure1.
-    pub const FAILURE1: u8 = 0xF1;
-}
-
-/// The first two bytes of every authentication message: AUTH_TYPE (0 common, 1 DH-HMAC-CHAP) and AUTH_ID.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AuthMessageHeader {
-    /// Byte 0, AUTH_TYPE: 0 common message, 1 DH-HMAC-CHAP.
-    pub auth_type: u8,
-    /// Byte 1, AUTH_ID: message identifier (see [`auth_id`]).
-    pub auth_id: u8,
-}
-
-impl AuthMessageHeader {
-    /// Reads the two header bytes of an authentication message.
-    pub fn parse(buf: &[u8]) -> Result<Self, CmdError> {
-        match buf {
-            [auth_type, auth_id, ..] => Ok(Self { auth_type: *auth_type, auth_id: *auth_id }),
-            _ => Err(CmdError::BufferTooShort { needed: 2 }),
-        }
-    }
-}
+/// SPSP0 of every DH-HMAC-CHAP Authentication Send/Receive: 0x01, what Linux and SPDK send and Linux nvmet
+/// requires. What SPSP0 means in the specification is **unconfirmed** ([notes::auth §7](crate::notes::auth)).
+pub const SPSP0_DHCHAP: u8 = 0x01;
+/// SPSP1 of every DH-HMAC-CHAP Authentication Send/Receive: 0x01, as [`SPSP0_DHCHAP`] (meaning **unconfirmed**).
+pub const SPSP1_DHCHAP: u8 = 0x01;
 
 /// Authentication Send (FCTYPE 0x05) or Receive (0x06) framing ([notes::commands §5.3](crate::notes::commands)): SQE
-/// byte 41 SPSP0, 42 SPSP1, 43 SECP, bytes 47:44 TL (Send: transfer length) or AL (Receive: allocation length).
+/// byte 41 SPSP0, 42 SPSP1, 43 SECP, bytes 47:44 TL (Send: transfer length) or AL (Receive: allocation length). The
+/// messages the data carries are [`crate::auth`]'s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Authentication {
     /// `true` for Authentication Send (host to controller), `false` for Receive.
@@ -689,6 +657,46 @@ pub struct Authentication {
 }
 
 impl Authentication {
+    /// SQE byte offset of SPSP0 (for Invalid Field errors).
+    pub const SPSP0_OFFSET: usize = 41;
+    /// SQE byte offset of SPSP1.
+    pub const SPSP1_OFFSET: usize = 42;
+    /// SQE byte offset of SECP.
+    pub const SECP_OFFSET: usize = 43;
+    /// SQE byte offset of TL / AL.
+    pub const LENGTH_OFFSET: usize = 44;
+
+    /// A DH-HMAC-CHAP Authentication Send of `tl` bytes: SECP 0xE9, SPSP0 and SPSP1 0x01, as the Linux host sends
+    /// it ([notes::auth §1](crate::notes::auth)).
+    pub const fn dhchap_send(tl: u32) -> Self {
+        Self { send: true, secp: SECP_NVME_AUTH, spsp0: SPSP0_DHCHAP, spsp1: SPSP1_DHCHAP, length: tl }
+    }
+
+    /// A DH-HMAC-CHAP Authentication Receive of up to `al` bytes (the Linux host uses
+    /// [`LINUX_RECEIVE_LEN`](crate::auth::LINUX_RECEIVE_LEN)).
+    pub const fn dhchap_receive(al: u32) -> Self {
+        Self { send: false, secp: SECP_NVME_AUTH, spsp0: SPSP0_DHCHAP, spsp1: SPSP1_DHCHAP, length: al }
+    }
+
+    /// The checks Linux nvmet makes before it looks at the data, in its order: SECP 0xE9, SPSP0 0x01, SPSP1 0x01,
+    /// TL/AL not 0. The first that fails is [`CmdError::InvalidField`] at its SQE byte, which a target answers with
+    /// Invalid Field in Command and DNR ([notes::auth §1](crate::notes::auth)).
+    pub const fn check_dhchap(&self) -> Result<(), CmdError> {
+        if self.secp != SECP_NVME_AUTH {
+            return Err(CmdError::InvalidField { offset: Self::SECP_OFFSET });
+        }
+        if self.spsp0 != SPSP0_DHCHAP {
+            return Err(CmdError::InvalidField { offset: Self::SPSP0_OFFSET });
+        }
+        if self.spsp1 != SPSP1_DHCHAP {
+            return Err(CmdError::InvalidField { offset: Self::SPSP1_OFFSET });
+        }
+        if self.length == 0 {
+            return Err(CmdError::InvalidField { offset: Self::LENGTH_OFFSET });
+        }
+        Ok(())
+    }
+
     /// The SQE. Send carries its data in the capsule (SGL1 0x01, offset 0, `length`); Receive asks for it by C2HData
     /// (SGL1 0x5A, `length`).
     pub const fn to_sqe(&self, cid: u16) -> Sqe {

@@ -74,9 +74,9 @@ pub use discovery::{
 };
 pub use error::CmdError;
 pub use fabrics::{
-    AuthMessageHeader, Authentication, Cap, Cc, Connect, ConnectData, ConnectDataView, ConnectInvalidParameters,
-    ConnectResponse, Csts, DISCOVERY_NQN, Disconnect, FABRICS_OPCODE, FabricsCommand, NSSR_RESET, ParameterLocation,
-    PropertyGet, PropertyOffset, PropertySet, PropertySize, SECP_NVME_AUTH, Vs, auth_id,
+    Authentication, Cap, Cc, Connect, ConnectData, ConnectDataView, ConnectInvalidParameters, ConnectResponse, Csts,
+    DISCOVERY_NQN, Disconnect, FABRICS_OPCODE, FabricsCommand, NSSR_RESET, ParameterLocation, PropertyGet,
+    PropertyOffset, PropertySet, PropertySize, SECP_NVME_AUTH, SPSP0_DHCHAP, SPSP1_DHCHAP, Vs,
 };
 pub use features::{
     AsyncEventConfig, Feature, FeatureId, FeatureSelect, GetFeatures, KeepAliveTimer, NumberOfQueues, SetFeatures,
