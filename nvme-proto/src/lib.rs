@@ -9,7 +9,12 @@
 //!   Property Get/Set, Disconnect, Authentication), Admin (Identify, Get Log Page, Features, Keep Alive, AER, Abort
 //!   and **Cross-Controller Reset**, NVMe Base 2.3 / TP8028), NVM I/O (Read, Write, Flush), Identify Controller with
 //!   CQT (TP4129), CIU, CIRN and CCRL, and the CCR and Lost Host Communication log pages.
-//! * [`crc`]: CRC-32C, the digest algorithm.
+//! * [`crc`]: CRC-32C, the digest algorithm: `crc-fast` (CPU CRC instructions) on hosted targets, the `crc`
+//!   crate's tables on bare metal (`target_os = "none"`) or with the `portable-crc` feature.
+//!
+//! `no_std` for real: with `--no-default-features` the crate builds for bare-metal targets (`thumbv7em-none-eabihf`,
+//! `x86_64-unknown-none`, checked in CI) and the codec needs no allocator (the `alloc` feature adds heap-backed
+//! helpers only).
 //! * [`notes`]: the facts behind the code, in our words, with the public source of each (specification by name and
 //!   section or figure, technical proposals, Linux, SPDK, FreeBSD, libnvme, Wireshark): [`notes::tcp`],
 //!   [`notes::commands`], [`notes::ccr_cqt`], [`notes::vectors`]. Doc comments cite them by section ("notes::tcp
