@@ -8,7 +8,7 @@ use super::error::{EmitError, InvalidField, PduError};
 use super::header::{CommonHeader, DIGEST_LEN, PduFlags, PduType, Role};
 use super::ic::{IcReq, IcResp};
 use super::params::Params;
-use super::rx::{IcPhase, Rx, Step, step};
+use super::rx::{self, IcPhase, Rx};
 use super::term::TermReq;
 use crate::crc::{Crc32c, crc32c};
 
@@ -85,12 +85,9 @@ impl<'a> Pdu<'a> {
     /// [notes::tcp §9.1](crate::notes::tcp) except the IC ordering (a [`Deframer`](super::Deframer) tracks that) and
     /// without a PLEN ceiling. Bytes after PLEN are not looked at. A buffer shorter than the PDU gives
     /// [`PduError::Truncated`] (unless an error shows in the bytes present).
+    #[inline]
     pub fn parse(buf: &'a [u8], params: &Params, receiver: Role) -> Result<Pdu<'a>, PduError> {
-        let rx = Rx { role: receiver, params, phase: IcPhase::Any, max_plen: u32::MAX };
-        match step(&rx, buf)? {
-            Step::Need(needed) => Err(PduError::Truncated { needed }),
-            Step::Done(pdu, _) => Ok(pdu),
-        }
+        rx::parse(&Rx { role: receiver, params, phase: IcPhase::Any, max_plen: u32::MAX }, buf)
     }
 
     /// The encoded length under `params` (digests and padding included).

@@ -44,50 +44,55 @@ pub(crate) struct Rx<'p> {
     pub max_plen: u32,
 }
 
-/// The outcome of looking at a buffer that starts with a PDU.
-pub(crate) enum Step<'a> {
-    /// This many more bytes are needed.
-    Need(usize),
-    /// A complete, valid PDU of this many bytes.
-    Done(Pdu<'a>, usize),
-}
-
-/// What the common header says about the PDU, once checked.
-struct Frame {
+/// What the common header says about the PDU, once checked: everything the later steps need, so that a deframer
+/// waiting for the rest of a PDU keeps it instead of checking the header again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Frame {
     pdu_type: PduType,
     flags: PduFlags,
     hlen: usize,
     /// HLEN + HDGST.
-    header_end: usize,
+    pub(crate) header_end: usize,
     /// 0 when no data.
     pdo: usize,
     /// Data bytes (from PDO, before DDGST).
     data_len: usize,
     ddgst: bool,
-    plen: usize,
+    /// PLEN.
+    pub(crate) plen: usize,
 }
 
-/// Checks as much of the PDU at the start of `buf` as is present.
-pub(crate) fn step<'a>(rx: &Rx<'_>, buf: &'a [u8]) -> Result<Step<'a>, PduError> {
+impl Frame {
+    /// The bytes `buf[hlen..hlen + 4]` hold when the PDU has a header digest (its received HDGST), else `None`.
+    pub(crate) fn received_hdgst(&self, buf: &[u8]) -> Option<[u8; DIGEST_LEN]> {
+        if self.header_end > self.hlen { buf.get(self.hlen..self.header_end)?.try_into().ok() } else { None }
+    }
+}
+
+/// Checks the PDU at the start of `buf`, which must hold all of it, through every step: what [`Pdu::parse`] does.
+/// A short buffer is [`PduError::Truncated`] (after the checks its bytes allow).
+#[inline(always)]
+pub(crate) fn parse<'a>(rx: &Rx<'_>, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
     let Some(ch) = CommonHeader::view(buf) else {
-        return Ok(Step::Need(CH_LEN - buf.len()));
+        return Err(PduError::Truncated { needed: CH_LEN - buf.len() });
     };
     let frame = check_common(rx, ch)?;
     if buf.len() >= frame.header_end {
         check_header(rx, &frame, buf)?;
     }
     if buf.len() < frame.plen {
-        return Ok(Step::Need(frame.plen - buf.len()));
+        return Err(PduError::Truncated { needed: frame.plen - buf.len() });
     }
-    let pdu = finish(&frame, buf)?;
-    Ok(Step::Done(pdu, frame.plen))
+    finish(&frame, buf)
 }
 
 /// Whether a digest matches. Under `cfg(fuzzing)` every digest matches, so fuzzers reach the code behind it.
+#[inline(always)]
 fn digest_ok(received: u32, computed: u32) -> bool {
     cfg!(fuzzing) || received == computed
 }
 
+#[inline(always)]
 fn read_le32(buf: &[u8], at: usize) -> Result<u32, PduError> {
     let bytes = buf
         .get(at..at + DIGEST_LEN)
@@ -95,101 +100,176 @@ fn read_le32(buf: &[u8], at: usize) -> Result<u32, PduError> {
     Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
+#[inline(always)]
 fn view<T: FromBytes + KnownLayout + Immutable>(buf: &[u8]) -> Result<&T, PduError> {
     T::ref_from_prefix(buf)
         .map(|(v, _)| v)
         .map_err(|_| PduError::Truncated { needed: size_of::<T>().saturating_sub(buf.len()) })
 }
 
+/// How a PDU type is framed: which of the PDO and PLEN rules of steps 5 and 6 apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// Not a defined type.
+    Undefined,
+    /// ICReq, ICResp: PLEN 128, no PDO.
+    Ic,
+    /// H2CTermReq, C2HTermReq: PLEN bounded at step 2, no PDO.
+    TermReq,
+    /// CapsuleCmd: in-capsule data only with a PDO.
+    CapsuleCmd,
+    /// CapsuleResp, R2T: the header and its digest only.
+    HeaderOnly,
+    /// H2CData, C2HData: always data, always a PDO.
+    Data,
+}
+
+/// What steps 1 to 6 need to know about a PDU type, from [`PduType`]'s own tables: one table lookup per PDU.
+#[derive(Clone, Copy, Debug)]
+struct Rule {
+    /// HLEN (0: undefined type).
+    hlen: u8,
+    /// The flags the type may carry.
+    allowed: PduFlags,
+    shape: Shape,
+}
+
+/// [`Rule`] for each of the 256 PDU-TYPE values.
+static RULES: [Rule; 256] = {
+    let mut t = [Rule { hlen: 0, allowed: PduFlags::NONE, shape: Shape::Undefined }; 256];
+    let mut i = 0;
+    while i < 256 {
+        let ty = PduType(i as u8);
+        if let Some(hlen) = ty.hlen() {
+            let shape = match ty {
+                PduType::IC_REQ | PduType::IC_RESP => Shape::Ic,
+                PduType::H2C_TERM_REQ | PduType::C2H_TERM_REQ => Shape::TermReq,
+                PduType::CAPSULE_CMD => Shape::CapsuleCmd,
+                PduType::H2C_DATA | PduType::C2H_DATA => Shape::Data,
+                _ => Shape::HeaderOnly,
+            };
+            t[i] = Rule { hlen, allowed: ty.allowed_flags(), shape };
+        }
+        i += 1;
+    }
+    t
+};
+
 /// Steps 1 to 6 and the PLEN ceiling, from the common header alone.
-fn check_common(rx: &Rx<'_>, ch: &CommonHeader) -> Result<Frame, PduError> {
+///
+/// Every check is computed first (each is a comparison or two), then one branch takes the valid header through;
+/// only a header that fails something walks the checks again in order, to report the lowest incorrect field.
+#[inline(always)]
+pub(crate) fn check_common(rx: &Rx<'_>, ch: &CommonHeader) -> Result<Frame, PduError> {
     let ty = ch.pdu_type;
     let (flags, pdo, plen32) = (ch.flags, usize::from(ch.pdo), ch.plen.get());
+    let rule = RULES[usize::from(ty.0)];
+    let shape = rule.shape;
 
     // Step 1: defined type, sent by the other end.
-    let Some(hlen) = ty.hlen() else {
-        return Err(InvalidField::UndefinedType(ty).into());
-    };
-    if ty.sender() == rx.role {
-        return Err(InvalidField::WrongDirection(ty).into());
-    }
+    let defined = shape != Shape::Undefined;
+    let from_peer = ty.sender() != rx.role;
     // Step 1a: IC PDUs only before the exchange, nothing else (but a TermReq) before it.
-    match rx.phase {
-        IcPhase::Awaiting if !ty.is_ic() && !ty.is_term_req() => {
-            return Err(PduError::Sequence(SequenceError::BeforeIcExchange(ty)));
-        }
-        IcPhase::Established if ty.is_ic() => return Err(InvalidField::UnexpectedIc(ty).into()),
-        _ => {}
-    }
+    let awaited = !(rx.phase == IcPhase::Awaiting && shape != Shape::Ic && shape != Shape::TermReq);
+    let not_late_ic = !(rx.phase == IcPhase::Established && shape == Shape::Ic);
     // Step 2: a TermReq of impossible length: close, report nothing.
-    if ty.is_term_req() && !(TERM_REQ_HLEN as u32..=TERM_REQ_MAX_PLEN as u32).contains(&plen32) {
-        return Err(PduError::TermReqLength { plen: plen32 });
-    }
+    let term_len_ok = shape != Shape::TermReq || (TERM_REQ_HLEN as u32 <= plen32 && plen32 <= TERM_REQ_MAX_PLEN as u32);
     // Step 3: flags allowed for the type.
-    if flags.0 & !ty.allowed_flags().0 != 0 {
-        return Err(InvalidField::Flags(flags).into());
-    }
-    let carries_data = match ty {
-        PduType::CAPSULE_CMD => pdo != 0,
-        PduType::H2C_DATA | PduType::C2H_DATA => true,
+    let flags_ok = flags.0 & !rule.allowed.0 == 0;
+    let carries_data = match shape {
+        Shape::CapsuleCmd => pdo != 0,
+        Shape::Data => true,
         _ => false,
     };
-    // Step 3a: digest flags as negotiated (DDGSTF only with data).
-    if ty.allowed_flags().contains(PduFlags::HDGSTF) {
-        let want_h = rx.params.header_digest;
-        let want_d = rx.params.data_digest && carries_data;
-        if flags.contains(PduFlags::HDGSTF) != want_h || flags.contains(PduFlags::DDGSTF) != want_d {
-            return Err(InvalidField::DigestFlags(flags).into());
-        }
-    }
+    // Step 3a: digest flags as negotiated (DDGSTF only with data), for the types that may carry digests.
+    let want = PduFlags::NONE
+        .with(PduFlags::HDGSTF, rx.params.header_digest)
+        .with(PduFlags::DDGSTF, rx.params.data_digest && carries_data);
+    let digests = PduFlags(PduFlags::HDGSTF.0 | PduFlags::DDGSTF.0);
+    let digest_flags_ok = !rule.allowed.contains(PduFlags::HDGSTF) || flags.0 & digests.0 == want.0;
     // Step 3b: SUCCESS needs LAST_PDU.
-    if flags.contains(PduFlags::SUCCESS) && !flags.contains(PduFlags::LAST_PDU) {
-        return Err(InvalidField::SuccessWithoutLast.into());
-    }
+    let success_ok = !flags.contains(PduFlags::SUCCESS) || flags.contains(PduFlags::LAST_PDU);
     // Step 4: fixed HLEN.
-    if ch.hlen != hlen {
-        return Err(InvalidField::Hlen(ch.hlen).into());
-    }
-    let hlen = usize::from(hlen);
+    let hlen_ok = ch.hlen == rule.hlen;
+    let hlen = usize::from(rule.hlen);
     let hd = if flags.contains(PduFlags::HDGSTF) { DIGEST_LEN } else { 0 };
     let dd = if flags.contains(PduFlags::DDGSTF) { DIGEST_LEN } else { 0 };
     let header_end = hlen + hd;
     // PLEN as usize; a value this platform cannot index is above any ceiling.
-    let plen = usize::try_from(plen32).map_err(|_| InvalidField::PlenLimit { plen: plen32, max: rx.max_plen })?;
+    let plen_fits = usize::try_from(plen32).is_ok();
+    let plen = plen32 as usize;
     // Step 5: PDO.
     let pda = rx.params.pda_bytes(rx.role);
-    let pdo_ok = match (ty, pdo) {
-        (PduType::CAPSULE_CMD, 0) => plen <= header_end,
-        (PduType::H2C_DATA | PduType::C2H_DATA, 0) => false,
-        (PduType::CAPSULE_CMD | PduType::H2C_DATA | PduType::C2H_DATA, _) => {
-            header_end <= pdo && pdo <= plen && pdo.is_multiple_of(pda)
+    let pdo_ok = match (shape, pdo) {
+        (Shape::CapsuleCmd, 0) => plen <= header_end,
+        (Shape::Data, 0) => false,
+        (Shape::CapsuleCmd | Shape::Data, _) => {
+            let aligned = if pda.is_power_of_two() { pdo & (pda - 1) == 0 } else { pdo.is_multiple_of(pda) };
+            header_end <= pdo && pdo <= plen && aligned
         }
         _ => pdo == 0,
     };
-    if !pdo_ok {
-        return Err(InvalidField::Pdo(ch.pdo).into());
-    }
     // Step 6: PLEN consistent with the type, HLEN, PDO and the digests.
-    let plen_ok = match ty {
-        PduType::IC_REQ | PduType::IC_RESP => plen == IC_PDU_LEN,
-        PduType::H2C_TERM_REQ | PduType::C2H_TERM_REQ => true, // bounded at step 2
-        PduType::CAPSULE_RESP | PduType::R2T => plen == header_end,
+    let plen_ok = match shape {
+        Shape::Ic => plen == IC_PDU_LEN,
+        Shape::TermReq => true, // bounded at step 2
+        Shape::HeaderOnly => plen == header_end,
         _ if pdo == 0 => plen == header_end, // CapsuleCmd without data (PLEN > HLEN + hd failed at step 5)
         _ => plen > pdo + dd,                // at least one data byte before the DDGST
     };
-    if !plen_ok {
-        return Err(InvalidField::Plen(plen32).into());
-    }
     // The receiver's ceiling, before anything past the header is buffered.
-    if plen32 > rx.max_plen {
-        return Err(InvalidField::PlenLimit { plen: plen32, max: rx.max_plen }.into());
+    let under_ceiling = plen32 <= rx.max_plen;
+
+    if defined
+        & from_peer
+        & awaited
+        & not_late_ic
+        & term_len_ok
+        & flags_ok
+        & digest_flags_ok
+        & success_ok
+        & hlen_ok
+        & plen_fits
+        & pdo_ok
+        & plen_ok
+        & under_ceiling
+    {
+        let data_len = if carries_data { plen - pdo - dd } else { 0 };
+        return Ok(Frame { pdu_type: ty, flags, hlen, header_end, pdo, data_len, ddgst: dd != 0, plen });
     }
-    let data_len = if carries_data { plen - pdo - dd } else { 0 };
-    Ok(Frame { pdu_type: ty, flags, hlen, header_end, pdo, data_len, ddgst: dd != 0, plen })
+    // The lowest incorrect field first (notes::tcp §9.1).
+    Err(if !defined {
+        InvalidField::UndefinedType(ty).into()
+    } else if !from_peer {
+        InvalidField::WrongDirection(ty).into()
+    } else if !awaited {
+        PduError::Sequence(SequenceError::BeforeIcExchange(ty))
+    } else if !not_late_ic {
+        InvalidField::UnexpectedIc(ty).into()
+    } else if !term_len_ok {
+        PduError::TermReqLength { plen: plen32 }
+    } else if !flags_ok {
+        InvalidField::Flags(flags).into()
+    } else if !digest_flags_ok {
+        InvalidField::DigestFlags(flags).into()
+    } else if !success_ok {
+        InvalidField::SuccessWithoutLast.into()
+    } else if !hlen_ok {
+        InvalidField::Hlen(ch.hlen).into()
+    } else if !plen_fits {
+        InvalidField::PlenLimit { plen: plen32, max: rx.max_plen }.into()
+    } else if !pdo_ok {
+        InvalidField::Pdo(ch.pdo).into()
+    } else if !plen_ok {
+        InvalidField::Plen(plen32).into()
+    } else {
+        InvalidField::PlenLimit { plen: plen32, max: rx.max_plen }.into()
+    })
 }
 
 /// Step 7 (header digest) and the header-only part of step 9; `buf` holds at least `header_end` bytes.
-fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), PduError> {
+#[inline(always)]
+pub(crate) fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), PduError> {
     if f.header_end > f.hlen {
         let header = buf.get(..f.hlen).ok_or(PduError::Truncated { needed: f.hlen.saturating_sub(buf.len()) })?;
         let received = read_le32(buf, f.hlen)?;
@@ -231,7 +311,8 @@ fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), PduError> {
 }
 
 /// Step 8 (data digest) and the representation; `buf` holds at least PLEN bytes and passed the other checks.
-fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
+#[inline(always)]
+pub(crate) fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
     let truncated = PduError::Truncated { needed: f.plen.saturating_sub(buf.len()) };
     let data: &'a [u8] = buf.get(f.pdo..f.pdo + f.data_len).ok_or(truncated)?;
     if f.ddgst {
