@@ -152,7 +152,12 @@ impl Layout {
             None => Layout { hlen, hd, pdo: 0, data_len: 0, dd: 0, plen: hlen + hd },
             Some(data_len) => {
                 let pda = pda.max(1);
-                let pdo = (hlen + hd).div_ceil(pda) * pda;
+                // PDA is a multiple of 4 up to 128; a power of two (PDA 0, 1, 3, 7, 15, 31) rounds without a division.
+                let pdo = if pda.is_power_of_two() {
+                    (hlen + hd + pda - 1) & !(pda - 1)
+                } else {
+                    (hlen + hd).div_ceil(pda) * pda
+                };
                 let dd = if ddgst { DIGEST_LEN } else { 0 };
                 Layout { hlen, hd, pdo, data_len, dd, plen: pdo.saturating_add(data_len).saturating_add(dd) }
             }

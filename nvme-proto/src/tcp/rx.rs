@@ -48,6 +48,8 @@ pub(crate) struct Rx<'p> {
 /// waiting for the rest of a PDU keeps it instead of checking the header again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Frame {
+    /// The type's shape (from [`RULES`]): code that knows it matches on it first.
+    shape: Shape,
     pdu_type: PduType,
     flags: PduFlags,
     hlen: usize,
@@ -71,12 +73,26 @@ impl Frame {
 
 /// Checks the PDU at the start of `buf`, which must hold all of it, through every step: what [`Pdu::parse`] does.
 /// A short buffer is [`PduError::Truncated`] (after the checks its bytes allow).
+///
+/// The checks are compiled once per [`Shape`], so that each shape's code carries only its own rules.
 #[inline(always)]
 pub(crate) fn parse<'a>(rx: &Rx<'_>, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
     let Some(ch) = CommonHeader::view(buf) else {
         return Err(PduError::Truncated { needed: CH_LEN - buf.len() });
     };
-    let frame = check_common(rx, ch)?;
+    match RULES[usize::from(ch.pdu_type.0)].shape {
+        Shape::HeaderOnly => parse_shaped(rx, buf, ch, Shape::HeaderOnly),
+        Shape::Data => parse_shaped(rx, buf, ch, Shape::Data),
+        Shape::CapsuleCmd => parse_shaped(rx, buf, ch, Shape::CapsuleCmd),
+        Shape::Ic => parse_shaped(rx, buf, ch, Shape::Ic),
+        Shape::TermReq => parse_shaped(rx, buf, ch, Shape::TermReq),
+        Shape::Undefined => parse_shaped(rx, buf, ch, Shape::Undefined),
+    }
+}
+
+#[inline(always)]
+fn parse_shaped<'a>(rx: &Rx<'_>, buf: &'a [u8], ch: &CommonHeader, shape: Shape) -> Result<Pdu<'a>, PduError> {
+    let frame = check_shaped(rx, ch, shape)?;
     if buf.len() >= frame.header_end {
         check_header(rx, &frame, buf)?;
     }
@@ -107,9 +123,10 @@ fn view<T: FromBytes + KnownLayout + Immutable>(buf: &[u8]) -> Result<&T, PduErr
         .map_err(|_| PduError::Truncated { needed: size_of::<T>().saturating_sub(buf.len()) })
 }
 
-/// How a PDU type is framed: which of the PDO and PLEN rules of steps 5 and 6 apply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shape {
+/// How a PDU type is framed: which of the PDO and PLEN rules of steps 5 and 6 apply, and which representation it
+/// has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Shape {
     /// Not a defined type.
     Undefined,
     /// ICReq, ICResp: PLEN 128, no PDO.
@@ -161,10 +178,16 @@ static RULES: [Rule; 256] = {
 /// only a header that fails something walks the checks again in order, to report the lowest incorrect field.
 #[inline(always)]
 pub(crate) fn check_common(rx: &Rx<'_>, ch: &CommonHeader) -> Result<Frame, PduError> {
+    check_shaped(rx, ch, RULES[usize::from(ch.pdu_type.0)].shape)
+}
+
+/// [`check_common`] for a header whose type has `shape` (so that a caller that dispatched on the shape gets code
+/// for that shape alone).
+#[inline(always)]
+fn check_shaped(rx: &Rx<'_>, ch: &CommonHeader, shape: Shape) -> Result<Frame, PduError> {
     let ty = ch.pdu_type;
     let (flags, pdo, plen32) = (ch.flags, usize::from(ch.pdo), ch.plen.get());
     let rule = RULES[usize::from(ty.0)];
-    let shape = rule.shape;
 
     // Step 1: defined type, sent by the other end.
     let defined = shape != Shape::Undefined;
@@ -235,7 +258,7 @@ pub(crate) fn check_common(rx: &Rx<'_>, ch: &CommonHeader) -> Result<Frame, PduE
         & under_ceiling
     {
         let data_len = if carries_data { plen - pdo - dd } else { 0 };
-        return Ok(Frame { pdu_type: ty, flags, hlen, header_end, pdo, data_len, ddgst: dd != 0, plen });
+        return Ok(Frame { shape, pdu_type: ty, flags, hlen, header_end, pdo, data_len, ddgst: dd != 0, plen });
     }
     // The lowest incorrect field first (notes::tcp §9.1).
     Err(if !defined {
@@ -278,10 +301,11 @@ pub(crate) fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), Pdu
             return Err(PduError::HeaderDigest { received, computed });
         }
     }
-    match f.pdu_type {
-        PduType::IC_REQ => IcReq::from_view(view::<IcReqPdu>(buf)?).map(drop),
-        PduType::IC_RESP => IcResp::from_view(view::<IcRespPdu>(buf)?).map(drop),
-        PduType::H2C_DATA | PduType::C2H_DATA => {
+    // By shape first (RULES gives each type its shape): code compiled for one shape keeps only its arms.
+    match (f.shape, f.pdu_type) {
+        (Shape::Ic, PduType::IC_REQ) => IcReq::from_view(view::<IcReqPdu>(buf)?).map(drop),
+        (Shape::Ic, _) => IcResp::from_view(view::<IcRespPdu>(buf)?).map(drop),
+        (Shape::Data, _) => {
             let v = view::<DataPdu>(buf)?;
             let (datao, datal) = (v.datao.get(), v.datal.get());
             if f.pdu_type == PduType::H2C_DATA && datal > rx.params.maxh2cdata {
@@ -295,7 +319,7 @@ pub(crate) fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), Pdu
             }
             Ok(())
         }
-        PduType::R2T => {
+        (Shape::HeaderOnly, PduType::R2T) => {
             let v = view::<R2TPdu>(buf)?;
             let (r2to, r2tl) = (v.r2to.get(), v.r2tl.get());
             if r2tl == 0 {
@@ -332,10 +356,11 @@ pub(crate) fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> 
         }
     }
     let last = f.flags.contains(PduFlags::LAST_PDU);
-    Ok(match f.pdu_type {
-        PduType::IC_REQ => Pdu::IcReq(IcReq::from_view(view(buf)?)?),
-        PduType::IC_RESP => Pdu::IcResp(IcResp::from_view(view(buf)?)?),
-        PduType::H2C_TERM_REQ | PduType::C2H_TERM_REQ => {
+    // By shape first, as in check_header.
+    Ok(match (f.shape, f.pdu_type) {
+        (Shape::Ic, PduType::IC_REQ) => Pdu::IcReq(IcReq::from_view(view(buf)?)?),
+        (Shape::Ic, _) => Pdu::IcResp(IcResp::from_view(view(buf)?)?),
+        (Shape::TermReq, _) => {
             let v = view::<TermReqPdu>(buf)?;
             Pdu::TermReq(TermReq {
                 sender: f.pdu_type.sender(),
@@ -344,21 +369,23 @@ pub(crate) fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> 
                 data: buf.get(TERM_REQ_HLEN..f.plen).ok_or(truncated)?,
             })
         }
-        PduType::CAPSULE_CMD => Pdu::CapsuleCmd(CapsuleCmd { sqe: view::<CapsuleCmdPdu>(buf)?.sqe, data }),
-        PduType::CAPSULE_RESP => Pdu::CapsuleResp(CapsuleResp { cqe: view::<CapsuleRespPdu>(buf)?.cqe }),
-        PduType::H2C_DATA => {
+        (Shape::CapsuleCmd, _) => Pdu::CapsuleCmd(CapsuleCmd { sqe: view::<CapsuleCmdPdu>(buf)?.sqe, data }),
+        (Shape::HeaderOnly, PduType::CAPSULE_RESP) => {
+            Pdu::CapsuleResp(CapsuleResp { cqe: view::<CapsuleRespPdu>(buf)?.cqe })
+        }
+        (Shape::Data, PduType::H2C_DATA) => {
             let v = view::<DataPdu>(buf)?;
             Pdu::H2CData(H2CData { cccid: v.cccid.get(), ttag: v.ttag.get(), datao: v.datao.get(), data, last })
         }
-        PduType::C2H_DATA => {
+        (Shape::Data, _) => {
             let v = view::<DataPdu>(buf)?;
             let success = f.flags.contains(PduFlags::SUCCESS);
             Pdu::C2HData(C2HData { cccid: v.cccid.get(), datao: v.datao.get(), data, last, success })
         }
-        PduType::R2T => {
+        (Shape::HeaderOnly, _) => {
             let v = view::<R2TPdu>(buf)?;
             Pdu::R2T(R2T { cccid: v.cccid.get(), ttag: v.ttag.get(), r2to: v.r2to.get(), r2tl: v.r2tl.get() })
         }
-        other => return Err(InvalidField::UndefinedType(other).into()),
+        (Shape::Undefined, other) => return Err(InvalidField::UndefinedType(other).into()),
     })
 }
