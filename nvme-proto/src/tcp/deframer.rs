@@ -8,7 +8,7 @@ use super::error::PduError;
 use super::header::{CH_LEN, CommonHeader, DIGEST_LEN, Role};
 use super::params::{DEFAULT_MAXH2CDATA, Params};
 use super::pdu::Pdu;
-use super::rx::{Frame, IcPhase, Rx, check_common, check_header, finish};
+use super::rx::{Frame, IcPhase, Rx, Shape, check_header, check_shaped, finish, shape_of};
 use super::term::{TERM_REQ_MAX_PLEN, TermReq};
 
 /// The PLEN ceiling of [`Deframer::new`]: room for 4 MiB of data ([`DEFAULT_MAXH2CDATA`], the Linux target's
@@ -157,30 +157,68 @@ impl Deframer {
 
     #[inline(always)]
     fn decode_inner<'a>(&mut self, buf: &'a [u8]) -> Result<Decoded<'a>, PduError> {
+        // Still waiting for the same PDU, its header checked: a few comparisons, nothing written. (A closed deframer
+        // has nothing pending.)
+        if let Some(p) = &self.pending
+            && let Some(hdgst) = p.header
+            && buf.len() < p.frame.plen
+            && buf.first_chunk::<CH_LEN>() == Some(&p.ch)
+            && p.frame.received_hdgst(buf) == hdgst
+        {
+            return Ok(Decoded::Need(p.frame.plen - buf.len()));
+        }
         let phase = match self.state {
             ConnState::AwaitingIc => IcPhase::Awaiting,
             ConnState::Established => IcPhase::Established,
             ConnState::Closed => return Err(PduError::Closed),
         };
-        let rx = Rx { role: self.role, params: &self.params, phase, max_plen: self.max_plen };
-        // Steps 1 to 6, once per PDU: kept while the same common header is given again.
-        let mut p = match (self.pending, buf.first_chunk::<CH_LEN>()) {
-            (Some(p), Some(ch)) if p.ch == *ch => p,
+        let params = self.params;
+        let rx = Rx { role: self.role, params: &params, phase, max_plen: self.max_plen };
+        // Steps 1 to 6, once per PDU: kept while the same common header is given again. A new header is checked by
+        // code compiled for its shape.
+        match (self.pending, buf.first_chunk::<CH_LEN>()) {
+            (Some(p), Some(ch)) if p.ch == *ch => self.resume(&rx, p, buf),
             (_, None) => {
                 self.pending = None;
-                return Ok(Decoded::Need(CH_LEN - buf.len()));
+                Ok(Decoded::Need(CH_LEN - buf.len()))
             }
             (_, Some(bytes)) => {
                 let Some(ch) = CommonHeader::view(bytes) else { return Ok(Decoded::Need(CH_LEN)) };
-                Pending { ch: *bytes, frame: check_common(&rx, ch)?, header: None }
+                match shape_of(ch.pdu_type) {
+                    Shape::HeaderOnly => self.fresh(&rx, ch, bytes, buf, Shape::HeaderOnly),
+                    Shape::Data => self.fresh(&rx, ch, bytes, buf, Shape::Data),
+                    Shape::CapsuleCmd => self.fresh(&rx, ch, bytes, buf, Shape::CapsuleCmd),
+                    Shape::Ic => self.fresh(&rx, ch, bytes, buf, Shape::Ic),
+                    Shape::TermReq => self.fresh(&rx, ch, bytes, buf, Shape::TermReq),
+                    Shape::Undefined => self.fresh(&rx, ch, bytes, buf, Shape::Undefined),
+                }
             }
-        };
+        }
+    }
+
+    /// A PDU whose common header `bytes` was not seen before, of a type with `shape`.
+    #[inline(always)]
+    fn fresh<'a>(
+        &mut self,
+        rx: &Rx<'_>,
+        ch: &CommonHeader,
+        bytes: &[u8; CH_LEN],
+        buf: &'a [u8],
+        shape: Shape,
+    ) -> Result<Decoded<'a>, PduError> {
+        let frame = check_shaped(rx, ch, shape)?;
+        self.resume(rx, Pending { ch: *bytes, frame, header: None }, buf)
+    }
+
+    /// Steps 7 to 9 of the PDU `p` (its common header checked) as far as `buf` goes.
+    #[inline(always)]
+    fn resume<'a>(&mut self, rx: &Rx<'_>, mut p: Pending, buf: &'a [u8]) -> Result<Decoded<'a>, PduError> {
         let f = p.frame;
         // Step 7 and the header-only part of step 9, once per PDU: kept while the same HDGST is given again.
         if buf.len() >= f.header_end {
             let received = f.received_hdgst(buf);
             if p.header != Some(received) {
-                check_header(&rx, &f, buf)?;
+                check_header(rx, &f, buf)?;
                 p.header = Some(received);
             }
         }

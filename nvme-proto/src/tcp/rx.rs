@@ -172,19 +172,19 @@ static RULES: [Rule; 256] = {
     t
 };
 
-/// Steps 1 to 6 and the PLEN ceiling, from the common header alone.
+/// The shape of PDU type `ty`.
+#[inline(always)]
+pub(crate) fn shape_of(ty: PduType) -> Shape {
+    RULES[usize::from(ty.0)].shape
+}
+
+/// Steps 1 to 6 and the PLEN ceiling, from the common header alone, for a header whose type has `shape` (callers
+/// dispatch on [`shape_of`] first, so that each shape's code carries only its own rules).
 ///
 /// Every check is computed first (each is a comparison or two), then one branch takes the valid header through;
 /// only a header that fails something walks the checks again in order, to report the lowest incorrect field.
 #[inline(always)]
-pub(crate) fn check_common(rx: &Rx<'_>, ch: &CommonHeader) -> Result<Frame, PduError> {
-    check_shaped(rx, ch, RULES[usize::from(ch.pdu_type.0)].shape)
-}
-
-/// [`check_common`] for a header whose type has `shape` (so that a caller that dispatched on the shape gets code
-/// for that shape alone).
-#[inline(always)]
-fn check_shaped(rx: &Rx<'_>, ch: &CommonHeader, shape: Shape) -> Result<Frame, PduError> {
+pub(crate) fn check_shaped(rx: &Rx<'_>, ch: &CommonHeader, shape: Shape) -> Result<Frame, PduError> {
     let ty = ch.pdu_type;
     let (flags, pdo, plen32) = (ch.flags, usize::from(ch.pdo), ch.plen.get());
     let rule = RULES[usize::from(ty.0)];
