@@ -247,6 +247,11 @@ def run_tables(run):
     print("Engine fence + CCR + release of every held command:\n")
     table(["held commands", "fence + CCR + release all", "per command", "vs 1k"], rows)
 
+    if load(run, "sim_rw_test", "ccr", ""):
+        rows = [[p, ns(load(run, "sim_rw_test", p, ""))] for p in ["legacy", "cqt", "ccr", "ccr-filter"]]
+        print("nvme-sim, one seed rw_test per policy:\n")
+        table(["policy", "wall"], rows)
+
 
 def main():
     args = sys.argv[1:]

@@ -199,9 +199,12 @@ impl Layout {
         let (pad, rest) = rest.split_at_mut_checked(self.pdo.saturating_sub(self.hlen + self.hd)).ok_or(short)?;
         pad.fill(PAD_BYTE);
         let (body, ddgst) = rest.split_at_mut_checked(self.data_len).ok_or(short)?;
-        body.copy_from_slice(data.get(..self.data_len).ok_or(short)?);
+        let data = data.get(..self.data_len).ok_or(short)?;
+        body.copy_from_slice(data);
         if self.dd != 0 {
-            ddgst.copy_from_slice(&data_digest(body).to_le_bytes());
+            // The digest of the caller's data (the bytes just copied): read where the caller keeps them, not at the
+            // odd offset HLEN + HDGST puts them in the PDU.
+            ddgst.copy_from_slice(&data_digest(data).to_le_bytes());
         }
         Ok(self.plen)
     }
