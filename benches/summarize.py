@@ -142,15 +142,14 @@ def goals():
 
 
 def verdict(values, goal, how):
-    ok = [v <= goal if how == "le" else v >= goal for v in values]
-    margin = [v <= goal / 1.1 if how == "le" else v >= goal * 1.1 for v in values]
-    if all(margin):
-        return "**met** with 10 % margin"
-    if all(ok):
-        return "**met**, not with 10 % margin"
-    if any(ok):
-        return "**not met** in every run"
-    return "**not met**"
+    ok = sum(v <= goal if how == "le" else v >= goal for v in values)
+    margin = sum(v <= goal / 1.1 if how == "le" else v >= goal * 1.1 for v in values)
+    n = len(values)
+    if ok == n:
+        return f"**met** in all {n} runs" + (", with 10 % margin" if margin == n else f" (with 10 % margin in {margin})")
+    if ok == 0:
+        return f"**not met** (0 of {n} runs)"
+    return f"**not met** in every run: met in {ok} of {n}" + (f" (with 10 % margin in {margin})" if margin else "")
 
 
 def safe(f, r):
