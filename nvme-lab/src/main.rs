@@ -351,7 +351,7 @@ fn run_run(args: RunArgs) -> ExitCode {
             t.push_str(&format!("  svg:        {}\n", path.display()));
         }
         if let Some(path) = &args.pcap {
-            t.push_str(&format!("  pcap:       {} ({} PDUs)\n", path.display(), report.wire.len()));
+            t.push_str(&format!("  pcap:       {} ({} segments)\n", path.display(), report.wire.len()));
         }
         if args.random {
             t.push_str(&format!("  reproduce:  {}\n", explore::reproduce(s.seed, policy, args.noncompliant)));

@@ -160,6 +160,11 @@ impl Checker {
         ok
     }
 
+    /// Read `op` of `lba` failed: it returned nothing to check.
+    pub(crate) fn read_failed(&mut self, op: u64, lba: u64) {
+        self.reg(lba).reads.remove(&op);
+    }
+
     /// The data of write `op` (if known) with `value` reached the media of `lba`.
     pub(crate) fn landed(&mut self, op: Option<u64>, lba: u64, value: Value, now: Nanos) {
         let Some(op) = op else { return };

@@ -247,8 +247,8 @@ fn runs_are_deterministic() {
 }
 
 /// Every captured PDU decodes with nvme-proto's deframer, digests checked, per connection and direction, in
-/// time order; every record (one simulated segment) holds whole PDUs: one for the host, all that one
-/// `poll_transmit` gave for the target.
+/// time order; every record (one simulated segment) holds whole PDUs: all that one `poll_transmit` gave, on either
+/// side.
 #[test]
 fn the_capture_decodes_with_every_digest_good() {
     let mut s = rw(Policy::Ccr, FaultKind::Fopcode);
@@ -283,7 +283,7 @@ fn the_capture_decodes_with_every_digest_good() {
                     }
                 }
             }
-            assert!(in_record == 1 || (!*to_ctrl && in_record > 1), "{in_record} PDUs in one host segment");
+            assert!(in_record >= 1, "an empty segment");
         }
     }
     assert!(pdus > r.wire.len(), "a C2HData and its CapsuleResp leave the target together");
