@@ -88,6 +88,3 @@ pub mod cmd;
 pub mod crc;
 pub mod notes;
 pub mod tcp;
-
-#[cfg(feature = "pcap")]
-pub mod capture;
