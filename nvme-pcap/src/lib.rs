@@ -60,3 +60,8 @@ pub const NVME_TCP_PORT: u16 = 4420;
 
 /// The NVMe/TCP discovery port, also taken as a controller port when telling host from controller.
 pub const NVME_TCP_DISCOVERY_PORT: u16 = 8009;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

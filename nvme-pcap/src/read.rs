@@ -145,9 +145,11 @@ impl Link {
 ///
 /// ```
 /// # use nvme_pcap::*;
+/// # use std::net::SocketAddr;
 /// # use std::time::Duration;
 /// let mut w = PcapTcpWriter::new(Vec::new()).unwrap();
-/// let mut flow = TcpFlow::new("[fd00::1]:40001".parse::<std::net::SocketAddr>()?, "[fd00::2]:4420".parse::<std::net::SocketAddr>()?);
+/// let (host, controller): (SocketAddr, SocketAddr) = ("[fd00::1]:40001".parse()?, "[fd00::2]:4420".parse()?);
+/// let mut flow = TcpFlow::new(host, controller);
 /// w.write(&mut flow, Direction::HostToController, Duration::ZERO, b"hello").unwrap();
 /// let capture = PcapTcpReader::from_bytes(&w.into_inner()).unwrap();
 /// assert_eq!(capture.flows()[0].to_controller.bytes, b"hello");

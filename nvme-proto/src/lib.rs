@@ -88,3 +88,8 @@ pub mod cmd;
 pub mod crc;
 pub mod notes;
 pub mod tcp;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

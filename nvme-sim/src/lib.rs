@@ -5,14 +5,14 @@
 //! controller per path, keep-alive expiry with KATO and TBKAS, CCR, teardown that waits for every accepted command,
 //! the fault injection), run on simulated media with a service time per command; links with latency, jitter and
 //! loss (as TCP retransmission delay); a multipath host that drives [`nvme_ccr::Engine`] only through its public
-//! interface; the seed's `rw_test` and queue-depth workloads; and a checker for the stale-write hazard (ccr-cqt.md
-//! §14).
+//! interface; the seed's `rw_test` and queue-depth workloads; and a checker for the stale-write hazard
+//! ([`nvme_ccr::notes::ccr_cqt`] §14).
 //!
 //! Every command and completion crosses the simulated wire as NVMe/TCP PDUs with header and data digests (the
 //! host's encoded and decoded with `nvme-proto`, the target's by `nvme-fabric`); [`Scenario::capture`] keeps them for
 //! a pcap. Time is virtual, randomness comes from
 //! one ChaCha8 generator seeded with [`Scenario::seed`], there are no threads: the same scenario always gives the same
-//! [`Report`]. The model and every timing choice are described in `spec-notes/simulator.md`.
+//! [`Report`]. Each timing choice is documented on the knob that sets it ([`Scenario`]).
 //!
 //! ## Example
 //!
@@ -57,3 +57,8 @@ pub use scenario::{FaultKind, FaultSpec, PathFault, Scenario, UnknownName, Workl
 pub fn run(s: &Scenario) -> Report {
     sim::run(s)
 }
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

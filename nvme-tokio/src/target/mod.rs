@@ -3,10 +3,9 @@
 //!
 //! Every protocol decision is the subsystem's: the IC exchange and framing, the Connect rules, admin and I/O
 //! dispatch, keep-alive expiry, Cross-Controller Reset (through [`nvme_ccr::target`]), the bounds of each
-//! connection, and the fault switches of ccr-cqt.md §11 (`fopcode`, `fail-ccr`, `no-ccr`). This module is the
-//! runtime around it: the listener and its connection cap, a reader and a writer task per socket, one timer task,
-//! the media (a [`Namespace`]), the pcap capture and the run-time control line ([`Target::apply_line`]). The driver
-//! loop is described in `spec-notes/drivers.md`.
+//! connection, and the fault switches of [`nvme_ccr::notes::ccr_cqt`] §11 (`fopcode`, `fail-ccr`, `no-ccr`). This
+//! module is the runtime around it: the listener and its connection cap, a reader and a writer task per socket, one
+//! timer task, the media (a [`Namespace`]), the pcap capture and the run-time control line ([`Target::apply_line`]).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -38,8 +37,9 @@ use runtime::Shared;
 /// Identify MN of this target.
 pub const MODEL: &str = "nvme-tokio test target";
 
-/// `fopcode <opcode> <delay_ms> [cntlid]` (ccr-cqt.md §11): fires once, on the first I/O command with this opcode
-/// that a controller accepts after arming; the command executes `delay` later and the controller fails at once.
+/// `fopcode <opcode> <delay_ms> [cntlid]` ([`nvme_ccr::notes::ccr_cqt`] §11): fires once, on the first I/O command
+/// with this opcode that a controller accepts after arming; the command executes `delay` later and the controller
+/// fails at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fopcode {
     /// The I/O opcode (1 = Write).
@@ -234,7 +234,7 @@ impl Target {
         Ok(v)
     }
 
-    /// Applies one line of the run-time control protocol (documented in `spec-notes/drivers.md`):
+    /// Applies one line of the run-time control protocol:
     /// `fopcode OPCODE DELAY_MS [CNTLID]`, `fopcode off`, `fail-ccr on|off`, `no-ccr on|off`, `status`.
     /// Opcodes are decimal or `0x` hex. Returns the answer to print.
     pub fn apply_line(&self, line: &str) -> Result<String, String> {
