@@ -593,8 +593,10 @@ rwtest_guest() {
 		[ $((SECONDS - start)) -lt "$HOST_TIMEOUT" ] || die "the rwtest guest still runs after $HOST_TIMEOUT s"
 		sleep 0.1
 	done
-	grep -a -E '^(interop:|INTEROP-|rw_test|iteration|validat|successfully|starting|finished|failed)|\] nvme' "$CONSOLE" |
-		tr -d '\r' | sed 's/^/    guest /'
+	# The console, then from the kernel log the nvme messages and rw_test's -v lines (with their time stamps).
+	tr -d '\r' <"$CONSOLE" | grep -a -E '^(interop:|INTEROP-(ARM|RWTEST|PASS|FAIL)|iteration|validat|successfully|starting|finished|failed|\[.*\] nvme)' |
+		sed 's/^/    guest /' || true
+	tr -d '\r' <"$CONSOLE" | sed -n 's/^INTEROP-DMESG \(.*\] \(nvme\|rw_test: \|interop: \).*\)/    guest dmesg \1/p'
 	host_verdict "$CONSOLE"
 }
 

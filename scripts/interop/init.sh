@@ -189,10 +189,12 @@ run_probe() {
 path_reads() { read -r r _ <"/sys/class/block/$1/stat" && echo "$r"; }
 
 run_rwtest() {
-	# Everything but debug messages on the console, so that the kernel's recovery steps (error recovery, requeue,
-	# reconnect) appear there, with their time stamps, between rw_test's lines.
-	echo 7 >/proc/sys/kernel/printk
-	# rw_test -v writes its lines to /dev/kmsg: without this the kernel keeps 10 per 5 s of them.
+	# The kernel's recovery steps (error recovery, reconnect: level info) and rw_test -v's lines (written to
+	# /dev/kmsg, level notice) are read from the kernel log at the end (INTEROP-DMESG), in order and with their time
+	# stamps: on the console they would interleave with rw_test's own output character by character. Only errors go
+	# to the console meanwhile.
+	echo 4 >/proc/sys/kernel/printk
+	# Without this the kernel keeps 10 lines per 5 s written to /dev/kmsg.
 	echo on >/proc/sys/kernel/printk_devkmsg
 	port2=$(param port2)
 	iterations=$(param iterations)
@@ -267,6 +269,10 @@ run_rwtest() {
 		echo 1 >/sys/class/nvme/$c/delete_controller || fail "delete_controller $c failed"
 	done
 	say "disconnected"
+	echo 1 >/proc/sys/kernel/printk
+	echo "INTEROP-DMESG-BEGIN"
+	dmesg | sed 's/^/INTEROP-DMESG /'
+	echo "INTEROP-DMESG-END"
 	echo "INTEROP-PASS rw_test ran ($iterations iterations asked, exit $rc)"
 	poweroff -f
 	sleep 60

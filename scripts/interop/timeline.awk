@@ -12,8 +12,8 @@
 #       the guest's capture: the Write commands with their data, the target's FIN on path 1, the completions, the
 #       read's C2HData, the reconnect's ICReq.
 #   awk -v src=guest -v value=V -f timeline.awk CONSOLE
-#       the guest's console: rw_test's -v lines (in the kernel log) and the kernel's nvme messages, from rw_test's
-#       write of value V (the held one) on.
+#       the guest's kernel log as its console ends (the INTEROP-DMESG lines): rw_test's -v lines and the kernel's
+#       nvme messages, from rw_test's write of value V (the held one) on.
 
 function ev(t, what, text) { printf "%.6f|%s|%s|%s\n", t, src, what, text }
 
@@ -160,7 +160,9 @@ src == "wire" {
 # ---- the guest's console ----------------------------------------------------------------------------------------
 src == "guest" {
 	sub(/\r$/, "")
-	if (stop || !match($0, /^\[ *[0-9]+\.[0-9]+\] /)) next
+	if (stop || substr($0, 1, 14) != "INTEROP-DMESG ") next
+	$0 = substr($0, 15)
+	if (!match($0, /^\[ *[0-9]+\.[0-9]+\] /)) next
 	t = substr($0, 2, RLENGTH - 3) + 0
 	msg = substr($0, RLENGTH + 1)
 	# The guest's own teardown of the test follows (the kernel log orders this mark with the rest): not the failover.
