@@ -16,6 +16,7 @@ mod decode;
 mod explore;
 mod hex;
 mod json;
+mod log;
 mod matrix;
 mod names;
 mod run;
