@@ -10,8 +10,9 @@
 //!   it (invoked before `rr` and not acknowledged before `ri`).
 //!
 //! Two more checks catch a stale write even when no read sees it: a write whose data lands on the media after it was
-//! superseded is a violation (the stale-write hazard, ccr-cqt.md §14), and at the end of the run (after every stuck
-//! command had time to land) each block must hold the value of a last write or of a write never acknowledged.
+//! superseded is a violation (the stale-write hazard, [`nvme_ccr::notes::ccr_cqt`] §14), and at the end of the run
+//! (after every stuck command had time to land) each block must hold the value of a last write or of a write never
+//! acknowledged.
 
 use std::collections::{BTreeMap, HashSet};
 

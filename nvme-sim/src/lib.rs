@@ -8,7 +8,7 @@
 //! recovery through [`nvme_ccr::Engine`]). The simulator adds what a runtime adds: a virtual clock, links with
 //! latency, jitter and loss (as TCP retransmission delay) and freezes, one simulated TCP connection per host
 //! connection; the seed's `rw_test` and queue-depth workloads; and a checker for the stale-write hazard
-//! (ccr-cqt.md §14).
+//! ([`nvme_ccr::notes::ccr_cqt`] §14).
 //!
 //! Every command and completion crosses the simulated wire as NVMe/TCP PDUs with header and data digests, encoded
 //! and decoded by nvme-fabric on both sides; [`Scenario::capture`] keeps them for a pcap. Time is virtual,
@@ -58,3 +58,8 @@ pub use scenario::{FaultKind, FaultSpec, PathFault, Scenario, UnknownName, Workl
 pub fn run(s: &Scenario) -> Report {
     sim::run(s)
 }
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

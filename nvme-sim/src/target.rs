@@ -27,10 +27,10 @@ use crate::workload::BLOCK;
 const NAMESPACE_BLOCKS: u64 = 1 << 24;
 
 /// In-capsule data an I/O command may carry: 16 KiB, IOCCSZ 1028 as Linux nvmet, so a 4 KiB write travels
-/// in-capsule (nvme-tcp.md §8.1).
+/// in-capsule ([`nvme_proto::notes::tcp`] §8.1).
 const IO_IN_CAPSULE: u32 = 16 * 1024;
 
-/// What the target does with CCRs (ccr-cqt.md §11).
+/// What the target does with CCRs ([`nvme_ccr::notes::ccr_cqt`] §11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CcrMode {
     /// Works.

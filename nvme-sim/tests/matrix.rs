@@ -51,7 +51,7 @@ fn legacy_corrupts_under_fopcode_and_rw_test_says_so() {
     assert_eq!(r.release, Some(Duration::ZERO), "legacy releases at detection");
 }
 
-/// Safety invariant (ccr-cqt.md §14): with a hold (cqt, ccr, ccr-filter) no fault of the model corrupts, and
+/// Safety invariant ([`nvme_ccr::notes::ccr_cqt`] §14): with a hold (cqt, ccr, ccr-filter) no fault of the model corrupts, and
 /// rw_test prints exactly what the seed program prints on success.
 #[test]
 fn holding_policies_never_corrupt_rw_test() {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use nvme_proto::capture::{Direction, PcapTcpWriter, TcpFlow};
+use nvme_pcap::{Direction, PcapTcpWriter, TcpFlow};
 use nvme_proto::tcp::{Decoded, Deframer, Params, Pdu, Role};
 use nvme_sim::{FaultKind, Policy, Scenario, WorkloadKind, run};
 
