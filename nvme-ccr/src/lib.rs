@@ -137,6 +137,7 @@
 
 extern crate alloc;
 
+mod display;
 mod engine;
 mod error;
 mod facts;

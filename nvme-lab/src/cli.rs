@@ -14,7 +14,7 @@ use clap::Args;
 use nvme_ccr::Config;
 use nvme_tokio::Capture;
 use nvme_tokio::ccr_check::{self, CcrCheckConfig, Verdict};
-use nvme_tokio::host::{HostConfig, HostEvent, Multipath};
+use nvme_tokio::host::{HostConfig, Multipath};
 use nvme_tokio::rw_test::{self, RwTestParams};
 use nvme_tokio::target::{self, Target, TargetConfig};
 
@@ -114,6 +114,14 @@ pub fn target(args: TargetArgs) -> ExitCode {
         eprintln!("{e}");
         return ExitCode::from(EXIT_USAGE);
     }
+    let Some(bytes) = args.size_mib.checked_mul(1 << 20).filter(|&b| b >= u64::from(args.block_size.max(1))) else {
+        eprintln!(
+            "nvme-lab: --size-mib {} is not a possible namespace size (1 to {} MiB)",
+            args.size_mib,
+            u64::MAX >> 20
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -136,7 +144,7 @@ pub fn target(args: TargetArgs) -> ExitCode {
         cfg.cqt_ms = args.cqt;
         cfg.ccrl = args.ccrl;
         cfg.block_size = args.block_size;
-        cfg.blocks = args.size_mib.saturating_mul(1 << 20) / u64::from(args.block_size.max(1));
+        cfg.blocks = bytes / u64::from(args.block_size.max(1));
         cfg.file = args.file.clone();
         cfg.fopcode = args.fopcode;
         cfg.fail_ccr = args.fail_ccr;
@@ -266,10 +274,7 @@ pub async fn run_rw_test(args: &RwTestArgs, out: &mut dyn Write, err: &mut dyn W
                 tokio::spawn(async move {
                     while let Some(ev) = events.recv().await {
                         let t = start.elapsed().as_millis();
-                        match ev {
-                            HostEvent::Engine(e) => eprintln!("[{t:>7} ms] engine: {e:?}"),
-                            other => eprintln!("[{t:>7} ms] {other:?}"),
-                        }
+                        eprintln!("[{t:>7} ms] {ev}");
                     }
                 });
             }
@@ -278,9 +283,7 @@ pub async fn run_rw_test(args: &RwTestArgs, out: &mut dyn Write, err: &mut dyn W
         Err(e) => {
             // The seed's first failure: the device cannot be opened. ENXIO (6), "no such device or address".
             let _ = writeln!(err, "failed to open device, errno = 6");
-            if args.verbose {
-                let _ = writeln!(err, "({e})");
-            }
+            let _ = writeln!(err, "nvme-lab: {e}");
             return 1;
         }
     };
@@ -343,6 +346,8 @@ pub async fn run_ccr_check(args: &CcrCheckArgs, out: &mut dyn Write) -> u8 {
         Verdict::Fail => ("FAIL", 1),
         Verdict::NotSupported => ("CCR NOT SUPPORTED", EXIT_NOT_SUPPORTED),
     };
-    let _ = writeln!(out, "ccr-check verdict: {text} ({passed} checks as required, {failed} not)");
+    let skipped = report.checks.iter().filter(|c| c.outcome == ccr_check::Outcome::Skipped).count();
+    let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+    let _ = writeln!(out, "ccr-check verdict: {text} ({passed} checks as required, {failed} not{skipped})");
     code
 }

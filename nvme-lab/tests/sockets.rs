@@ -181,7 +181,31 @@ fn ccr_check_fails_against_fail_ccr_and_bad_control_lines_are_refused() {
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("FAIL  log entry"), "{out}");
+    // The old controller was never torn down: the stale-CCR checks would only repeat that failure.
+    assert!(out.contains("FAIL  impacted controller torn down: controller 1 still live after 5000 ms"), "{out}");
+    assert!(out.contains("SKIP  stale CCR (old instance) refused: the old instance was never torn down"), "{out}");
+    assert!(!out.contains("FAIL  stale CCR"), "{out}");
     assert!(out.contains("ccr-check verdict: FAIL ("), "{out}");
+}
+
+/// Two separate targets with one NQN both give CNTLID 1: rw-test says so plainly instead of reporting a false
+/// validation failure, and ccr-check names the duplicate.
+#[test]
+fn two_targets_with_one_nqn_are_refused_as_a_duplicate_cntlid() {
+    let nqn = nqn("duplicate");
+    let a = LabTarget::start(&nqn, &[]);
+    let b = LabTarget::start(&nqn, &[]);
+    let paths = format!("{},{}", a.addr, b.addr);
+    let o = lab(&["rw-test", "--paths", &paths, "--policy", "ccr", "--iterations", "1", "--nqn", &nqn]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("failed to open device, errno = 6"), "{err}");
+    assert!(err.contains("CNTLID 1, as another path's live controller"), "{err}");
+    assert!(!text(&o.stdout).contains("validation failed"), "{}", text(&o.stdout));
+    let o = lab(&["ccr-check", "--addr", &paths, "--wait-ms", "2000", "--nqn", &nqn]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAIL  connect: impacted controller 1") && out.contains("a duplicate CNTLID"), "{out}");
 }
 
 /// Arguments the subcommands cannot use exit 2 with a message; no connection is tried.
@@ -200,6 +224,17 @@ fn socket_subcommands_reject_bad_arguments() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
         assert!(!o.stderr.is_empty(), "{args:?}");
     }
+    // The messages follow the option's syntax; impossible sizes are refused before anything is allocated.
+    assert!(text(&lab(&["target", "--fopcode", "1"]).stderr).contains("expected OPC,DELAY_MS[,CNTLID]"));
+    for size in ["0", "100000000000000000"] {
+        let o = lab(&["target", "--listen", "127.0.0.1:0", "--size-mib", size]);
+        assert_eq!(o.status.code(), Some(2), "{size}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains(&format!("--size-mib {size} is not a possible namespace size")));
+    }
+    // Possible to write, not to hold in memory: a clear error naming the size, no abort.
+    let o = lab(&["target", "--listen", "127.0.0.1:0", "--size-mib", "100000000"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("cannot hold a namespace of 204800000000 blocks of 512 bytes in memory"));
     let o = Command::new(env!("CARGO_BIN_EXE_nvme-lab"))
         .args(["target", "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "nvme_tokio=loud")

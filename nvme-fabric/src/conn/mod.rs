@@ -75,9 +75,9 @@ impl fmt::Display for CloseCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CloseCause::PeerClosed => f.write_str("closed by the peer"),
-            CloseCause::TermReceived { fes, fei } => write!(f, "termination request received: {fes:?}, FEI {fei:#x}"),
+            CloseCause::TermReceived { fes, fei } => write!(f, "termination request received: {fes}, FEI {fei:#x}"),
             CloseCause::ProtocolError { fes: Some(fes), fei } => {
-                write!(f, "peer broke the protocol: sent {fes:?}, FEI {fei:#x}")
+                write!(f, "peer broke the protocol: sent {fes}, FEI {fei:#x}")
             }
             CloseCause::ProtocolError { fes: None, .. } => {
                 f.write_str("peer broke the protocol (closed without reply)")

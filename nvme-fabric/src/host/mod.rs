@@ -260,6 +260,44 @@ pub enum RefusedReason {
     EngineRefused,
 }
 
+impl fmt::Display for BringUpStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BringUpStep::IcExchange => "the IC exchange",
+            BringUpStep::Connect => "the admin queue's Connect",
+            BringUpStep::ReadCap => "Property Get CAP",
+            BringUpStep::Enable => "Property Set CC.EN",
+            BringUpStep::WaitReady => "waiting for CSTS.RDY",
+            BringUpStep::ReadVersion => "Property Get VS",
+            BringUpStep::IdentifyController => "Identify Controller",
+            BringUpStep::NumberOfQueues => "Set Features Number of Queues",
+            BringUpStep::IoQueues => "the I/O queues' Connects",
+            BringUpStep::EventConfig => "Set Features Asynchronous Event Configuration",
+            BringUpStep::NamespaceList => "Identify active namespace list",
+            BringUpStep::NamespaceDescriptors => "Identify namespace identification descriptors",
+            BringUpStep::IdentifyNamespace => "Identify Namespace",
+        })
+    }
+}
+
+impl fmt::Display for RefusedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RefusedReason::BadIdentify => "Identify Controller does not parse",
+            RefusedReason::CntlidMismatch => "Identify's CNTLID differs from Connect's",
+            RefusedReason::NoKeepAlive => "KAS = 0 (keep alive is mandatory on fabrics)",
+            RefusedReason::InCapsuleOffset => "ICDOFF is not 0",
+            RefusedReason::NoSgl => "no SGL support",
+            RefusedReason::ControllerFatal => "CSTS.CFS set during enable",
+            RefusedReason::NotReady => "CSTS.RDY did not come within CAP.TO",
+            RefusedReason::NoIoQueues => "no I/O queue granted",
+            RefusedReason::NoNamespace => "no usable active namespace",
+            RefusedReason::QueueFull => "no free command identifier on the admin queue",
+            RefusedReason::EngineRefused => "the recovery engine has no room for another path",
+        })
+    }
+}
+
 /// Why a path died: every cause is named, with the FES/FEI of a termination request, the timer that fired, or the
 /// status that refused it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -312,10 +350,14 @@ impl fmt::Display for PathFailure {
             }
             PathFailure::ConnectTimeout => f.write_str("connect timed out"),
             PathFailure::BringUpStatus { step, status } => {
-                write!(f, "{step:?} failed with status {:#06x}", status.to_word())
+                write!(f, "{step} failed with status {:#06x}", status.to_word())
             }
-            PathFailure::Refused(r) => write!(f, "controller refused: {r:?}"),
-            PathFailure::DuplicateCntlid(c) => write!(f, "duplicate CNTLID {c} in the subsystem"),
+            PathFailure::Refused(r) => write!(f, "controller refused: {r}"),
+            PathFailure::DuplicateCntlid(c) => write!(
+                f,
+                "refused: its controller has CNTLID {c}, as another path's live controller of the same NQN (two \
+                 separate targets with one NQN? a subsystem never gives one CNTLID twice; Linux refuses it too)"
+            ),
         }
     }
 }
@@ -514,6 +556,52 @@ pub enum HostEvent {
         /// Its command identifier there.
         cid: u16,
     },
+}
+
+/// The words of logs and tools: times in ms, CIRN in hex, causes by name. The recovery engine's events name its
+/// own path ids ([`Host::path_of`] maps them to paths; they follow the order in which paths first came live).
+impl fmt::Display for HostEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            HostEvent::Connecting { path, attempt: 0 } => write!(f, "path {path}: connecting"),
+            HostEvent::Connecting { path, attempt } => write!(f, "path {path}: connecting (attempt {})", attempt + 1),
+            HostEvent::PathLive { path, facts, reconnected } => {
+                write!(
+                    f,
+                    "path {path}: controller {} live{} (CIU {:#04x}, CIRN {:#018x}, KATO {} ms, TBKAS {}, ",
+                    facts.cntlid,
+                    if reconnected { " again" } else { "" },
+                    facts.ciu,
+                    facts.cirn,
+                    facts.kato.as_millis(),
+                    if facts.tbkas { "on" } else { "off" },
+                )?;
+                match facts.cqt.duration() {
+                    Some(d) => write!(f, "CQT {} ms)", d.as_millis()),
+                    None => f.write_str("CQT not reported)"),
+                }
+            }
+            HostEvent::PathFailed { path, failure, was_live: true } => write!(f, "path {path}: failed: {failure}"),
+            HostEvent::PathFailed { path, failure, was_live: false } => {
+                write!(f, "path {path}: connect failed: {failure}")
+            }
+            HostEvent::ReconnectScheduled { path, at } => write!(f, "path {path}: reconnect at {at}"),
+            HostEvent::PathGone { path } => write!(f, "path {path}: given up"),
+            HostEvent::Disconnected { path } => write!(f, "path {path}: disconnected"),
+            HostEvent::Aen { path, dw0 } => {
+                let what = if nvme_proto::cmd::AsyncEvent::from_dw0(dw0).is_ccr_completed() {
+                    "CCR Completed"
+                } else {
+                    "event"
+                };
+                write!(f, "path {path}: AEN {what} (DW0 {dw0:#010x})")
+            }
+            HostEvent::Engine(e) => write!(f, "recovery: {e}"),
+            HostEvent::IoSent { id, path, conn, cid } => {
+                write!(f, "path {path}: I/O {} sent on {conn} as CID {cid:#06x}", id.0)
+            }
+        }
+    }
 }
 
 /// Where a path is.

@@ -66,6 +66,16 @@ impl fmt::Debug for Fes {
     }
 }
 
+/// `FES 0x02 (PDU Sequence Error)`, or `FES 0x7f` for a value without a name.
+impl fmt::Display for Fes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "FES {:#04x} ({name})", self.0),
+            None => write!(f, "FES {:#04x}", self.0),
+        }
+    }
+}
+
 /// Which header field was invalid (FES 0x01). Each reason names the field whose byte offset is the FEI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InvalidField {

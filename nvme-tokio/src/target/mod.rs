@@ -341,7 +341,10 @@ pub fn parse_fopcode_words(words: &[&str]) -> Result<Fopcode, String> {
             };
             Ok(Fopcode { opcode, delay, cntlid })
         }
-        _ => Err("expected OPCODE DELAY_MS [CNTLID]".into()),
+        _ => Err(format!(
+            "expected OPC,DELAY_MS[,CNTLID] (on standard input: OPC DELAY_MS [CNTLID]), got {} value(s)",
+            words.len()
+        )),
     }
 }
 

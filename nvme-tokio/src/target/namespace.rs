@@ -27,17 +27,35 @@ impl Namespace {
     /// An in-memory namespace of `blocks` blocks of `block_size` bytes (a power of two, 512..=4096), zero-filled.
     pub fn memory(block_size: u32, blocks: u64) -> io::Result<Namespace> {
         check_block_size(block_size)?;
-        let len = usize::try_from(blocks.saturating_mul(u64::from(block_size)))
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "namespace too large"))?;
-        Ok(Namespace { block_size, blocks, store: Store::Memory(Mutex::new(vec![0; len])) })
+        if blocks == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a namespace needs at least one block"));
+        }
+        let too_large = || {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "cannot hold a namespace of {blocks} blocks of {block_size} bytes in memory (back it with a file)"
+                ),
+            )
+        };
+        let len =
+            blocks.checked_mul(u64::from(block_size)).and_then(|l| usize::try_from(l).ok()).ok_or_else(too_large)?;
+        // Reserved before it is filled, so that a size the machine cannot hold is an error, not an abort.
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(len).map_err(|_| too_large())?;
+        bytes.resize(len, 0);
+        Ok(Namespace { block_size, blocks, store: Store::Memory(Mutex::new(bytes)) })
     }
 
     /// A namespace backed by the file at `path` (created if missing; a new or shorter file is extended to
     /// `blocks` blocks).
     pub fn file(path: &Path, block_size: u32, blocks: u64) -> io::Result<Namespace> {
         check_block_size(block_size)?;
+        let len = blocks
+            .checked_mul(u64::from(block_size))
+            .filter(|_| blocks > 0)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("impossible size: {blocks} blocks")))?;
         let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-        let len = blocks.saturating_mul(u64::from(block_size));
         if f.metadata()?.len() < len {
             f.set_len(len)?;
         }
@@ -113,6 +131,17 @@ fn check_block_size(bs: u32) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn impossible_sizes_are_errors() {
+        for (blocks, kind) in [(0, io::ErrorKind::InvalidInput), (u64::MAX / 512, io::ErrorKind::OutOfMemory)] {
+            assert_eq!(Namespace::memory(512, blocks).err().map(|e| e.kind()), Some(kind), "{blocks}");
+        }
+        let e = Namespace::memory(512, u64::MAX).err().unwrap();
+        assert!(e.to_string().contains("back it with a file"), "{e}");
+        let path = std::env::temp_dir().join("nvme-tokio-ns-never-created");
+        assert!(Namespace::file(&path, 512, u64::MAX).is_err() && !path.exists());
+    }
 
     #[test]
     fn memory_and_file_namespaces_keep_what_is_written() {
