@@ -426,8 +426,8 @@ fn run_decode(args: DecodeArgs) -> ExitCode {
         }
         decode::decode_pcap(&capture, opts, &mut out)
     } else {
-        let text = match &args.hex {
-            Some(h) => h.clone(),
+        let text = match args.hex {
+            Some(h) => h,
             None => {
                 if io::stdin().is_terminal() {
                     eprintln!("nvme-lab: reading hex from stdin (end with Ctrl-D); see --help for --hex and --pcap");

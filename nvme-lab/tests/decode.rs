@@ -675,3 +675,60 @@ fn tshark_agrees_the_round_trip_pcap_has_good_digests() {
     assert!(statuses.len() >= 30, "{text}");
     assert!(statuses.iter().all(|s| *s == "1"), "{text}");
 }
+
+/// 100 000 TCP connections, each an ICReq from its host and an ICResp from its controller, half of them with the
+/// controller's port above the host's (the case that once swapped the labels), all interleaved frame by frame:
+/// every PDU is decoded once, with its own connection, direction and labels. The time this takes is in
+/// BENCHMARKS.md (decode is linear in packets and streams); the test checks the result only.
+#[test]
+fn a_hundred_thousand_flows_decode_each_in_its_own_context() {
+    const FLOWS: usize = 100_000;
+    // Host i is 10.(0x10 | i >> 16).(i >> 8).i, its controller 10.(0x20 | i >> 16).(i >> 8).i.
+    let addr = |net: u8, i: usize, port: u16| {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, net | (i >> 16) as u8, (i >> 8) as u8, i as u8)), port)
+    };
+    let ports = |i: usize| if i % 2 == 0 { (40_000, 4420) } else { (1_024 + (i % 1000) as u16, 50_000) };
+    let mut flows: Vec<TcpFlow> = (0..FLOWS)
+        .map(|i| {
+            let (hp, cp) = ports(i);
+            TcpFlow::new(addr(0x10, i, hp), addr(0x20, i, cp))
+        })
+        .collect();
+    let p = Params::default();
+    let req = emit(&Pdu::IcReq(IcReq { hpda: 0, header_digest: false, data_digest: false, maxr2t: 0 }), &p);
+    let resp =
+        emit(&Pdu::IcResp(IcResp { cpda: 0, header_digest: false, data_digest: false, maxh2cdata: 0x1_0000 }), &p);
+    let mut w = PcapTcpWriter::new(Vec::new()).unwrap();
+    for (dir, bytes) in [(Direction::HostToController, &req), (Direction::ControllerToHost, &resp)] {
+        for (i, flow) in flows.iter_mut().enumerate() {
+            w.write(flow, dir, Duration::from_micros(i as u64), bytes).unwrap();
+        }
+    }
+    let path = temp_file("flows.pcap", &w.into_inner());
+    let out = lab(&["decode", "--pcap", path.0.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let l = lines(&out);
+    assert_eq!(l.len(), 2 * FLOWS);
+    let mut seen = vec![[false; 2]; FLOWS];
+    for v in &l {
+        let (hp, cp) = (v["src"].as_str().unwrap(), v["dst"].as_str().unwrap());
+        let (host, ctrl, side) = match v["type"].as_str().unwrap() {
+            "ICReq" => (hp, cp, 0),
+            "ICResp" => (cp, hp, 1),
+            other => panic!("unexpected {other}: {v}"),
+        };
+        assert_eq!(v["dir"], if side == 0 { "h2c" } else { "c2h" }, "{v}");
+        // Which flow, from the host's address; the controller's must be its partner.
+        let h: SocketAddr = host.parse().unwrap();
+        let IpAddr::V4(ip) = h.ip() else { panic!("{v}") };
+        let [_, net, hi, lo] = ip.octets();
+        assert_eq!(net & 0xf0, 0x10, "the host is 10.0x1?.x.y: {v}");
+        let i = usize::from(net & 0x0f) << 16 | usize::from(hi) << 8 | usize::from(lo);
+        let (hp_want, cp_want) = ports(i);
+        assert_eq!(h.port(), hp_want, "{v}");
+        assert_eq!(ctrl.parse::<SocketAddr>().unwrap(), addr(0x20, i, cp_want), "{v}");
+        assert!(!seen[i][side], "PDU decoded twice: {v}");
+        seen[i][side] = true;
+    }
+    assert!(seen.iter().all(|s| s[0] && s[1]));
+}

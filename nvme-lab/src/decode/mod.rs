@@ -158,10 +158,11 @@ pub fn decode_pcap(capture: &PcapTcpReader, opts: Options, out: &mut dyn Write) 
         for dir in [Direction::HostToController, Direction::ControllerToHost] {
             let s = flow.stream(dir);
             let to_controller = (dir == Direction::HostToController) != swapped;
-            let (receiver, labels) = if to_controller {
-                (Role::Controller, (host.clone(), ctrl.clone()))
-            } else {
-                (Role::Host, (ctrl.clone(), host.clone()))
+            let receiver = if to_controller { Role::Controller } else { Role::Host };
+            // The bytes of a direction are sent by its own end, whichever role the bytes show that end has.
+            let labels = match dir {
+                Direction::HostToController => (host.clone(), ctrl.clone()),
+                Direction::ControllerToHost => (ctrl.clone(), host.clone()),
             };
             streams.push(Stream {
                 bytes: &s.bytes,
