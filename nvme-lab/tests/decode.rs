@@ -687,7 +687,7 @@ fn a_hundred_thousand_flows_decode_each_in_its_own_context() {
     let addr = |net: u8, i: usize, port: u16| {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, net | (i >> 16) as u8, (i >> 8) as u8, i as u8)), port)
     };
-    let ports = |i: usize| if i % 2 == 0 { (40_000, 4420) } else { (1_024 + (i % 1000) as u16, 50_000) };
+    let ports = |i: usize| if i.is_multiple_of(2) { (40_000, 4420) } else { (1_024 + (i % 1000) as u16, 50_000) };
     let mut flows: Vec<TcpFlow> = (0..FLOWS)
         .map(|i| {
             let (hp, cp) = ports(i);
