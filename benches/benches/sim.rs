@@ -1,7 +1,7 @@
 //! `nvme-sim` benchmark (BENCHMARKS.md): the wall time of one simulated `rw_test` per policy, the seed scenario of
 //! ccr-cqt.md §11 (two paths, `fopcode` Write with a 2000 ms delay on controller 1, KATO 5 s, TBKAS, CQT 1 ms) and
-//! the seed program's 255 iterations (about 34 virtual minutes; `legacy` stops at its first failed validation, as
-//! the seed program does), every PDU encoded and decoded with digests by nvme-proto.
+//! the Linux test's rw_test program's 255 iterations (about 34 virtual minutes; `legacy` stops at its first failed validation, as
+//! the Linux test's rw_test program does), every PDU encoded and decoded with digests by nvme-proto.
 
 use std::hint::black_box;
 use std::time::Duration;

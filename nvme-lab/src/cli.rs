@@ -1,7 +1,7 @@
 //! The three subcommands over real sockets, built on nvme-tokio's library: `target`, `rw-test` and `ccr-check`, as
 //! clap `Args` structs and run functions that build their own tokio runtime.
 //!
-//! Exit status: `target` runs until killed (1 when it cannot start); `rw-test` 0 or 1 exactly as the seed's
+//! Exit status: `target` runs until killed (1 when it cannot start); `rw-test` 0 or 1 exactly as the Linux test's
 //! program (ccr-cqt.md §10); `ccr-check` 0 pass, 1 a failed check, 3 "CCR not supported"; 2 for bad arguments.
 
 use std::io::{BufRead, Write};
@@ -207,7 +207,7 @@ impl HostArgs {
     }
 }
 
-/// `nvme-lab rw-test`: the seed's rw_test over real sockets.
+/// `nvme-lab rw-test`: the Linux failover test's rw_test over real sockets.
 #[derive(Args, Clone, Debug)]
 pub struct RwTestArgs {
     /// Controller addresses, one path each, connected in this order (ADDR,ADDR; the same address twice gives
@@ -237,7 +237,7 @@ pub struct RwTestArgs {
     pub host: HostArgs,
 }
 
-/// Runs `rw-test`; the exit status is the seed program's (0 pass, 1 failure).
+/// Runs `rw-test`; the exit status is the Linux test's rw_test program's (0 pass, 1 failure).
 pub fn rw_test(args: RwTestArgs) -> ExitCode {
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -281,7 +281,7 @@ pub async fn run_rw_test(args: &RwTestArgs, out: &mut dyn Write, err: &mut dyn W
             mp
         }
         Err(e) => {
-            // The seed's first failure: the device cannot be opened. ENXIO (6), "no such device or address".
+            // rw_test's first failure: the device cannot be opened. ENXIO (6), "no such device or address".
             let _ = writeln!(err, "failed to open device, errno = 6");
             let _ = writeln!(err, "nvme-lab: {e}");
             return 1;

@@ -5,7 +5,7 @@
 //! * `run`: one simulated scenario with its timeline; optional SVG latency plot and pcap of the simulated wire.
 //! * `explore`: random fault schedules over many seeds, in parallel, looking for corruption.
 //! * `decode`: NVMe/TCP bytes (hex or pcap) to one JSON line per PDU, through nvme-proto's deframer.
-//! * `target`, `rw-test`, `ccr-check`: nvme-tokio's target, the seed's rw_test and a CCR conformance probe over real
+//! * `target`, `rw-test`, `ccr-check`: nvme-tokio's target, the Linux failover test's rw_test and a CCR conformance probe over real
 //!   sockets (`cli`).
 //!
 //! Exit status: 0 success; 1 a finding (a matrix expectation failed, explore found forbidden corruption, decode met
@@ -46,7 +46,7 @@ const EXIT_USAGE: u8 = 2;
         Simulates the Linux failover test (two paths, round-robin multipath, the target delays a write and fails its \
         controller, rw_test checks the block) for each host recovery policy: legacy (retry at once), cqt (hold for \
         (TBKAS ? 3 : 2) x KATO + CQT), ccr (Cross-Controller Reset, then the timer) and ccr-filter (as ccr, reads \
-        released at once). Also decodes NVMe/TCP captures, and runs a real NVMe/TCP target, the seed's rw_test and a \
+        released at once). Also decodes NVMe/TCP captures, and runs a real NVMe/TCP target, the Linux failover test's rw_test and a \
         CCR conformance probe over sockets (target, rw-test, ccr-check).\n\n\
         Exit status: 0 success; 1 a finding (matrix expectation failed, explore found corruption where it is \
         forbidden, decode met a bad PDU, digest or truncated stream, rw-test failed, a ccr-check check failed); 2 bad \
@@ -74,14 +74,14 @@ enum Cmd {
     Decode(DecodeArgs),
     /// Serve one NVMe/TCP subsystem over real sockets, with CCR and fault injection (fault switches on stdin).
     Target(cli::TargetArgs),
-    /// The seed's rw_test over real sockets, through two or more paths, with a recovery policy.
+    /// The Linux failover test's rw_test over real sockets, through two or more paths, with a recovery policy.
     RwTest(cli::RwTestArgs),
     /// Probe a target's Cross-Controller Reset support; pass/fail per check.
     CcrCheck(cli::CcrCheckArgs),
 }
 
 const MATRIX_HELP: &str = "Simulate the 64 cells policies {legacy, cqt, ccr, ccr-filter} x workloads {rw_test, read, \
-    write, readwrite} x faults {fopcode, freeze, ccr-fail, ccr-unsupported} with the seed's values (two paths, \
+    write, readwrite} x faults {fopcode, freeze, ccr-fail, ccr-unsupported} with the Linux failover test's values (two paths, \
     round-robin, KATO 5000 ms, TBKAS on, CQT 1 ms, fopcode 1 (Write) held 2000 ms) and print a table: corrupted, \
     commands completed, max and p99 command latency (the I/O stall a user sees) and the time from failure \
     detection to the release of the held commands. ccr-fail and ccr-unsupported are an fopcode failure whose CCR \
@@ -94,7 +94,7 @@ const MATRIX_HELP: &str = "Simulate the 64 cells policies {legacy, cqt, ccr, ccr
 const RUN_HELP: &str = "Simulate one scenario and print the recovery timeline (one line per event: time in ms, path, \
     what happened), the rw_test program's output, and a summary (corrupted, commands completed, max and p99 latency, \
     detection and release times).\n\n\
-    Knobs not given keep the seed's values. --random --seed N builds the random scenario that `explore` runs for \
+    Knobs not given keep the Linux failover test's values. --random --seed N builds the random scenario that `explore` runs for \
     seed N instead (so `explore` can print a command that reproduces each finding); the other scenario knobs cannot \
     be combined with it.\n\n\
     --json prints one JSON object (the matrix cell keys plus seed, violations, rw_test_exit and the timeline). \
@@ -115,7 +115,7 @@ struct MatrixArgs {
     /// One JSON object per cell and line instead of the table.
     #[arg(long)]
     json: bool,
-    /// rw_test iterations per cell (default 255, the seed program: about 34 virtual minutes).
+    /// rw_test iterations per cell (default 255, the Linux test's rw_test program: about 34 virtual minutes).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     iterations: Option<u32>,
     /// Seconds of I/O for the read, write and readwrite workloads (default 60).

@@ -59,7 +59,7 @@ impl CellJson {
 
 /// Matrix options.
 pub struct Options {
-    /// rw_test iterations (None: 255, the seed program).
+    /// rw_test iterations (None: 255, the Linux test's rw_test program).
     pub iterations: Option<u32>,
     /// How long the queue-depth workloads issue I/O (None: nvme-sim's default, 60 s).
     pub duration: Option<Duration>,
@@ -97,7 +97,10 @@ pub fn failed_expectations(cells: &[CellJson]) -> Vec<String> {
     let mut out = Vec::new();
     for c in cells {
         if c.policy == "legacy" && c.workload == "rw_test" && c.fault == "fopcode" && !c.corrupted {
-            out.push("legacy / rw_test / fopcode did not corrupt: the seed's test should catch the stale write".into());
+            out.push(
+                "legacy / rw_test / fopcode did not corrupt: the Linux failover test should catch the stale write"
+                    .into(),
+            );
         }
         if c.policy != "legacy" && c.corrupted {
             out.push(format!("{} / {} / {} corrupted data: only legacy may", c.policy, c.workload, c.fault));

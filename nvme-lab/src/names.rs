@@ -59,7 +59,7 @@ impl HostDigests {
 /// An application workload.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkloadArg {
-    /// The seed's rw_test: per iteration 10 writes of 4 KiB (bytes 0..9) to offset 0, sleep 5 s, read back and
+    /// The Linux failover test's rw_test: per iteration 10 writes of 4 KiB (bytes 0..9) to offset 0, sleep 5 s, read back and
     /// check every byte is 9, sleep 3 s.
     #[value(name = "rw_test")]
     RwTest,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::matrix::{CellJson, ms};
 use crate::svg;
 
-/// The scenario knobs `run` accepts on the command line; `None` keeps nvme-sim's default (the seed's values).
+/// The scenario knobs `run` accepts on the command line; `None` keeps nvme-sim's default (the Linux failover test's values).
 #[derive(Clone, Debug, Default)]
 pub struct Knobs {
     /// KATO.

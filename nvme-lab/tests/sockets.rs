@@ -1,5 +1,5 @@
 //! `nvme-lab target`, `rw-test` and `ccr-check` run as programs over loopback sockets: the target's fault switches
-//! from its flags and from its control line on standard input, rw-test's output and exit status as the seed's
+//! from its flags and from its control line on standard input, rw-test's output and exit status as the Linux failover test's
 //! program gives them, ccr-check's verdicts and exit statuses.
 
 use std::io::{BufRead, BufReader, Write};
@@ -100,7 +100,7 @@ fn nqn(test: &str) -> String {
 
 /// rw-test with `legacy` against a target with two listeners whose first controller gets `--fopcode 1,2000`, one
 /// path through each listener: the stalled write lands after the retried one, the read-back finds it, and the output
-/// and exit status are the seed program's. The target's log (`-v`) tells the same story in order: the fault holds a
+/// and exit status are the Linux test's rw_test program's. The target's log (`-v`) tells the same story in order: the fault holds a
 /// write on one controller, which fails; the same data is written through the other controller; the held write
 /// reaches the media 2 s after the fault; the read returns its data.
 #[test]

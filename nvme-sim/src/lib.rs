@@ -7,7 +7,7 @@
 //! [`nvme_fabric::host::Host`] (the Linux bring-up order, keep-alive, AER, command timeouts, multipath round robin,
 //! recovery through [`nvme_ccr::Engine`]). The simulator adds what a runtime adds: a virtual clock, links with
 //! latency, jitter and loss (as TCP retransmission delay) and freezes, one simulated TCP connection per host
-//! connection; the seed's `rw_test` and queue-depth workloads; and a checker for the stale-write hazard
+//! connection; the Linux failover test's `rw_test` and queue-depth workloads; and a checker for the stale-write hazard
 //! ([`nvme_ccr::notes::ccr_cqt`] §14).
 //!
 //! Every command and completion crosses the simulated wire as NVMe/TCP PDUs with header and data digests, encoded
@@ -18,7 +18,7 @@
 //!
 //! ## Example
 //!
-//! The seed's failover test with two rw_test iterations: `legacy` corrupts, `ccr` does not and stalls about the
+//! The Linux failover test with two rw_test iterations: `legacy` corrupts, `ccr` does not and stalls about the
 //! 2 s fopcode delay.
 //!
 //! ```

@@ -69,9 +69,9 @@ pub struct Report {
     pub latencies: Vec<LatencySample>,
     /// Every segment on the wire, in time order (only when capturing).
     pub wire: Vec<WireRecord>,
-    /// rw_test: the exact stdout/stderr lines the seed program prints.
+    /// rw_test: the exact stdout/stderr lines the Linux test's rw_test program prints.
     pub rw_test_output: Vec<String>,
-    /// rw_test: the exit status the seed program would return (0 all iterations passed, 1 at the first failure);
+    /// rw_test: the exit status the Linux test's rw_test program would return (0 all iterations passed, 1 at the first failure);
     /// `None` for other workloads or when the run hit its time limit first.
     pub rw_test_exit: Option<i32>,
     /// Virtual time the run covered.

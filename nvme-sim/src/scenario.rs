@@ -1,4 +1,4 @@
-//! What to simulate: the scenario knobs, with the seed's values as defaults, and random fault schedules.
+//! What to simulate: the scenario knobs, with the Linux failover test's values as defaults, and random fault schedules.
 
 use core::fmt;
 use core::str::FromStr;
@@ -12,7 +12,7 @@ use crate::Policy;
 /// The application workload the simulated host runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WorkloadKind {
-    /// The seed's `rw_test` ([`nvme_ccr::notes::ccr_cqt`] §10): per iteration 10 synchronous 4 KiB writes of byte
+    /// The Linux failover test's `rw_test` ([`nvme_ccr::notes::ccr_cqt`] §10): per iteration 10 synchronous 4 KiB writes of byte
     /// value 0..9 to offset 0, sleep 5 s, read back and check every byte is 9, sleep 3 s; stops at the first failure.
     RwTest,
     /// Read-only, queue depth [`Scenario::queue_depth`], random blocks of [`Scenario::blocks`]. Cannot corrupt: shows stalls.
@@ -154,7 +154,7 @@ pub struct FaultSpec {
     pub delay: Duration,
 }
 
-/// One simulation: policy, workload, fault and every timing knob. `Default` gives the seed's values
+/// One simulation: policy, workload, fault and every timing knob. `Default` gives the Linux failover test's values
 /// ([`nvme_ccr::notes::ccr_cqt`] §11: KATO 5000 ms, TBKAS on, CQT 1 ms, fopcode 1 (Write) with 2000 ms, two paths).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -181,7 +181,7 @@ pub struct Scenario {
     pub seed: u64,
     /// Number of paths = controllers (default 2).
     pub paths: usize,
-    /// rw_test iterations (`None` = 255, the seed program).
+    /// rw_test iterations (`None` = 255, the Linux test's rw_test program).
     pub iterations: Option<u32>,
     /// Record every PDU on the simulated wire in [`Report::wire`](crate::Report::wire).
     pub capture: bool,

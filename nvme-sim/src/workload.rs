@@ -1,4 +1,4 @@
-//! The application side: `rw_test` exactly as the seed program, and queue-depth read / write / mixed workloads.
+//! The application side: `rw_test` exactly as the Linux test's rw_test program, and queue-depth read / write / mixed workloads.
 //!
 //! A workload only submits I/Os and reacts to their completions and to its own timers; the simulator routes them.
 
@@ -20,7 +20,7 @@ const RW_WRITES: u8 = 10;
 const RW_SLEEP_AFTER_WRITES: Nanos = 5 * SEC;
 /// rw_test: sleep after the check.
 const RW_SLEEP_AFTER_CHECK: Nanos = 3 * SEC;
-/// rw_test: iterations of the seed program.
+/// rw_test: iterations of the Linux test's rw_test program.
 pub(crate) const RW_ITERATIONS: u32 = 255;
 
 /// An application I/O.

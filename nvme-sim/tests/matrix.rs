@@ -35,7 +35,7 @@ fn timeline(r: &nvme_sim::Report) -> String {
     r.timeline.iter().map(|e| format!("{:>10.3} {:?} {}\n", e.at.as_secs_f64(), e.path, e.what)).collect()
 }
 
-/// The bug the seed's test exists to catch: `legacy` retries the stuck write at once, the stale write lands 2 s
+/// The bug the Linux failover test exists to catch: `legacy` retries the stuck write at once, the stale write lands 2 s
 /// later, the read sees 0 and rw_test prints "validation failed" and exits 1.
 #[test]
 fn legacy_corrupts_under_fopcode_and_rw_test_says_so() {
@@ -52,7 +52,7 @@ fn legacy_corrupts_under_fopcode_and_rw_test_says_so() {
 }
 
 /// Safety invariant ([`nvme_ccr::notes::ccr_cqt`] §14): with a hold (cqt, ccr, ccr-filter) no fault of the model corrupts, and
-/// rw_test prints exactly what the seed program prints on success.
+/// rw_test prints exactly what the Linux test's rw_test program prints on success.
 #[test]
 fn holding_policies_never_corrupt_rw_test() {
     for policy in SAFE {

@@ -11,7 +11,7 @@
 //!   Linux host sends, keep-alive expiry, CQT from configuration, Cross-Controller Reset, the `fopcode` / `fail-ccr`
 //!   / `no-ccr` fault switches of [`nvme_ccr::notes::ccr_cqt`] §11, every per-connection bound) on a TCP listener
 //!   with a connection cap, its namespace in memory or in a file, and a run-time control line.
-//! * [`rw_test`] and [`ccr_check`]: the seed's rw_test over real sockets and a CCR conformance probe (the
+//! * [`rw_test`] and [`ccr_check`]: the Linux failover test's rw_test over real sockets and a CCR conformance probe (the
 //!   command line that runs them, with `target`, is nvme-lab's).
 //!
 //! Every PDU is framed, validated and encoded, and every host and target decision made, by nvme-fabric (over

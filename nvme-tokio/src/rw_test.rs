@@ -1,7 +1,7 @@
-//! The seed's `rw_test` ([`nvme_ccr::notes::ccr_cqt`] §10) over a [`Multipath`] host: per iteration ten 4096-byte
+//! The Linux failover test's `rw_test` ([`nvme_ccr::notes::ccr_cqt`] §10) over a [`Multipath`] host: per iteration ten 4096-byte
 //! writes to offset 0, write i filled with byte i, a pause, a read of 4096 bytes at offset 0 that must be all 9, a
 //! pause.
-//! Same output lines, same streams and same exit status as the seed's program.
+//! Same output lines, same streams and same exit status as the Linux test's rw_test program.
 
 use std::io::Write;
 use std::time::Duration;
