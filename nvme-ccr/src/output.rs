@@ -195,3 +195,32 @@ pub enum Event {
         released: usize,
     },
 }
+
+impl Event {
+    /// The same event with every path id (paths, sources, and the source of a CCR release reason) renamed by `f`:
+    /// for a driver that reports the engine's events in its own path numbering.
+    pub fn map_paths(self, f: impl Fn(PathId) -> PathId) -> Event {
+        match self {
+            Event::FencingStarted { path, instance, held, released_at_once, deadline } => {
+                Event::FencingStarted { path: f(path), instance, held, released_at_once, deadline }
+            }
+            Event::CcrSent { path, source, ccr } => Event::CcrSent { path: f(path), source: f(source), ccr },
+            Event::CcrSucceeded { path, source, ccr } => Event::CcrSucceeded { path: f(path), source: f(source), ccr },
+            Event::CcrFailed { path, source, ccr, reason } => {
+                Event::CcrFailed { path: f(path), source: f(source), ccr, reason }
+            }
+            Event::SourceCcrIncapable { source } => Event::SourceCcrIncapable { source: f(source) },
+            Event::FellBackToTimer { path, remaining } => Event::FellBackToTimer { path: f(path), remaining },
+            Event::HoldExtendedByCcr { path, source, ccr } => {
+                Event::HoldExtendedByCcr { path: f(path), source: f(source), ccr }
+            }
+            Event::HoldReleased { path, reason, after, released } => {
+                let reason = match reason {
+                    ReleaseReason::CcrSucceeded { source } => ReleaseReason::CcrSucceeded { source: f(source) },
+                    other => other,
+                };
+                Event::HoldReleased { path: f(path), reason, after, released }
+            }
+        }
+    }
+}

@@ -21,6 +21,7 @@ use nvme_tokio::target::{self, Target, TargetConfig};
 use crate::EXIT_USAGE;
 use crate::log::LogArgs;
 use crate::names::{HostDigests, PolicyArg};
+use crate::progress;
 
 /// The default subsystem NQN of `target`, `rw-test` and `ccr-check`.
 pub const DEFAULT_NQN: &str = "nqn.2026-01.org.example:nvme-tokio";
@@ -229,9 +230,11 @@ pub struct RwTestArgs {
     /// F, the hold's stand-in for CQT when a controller reports CQT = 0, ms.
     #[arg(long, default_value_t = 10_000)]
     pub cqt_fallback_ms: u64,
-    /// Print path and recovery events on standard error.
-    #[arg(long)]
-    pub verbose: bool,
+    /// Log flags: without -v, -q or RUST_LOG, rw-test prints exactly what the Linux test's program prints (and a
+    /// progress line when standard error is a terminal); -v adds the host's log (paths, failures, holds, CCRs,
+    /// releases) on standard error.
+    #[command(flatten)]
+    pub log: LogArgs,
     /// Connection options.
     #[command(flatten)]
     pub host: HostArgs,
@@ -246,16 +249,28 @@ pub fn rw_test(args: RwTestArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Err(e) = args.log.init_if_asked() {
+        eprintln!("{e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let code = rt.block_on(async move {
-        let mut out = std::io::stdout();
-        let mut err = std::io::stderr();
-        run_rw_test(&args, &mut out, &mut err).await
+        let progress = progress::Progress::stderr(args.iterations);
+        let mut out = progress.writer(std::io::stdout());
+        let mut err = progress.writer(std::io::stderr());
+        let code = run_rw_test(&args, &mut out, &mut err, Some(&progress)).await;
+        progress.finish();
+        code
     });
     ExitCode::from(code as u8)
 }
 
-/// The body of [`rw_test()`], with the output streams given.
-pub async fn run_rw_test(args: &RwTestArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// The body of [`rw_test()`], with the output streams given; `progress` follows the host's events.
+pub async fn run_rw_test(
+    args: &RwTestArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    progress: Option<&progress::Progress>,
+) -> i32 {
     let mut cfg = match args.host.host_config("rw-test") {
         Ok(h) => h,
         Err(e) => {
@@ -267,17 +282,18 @@ pub async fn run_rw_test(args: &RwTestArgs, out: &mut dyn Write, err: &mut dyn W
     engine.cqt_fallback = Duration::from_millis(args.cqt_fallback_ms);
     cfg.fabric.engine = engine;
     cfg.fabric.reconnect_delay = Duration::from_millis(args.reconnect_delay_ms);
-    let start = tokio::time::Instant::now();
     let mp = match Multipath::connect(&args.paths, &cfg).await {
         Ok((mp, mut events)) => {
-            if args.verbose {
-                tokio::spawn(async move {
-                    while let Some(ev) = events.recv().await {
-                        let t = start.elapsed().as_millis();
-                        eprintln!("[{t:>7} ms] {ev}");
+            // The host logs its events itself (nvme_tokio::host); the progress line shows the hold in force.
+            let progress = progress.cloned();
+            tokio::spawn(async move {
+                let mut state = progress::HoldState::default();
+                while let Some(ev) = events.recv().await {
+                    if let Some(p) = &progress {
+                        p.show(state.update(&ev));
                     }
-                });
-            }
+                }
+            });
             mp
         }
         Err(e) => {

@@ -37,6 +37,13 @@ impl LogArgs {
         Ok(Targets::new().with_default(level))
     }
 
+    /// As [`Self::init`] when a flag or `RUST_LOG` asks for a log, else installs nothing (the output stays the
+    /// program's own, as `rw-test` needs).
+    pub fn init_if_asked(&self) -> Result<(), String> {
+        let asked = self.verbose > 0 || self.quiet > 0 || std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty());
+        if asked { self.init() } else { Ok(()) }
+    }
+
     /// Installs the subscriber for the process (once; a second call changes nothing). A `RUST_LOG` that does not
     /// parse is an error, for the caller to report.
     pub fn init(&self) -> Result<(), String> {

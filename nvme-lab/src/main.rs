@@ -19,6 +19,7 @@ mod json;
 mod log;
 mod matrix;
 mod names;
+mod progress;
 mod run;
 mod svg;
 mod wire;

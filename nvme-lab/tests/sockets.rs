@@ -127,7 +127,7 @@ fn rw_test_legacy_reads_back_the_stale_write_and_exits_1() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(text(&o.stdout), "iteration number 0, writing data\nvalidating written data\n");
-    assert_eq!(text(&o.stderr), "validation failed\n");
+    assert_eq!(text(&o.stderr), "validation failed\n", "without -v only the program's own lines");
 
     let field = |line: &str, key: &str| -> String {
         let v = line.split(&format!(" {key}=")).nth(1).unwrap_or_else(|| panic!("no {key}= in {line}"));
@@ -144,6 +144,44 @@ fn rw_test_legacy_reads_back_the_stale_write_and_exits_1() {
     assert_eq!(field(&landed, "data"), data, "{landed}");
     let read = target.log_line(&["DEBUG", "media", "kind=read", "slba=0"]);
     assert_eq!(field(&read, "data"), data, "the read returns the stale data: {read}");
+}
+
+/// rw-test -v with `ccr`: the host's log tells the recovery in words on standard error (the failure, the hold with
+/// its deadline, the CCR, the release), and the program's own lines are unchanged and pass.
+#[test]
+fn rw_test_verbose_logs_the_hold_and_its_release_in_words() {
+    let nqn = nqn("rw-ccr-v");
+    let target = LabTarget::start_listening(&nqn, 2, &["--cqt", "1", "--fopcode", "1,1500"]);
+    let paths = target.addrs.join(",");
+    let o = lab(&[
+        "rw-test",
+        "--paths",
+        &paths,
+        "--policy",
+        "ccr",
+        "--iterations",
+        "1",
+        "--pause-ms",
+        "500,100",
+        "--reconnect-delay-ms",
+        "300",
+        "--kato",
+        "1000",
+        "--nqn",
+        &nqn,
+        "-v",
+    ]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.starts_with("iteration number 0, writing data\n"), "{out}");
+    let pos = |needle: &str| err.find(needle).unwrap_or_else(|| panic!("no {needle:?} in:\n{err}"));
+    let failed = pos("failed: connection");
+    let held = pos("command(s) held until t=");
+    let sent = pos("CCR #0 sent via path");
+    let released = pos("held command(s) released after");
+    assert!(failed < held && held < sent && sent < released, "{err}");
+    assert!(err.contains("(CCR succeeded via path"), "{err}");
+    assert!(!err.contains("Some(") && !err.contains("Instant("), "no Debug formatting: {err}");
 }
 
 /// ccr-check against `target --no-ccr`: "not supported", exit status 3; the switch cleared on the control line,

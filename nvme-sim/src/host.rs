@@ -270,10 +270,11 @@ impl Host {
         }
     }
 
-    /// The path and CNTLID an engine path stands for.
+    /// The path and CNTLID a path of a host event stands for (the host reports the engine's events in its own path
+    /// numbering).
     fn cntlid_of(&self, id: PathId) -> (Option<usize>, u16) {
-        match self.host.path_of(id) {
-            Some(p) => (Some(p), self.paths[p].cntlid),
+        match self.paths.get(id.0 as usize) {
+            Some(view) => (Some(id.0 as usize), view.cntlid),
             None => (None, 0),
         }
     }

@@ -543,7 +543,8 @@ pub enum HostEvent {
         /// CQE DW0.
         dw0: u32,
     },
-    /// The recovery engine reported this (its `PathId`s map to paths with [`Host::path_of`]).
+    /// The recovery engine reported this, with its path ids translated to this host's paths (`PathId(p)` is path
+    /// `p`).
     Engine(nvme_ccr::Event),
     /// A command went out ([`HostConfig::trace_io`] only).
     IoSent {
@@ -558,8 +559,7 @@ pub enum HostEvent {
     },
 }
 
-/// The words of logs and tools: times in ms, CIRN in hex, causes by name. The recovery engine's events name its
-/// own path ids ([`Host::path_of`] maps them to paths; they follow the order in which paths first came live).
+/// The words of logs and tools: times in ms, CIRN in hex, causes by name.
 impl fmt::Display for HostEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -1360,6 +1360,8 @@ impl Host {
             }
             while let Some(ev) = self.engine.poll_event() {
                 progress = true;
+                // Reported in this host's path numbering (the engine numbers paths as they first come live).
+                let ev = ev.map_paths(|id| self.path_of(id).map_or(id, |p| PathId(p as u32)));
                 self.event(HostEvent::Engine(ev));
             }
             while let Some(PathAction::Reconnect { path }) = self.engine.poll_path_action() {

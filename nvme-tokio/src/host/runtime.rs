@@ -113,6 +113,7 @@ impl Driver for Runtime {
             while let Some(ev) = core.ep.poll_event() {
                 progress = true;
                 note(&mut core.x.paths, ev);
+                log_event(&ev);
                 // Full (nobody reads) or closed: the event is dropped, as the host drops past its own capacity.
                 let _ = core.x.events.try_send(ev);
             }
@@ -134,6 +135,22 @@ impl Driver for Runtime {
 }
 
 /// What an event tells about its path.
+/// The host's log: every [`HostEvent`] in its words (times after `t=` count from the host's start), under the target
+/// `nvme_tokio::host`. `warn`: a live path failed, commands held; `info`: paths live, reconnects, AENs, CCRs and
+/// releases; `debug`: connect attempts, disconnects and traced I/O.
+fn log_event(ev: &HostEvent) {
+    use nvme_ccr::Event as E;
+    match ev {
+        HostEvent::PathFailed { was_live: true, .. } | HostEvent::Engine(E::FencingStarted { .. }) => {
+            tracing::warn!(target: "nvme_tokio::host", "{ev}");
+        }
+        HostEvent::Connecting { .. } | HostEvent::Disconnected { .. } | HostEvent::IoSent { .. } => {
+            tracing::debug!(target: "nvme_tokio::host", "{ev}");
+        }
+        _ => tracing::info!(target: "nvme_tokio::host", "{ev}"),
+    }
+}
+
 fn note(paths: &mut [PathView], ev: HostEvent) {
     match ev {
         HostEvent::PathLive { path, facts, .. } => {
