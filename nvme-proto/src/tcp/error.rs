@@ -155,6 +155,55 @@ impl InvalidField {
     }
 }
 
+/// Flag bits by name: `0x0a (DDGSTF SUCCESS)`.
+struct FlagWords(PduFlags);
+
+impl fmt::Display for FlagWords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#04x} (", self.0.0)?;
+        let names = [(0x01, "HDGSTF"), (0x02, "DDGSTF"), (0x04, "LAST_PDU"), (0x08, "SUCCESS"), (0xf0, "reserved")];
+        let mut sep = "";
+        for (bits, name) in names {
+            if self.0.0 & bits != 0 {
+                write!(f, "{sep}{name}")?;
+                sep = " ";
+            }
+        }
+        f.write_str(if sep.is_empty() { "none)" } else { ")" })
+    }
+}
+
+/// The field and what was wrong with it, in words: `PDU type 0xff is not defined`.
+impl fmt::Display for InvalidField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            InvalidField::UndefinedType(t) => write!(f, "PDU type {:#04x} is not defined", t.0),
+            InvalidField::WrongDirection(t) => write!(f, "{t} ({:#04x}) travels the other way", t.0),
+            InvalidField::UnexpectedIc(t) => write!(f, "{t} after the IC exchange"),
+            InvalidField::UnexpectedType { expected, found } => write!(f, "{found} where {expected} was expected"),
+            InvalidField::Flags(fl) => write!(f, "flags {} not allowed for this type", FlagWords(fl)),
+            InvalidField::DigestFlags(fl) => {
+                write!(f, "digest flags {} disagree with the negotiated digests", FlagWords(fl))
+            }
+            InvalidField::SuccessWithoutLast => f.write_str("C2HData with SUCCESS but not LAST_PDU"),
+            InvalidField::Hlen(h) => write!(f, "HLEN {h} is not this type's"),
+            InvalidField::Pdo(p) => write!(f, "PDO {p} breaks the data offset rules"),
+            InvalidField::Plen(p) => write!(f, "PLEN {p} is inconsistent with HLEN, PDO and the digests"),
+            InvalidField::PlenLimit { plen, max } => write!(f, "PLEN {plen} is above this receiver's limit {max}"),
+            InvalidField::Pfv(v) => write!(f, "PDU format version {v} (only 0 is defined)"),
+            InvalidField::Pda(p) => write!(f, "PDA {p} is above 31"),
+            InvalidField::Digests(d) => write!(f, "digests {d:#04x} enable one the ICReq did not request"),
+            InvalidField::MaxH2CData(m) => write!(f, "MAXH2CDATA {m} is below 4096 or not a multiple of 4"),
+            InvalidField::UnknownCccid(c) => write!(f, "CCCID {c:#06x} names no outstanding command"),
+            InvalidField::UnknownTtag(t) => write!(f, "TTAG {t:#06x} was not issued"),
+            InvalidField::DataLength { datal, actual } => {
+                write!(f, "DATAL {datal} but the PDU carries {actual} data bytes")
+            }
+            InvalidField::R2tLength => f.write_str("R2TL is 0"),
+        }
+    }
+}
+
 /// Why a PDU arrived out of sequence (FES 0x02, FEI 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SequenceError {
@@ -169,6 +218,18 @@ pub enum SequenceError {
     },
     /// LAST_PDU set before the transfer was complete, or missing on the PDU that completed it (driver).
     LastPdu,
+}
+
+impl fmt::Display for SequenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SequenceError::BeforeIcExchange(t) => write!(f, "{t} before the IC exchange completed"),
+            SequenceError::DataOffset { expected, received } => {
+                write!(f, "DATAO {received} where {expected} was expected")
+            }
+            SequenceError::LastPdu => f.write_str("LAST_PDU on the wrong data PDU"),
+        }
+    }
 }
 
 /// A data digest mismatch: only the owning command fails; the stream is still in sync.
@@ -318,9 +379,9 @@ impl fmt::Display for PduError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PduError::InvalidField(field) => {
-                write!(f, "invalid PDU header field at byte {}: {field:?}", field.offset())
+                write!(f, "invalid PDU header field at byte {}: {field}", field.offset())
             }
-            PduError::Sequence(s) => write!(f, "PDU sequence error: {s:?}"),
+            PduError::Sequence(s) => write!(f, "PDU sequence error: {s}"),
             PduError::HeaderDigest { received, computed } => {
                 write!(f, "header digest error: received {received:#010x}, computed {computed:#010x}")
             }
