@@ -356,6 +356,21 @@ fn allow_any_host_lets_unknown_hosts_in_without_authentication_but_listed_keys_s
 }
 
 #[test]
+fn any_host_key_makes_every_unlisted_host_authenticate() {
+    let key = secret(3, 0x61);
+    let mut sub = sub_cfg(vec![]);
+    sub.allow_any_host = true;
+    sub.any_host_key = Some(key.clone());
+    let mut lo = Loopback::new(sub.clone(), host_cfg(Some(host_auth(&key, None))), 1).unwrap();
+    lo.start().unwrap();
+    assert_eq!(lo.live_paths(), 1, "{:?}", lo.host_events);
+    assert_eq!(authenticated(&auth_events(&lo)).len(), 3);
+    let mut lo = Loopback::new(sub, host_cfg(Some(host_auth(&other(&key), None))), 1).unwrap();
+    lo.start().unwrap();
+    assert_controller_refused(&refusal(&lo), FAILED);
+}
+
+#[test]
 fn a_host_without_a_key_is_refused_when_the_controller_asks() {
     let r = run_refused(HostEntry::with_key(HOSTNQN, secret(0, 7), None), None, |_| {});
     assert_eq!(r.host, [PathFailure::Refused(RefusedReason::AuthenticationRequired)]);
@@ -666,6 +681,10 @@ fn configurations_are_checked() {
     assert_eq!(Subsystem::new(s.clone(), 1).err(), Some(ConfigError::Hosts));
     s.hosts = vec![HostEntry { nqn: HOSTNQN.into(), key: None, ctrl_key: Some(key.clone()) }];
     assert_eq!(Subsystem::new(s.clone(), 1).err(), Some(ConfigError::Hosts));
+    s.hosts = vec![];
+    s.any_host_ctrl_key = Some(key.clone());
+    assert_eq!(Subsystem::new(s.clone(), 1).err(), Some(ConfigError::Hosts));
+    s.any_host_ctrl_key = None;
     s.hosts = vec![HostEntry::with_key(HOSTNQN, key.clone(), None)];
     s.auth.dh_groups = vec![DhGroupId(9)];
     assert_eq!(Subsystem::new(s, 1).err(), Some(ConfigError::Auth));

@@ -155,14 +155,13 @@ impl Subsystem {
             if cntlid > 0xFFEF {
                 return Err((dnr(StatusCode::CONNECT_CONTROLLER_BUSY), 0));
             }
-            let entry = self.cfg.host(cd.hostnqn);
-            if entry.is_none() && !self.cfg.allow_any_host {
+            let Some(keys) = self.cfg.host_keys(cd.hostnqn) else {
                 // Not a host of this subsystem (nvmet: "connect by host ... not allowed"); IATTR/IPO name HOSTNQN.
                 self.auth_event(AuthEvent::HostRefused { conn });
                 let at = ConnectData::HOSTNQN_OFFSET as u16;
                 return Err((dnr(StatusCode::CONNECT_INVALID_HOST), invalid(at, ParameterLocation::ConnectData).1));
-            }
-            let auth = match entry.and_then(|e| Some((e.key.as_ref()?, e.ctrl_key.as_ref()))) {
+            };
+            let auth = match keys {
                 // Checked with the configuration; only an NQN longer than Connect allows could fail here.
                 Some((key, ctrl_key)) => Some(
                     self.cfg

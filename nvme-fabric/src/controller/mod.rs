@@ -200,6 +200,13 @@ pub struct SubsystemConfig {
     /// Whether hosts not in [`hosts`](Self::hosts) may connect (default `true`; nvmet's `attr_allow_any_host`). Off,
     /// their admin Connect is refused with Connect Invalid Host. A listed host with a key authenticates either way.
     pub allow_any_host: bool,
+    /// The key every host not in [`hosts`](Self::hosts) must authenticate with, when
+    /// [`allow_any_host`](Self::allow_any_host) lets it in (default none: such hosts need no authentication). nvmet
+    /// has no equivalent (its keys belong to host entries); `nvme-lab target --dhchap-key` without `--allow-host`
+    /// uses it.
+    pub any_host_key: Option<DhchapSecret>,
+    /// The controller key that goes with [`any_host_key`](Self::any_host_key).
+    pub any_host_ctrl_key: Option<DhchapSecret>,
     /// How the subsystem runs DH-HMAC-CHAP (hashes and groups it picks from, step timeout, the seed of its nonces).
     pub auth: AuthPolicy,
 }
@@ -291,6 +298,8 @@ impl SubsystemConfig {
             event_capacity: 4096,
             hosts: Vec::new(),
             allow_any_host: true,
+            any_host_key: None,
+            any_host_ctrl_key: None,
             auth: AuthPolicy::default(),
         }
     }
@@ -344,7 +353,7 @@ impl SubsystemConfig {
     }
 
     fn check_hosts(&self) -> Result<(), ConfigError> {
-        if self.hosts.len() > MAX_HOSTS {
+        if self.hosts.len() > MAX_HOSTS || (self.any_host_ctrl_key.is_some() && self.any_host_key.is_none()) {
             return Err(ConfigError::Hosts);
         }
         for (i, h) in self.hosts.iter().enumerate() {
@@ -373,9 +382,15 @@ impl SubsystemConfig {
             .map_err(|_| ConfigError::Auth)
     }
 
-    /// The entry of host `nqn`, if listed.
-    fn host(&self, nqn: &str) -> Option<&HostEntry> {
-        self.hosts.iter().find(|h| h.nqn == nqn)
+    /// Whether host `nqn` may connect, and its keys (host, controller) when it must authenticate.
+    fn host_keys(&self, nqn: &str) -> Option<Option<(&DhchapSecret, Option<&DhchapSecret>)>> {
+        match self.hosts.iter().find(|h| h.nqn == nqn) {
+            Some(h) => Some(h.key.as_ref().map(|k| (k, h.ctrl_key.as_ref()))),
+            None if self.allow_any_host => {
+                Some(self.any_host_key.as_ref().map(|k| (k, self.any_host_ctrl_key.as_ref())))
+            }
+            None => None,
+        }
     }
 }
 
@@ -403,7 +418,7 @@ pub enum ConfigError {
     /// No connection allowed.
     Connections,
     /// More than [`MAX_HOSTS`] hosts, a host NQN empty, too long or listed twice, or a controller key without a
-    /// host key.
+    /// host key (in an entry, or [`SubsystemConfig::any_host_ctrl_key`] alone).
     Hosts,
     /// The authentication policy's hash or group list is empty, longer than 30, or names one not implemented.
     Auth,

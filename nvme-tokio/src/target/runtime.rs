@@ -12,8 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use nvme_fabric::controller::{ConfigError, MediaError, MediaKind, MediaRequest, Subsystem, SubsystemConfig};
+use nvme_fabric::controller::{
+    AuthEvent, ConfigError, MediaError, MediaKind, MediaRequest, Subsystem, SubsystemConfig,
+};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 use super::{ConnInfo, Namespace};
 use crate::capture::{Capture, Side};
@@ -27,6 +30,7 @@ pub(super) struct Shared {
     base: Base<Subsystem, ()>,
     pub(super) ns: Namespace,
     capture: Option<Capture>,
+    auth_events: Option<mpsc::Sender<AuthEvent>>,
 }
 
 impl Driver for Shared {
@@ -52,6 +56,12 @@ impl Driver for Shared {
                 core.ep.handle_media_done(self.base.now(), req.id, result);
             }
             while core.ep.poll_event().is_some() {}
+            while let Some(ev) = core.ep.poll_auth_event() {
+                if let Some(tx) = &self.auth_events {
+                    // Full (nobody reads) or closed: dropped.
+                    let _ = tx.try_send(ev);
+                }
+            }
             if !progress {
                 break;
             }
@@ -65,10 +75,11 @@ impl Shared {
         seed: u64,
         ns: Namespace,
         capture: Option<Capture>,
+        auth_events: Option<mpsc::Sender<AuthEvent>>,
     ) -> Result<Shared, ConfigError> {
         let tx_len = cfg.transmit_buffer_len();
         let sub = Subsystem::new(cfg, seed)?;
-        Ok(Shared { base: Base::new(sub, (), tx_len), ns, capture })
+        Ok(Shared { base: Base::new(sub, (), tx_len), ns, capture, auth_events })
     }
 
     /// Runs `f` on the subsystem (and the number of open connections), then carries out what it asked for.
