@@ -9,7 +9,10 @@
 //! * `deframer`: the deframer over mixed streams with both digests, a host's (4 KiB C2HData, CapsuleResp, R2T) and a
 //!   controller's (Read and Write CapsuleCmds, 4 KiB H2CData), delivered in 1 B, 1500 B and 64 KiB chunks, next
 //!   to CRC-32C and memcpy of the whole stream;
-//! * `encode`: the same PDUs written into a caller buffer, digests included, next to memcpy + CRC-32C of the data.
+//! * `encode`: the same PDUs written into a caller buffer, digests included, next to memcpy + CRC-32C of the data;
+//! * `crc32c_backends`: CRC-32C of the same buffers (24 B, 72 B, 128 B headers; 4 KiB, 64 KiB data; the 269 568-byte
+//!   host stream) by crc-fast (nvme-proto's hosted backend), the `crc32c` crate (SSE4.2, 3-way interleaved) and the
+//!   `crc` crate's slice-by-16 table (nvme-proto's bare-metal and `portable-crc` backend).
 //!
 //! Throughput is in bytes of the PDU (header benches) or of the data (data benches), so each ratio compares like
 //! with like.
@@ -168,6 +171,27 @@ fn encode_pdus(c: &mut Criterion) {
     g.finish();
 }
 
+/// The three CRC-32C crates on the same buffers, in the same run.
+fn crc32c_backends(c: &mut Criterion) {
+    let mut g = c.benchmark_group("crc32c_backends");
+    let table = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
+    let stream = mixed_host_stream(&both_digests(), 64);
+    let bytes = payload(64 * 1024);
+    let mut cases: Vec<(String, &[u8])> = [24usize, 72, 128].iter().map(|&n| (format!("{n}B"), &bytes[..n])).collect();
+    cases.push(("4KiB".into(), &bytes[..4096]));
+    cases.push(("64KiB".into(), &bytes[..]));
+    cases.push(("host_stream".into(), &stream[..]));
+    for (label, data) in cases {
+        assert_eq!(crc_fast::crc32_iscsi(data), crc32c::crc32c(data));
+        assert_eq!(crc_fast::crc32_iscsi(data), table.checksum(data));
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.bench_function(BenchmarkId::new("crc_fast", &label), |b| b.iter(|| crc_fast::crc32_iscsi(black_box(data))));
+        g.bench_function(BenchmarkId::new("crc32c_crate", &label), |b| b.iter(|| crc32c::crc32c(black_box(data))));
+        g.bench_function(BenchmarkId::new("crc_table16", &label), |b| b.iter(|| table.checksum(black_box(data))));
+    }
+    g.finish();
+}
+
 fn size_label(size: usize) -> String {
     format!("{}KiB", size / 1024)
 }
@@ -179,6 +203,6 @@ fn chunk_label(chunk: usize) -> String {
 criterion_group! {
     name = codec;
     config = Criterion::default().measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_secs(1));
-    targets = header_decode, c2h_data, deframer, encode_pdus
+    targets = header_decode, c2h_data, deframer, encode_pdus, crc32c_backends
 }
 criterion_main!(codec);

@@ -8,7 +8,7 @@ use nvme_proto::cmd::{AsyncEvent, CcrLogPage, CcrResult, Ccrs, CrossControllerRe
 
 use crate::error::{CcrError, CompleteError, LogError, PathError, SubmitError};
 use crate::facts::{ControllerFacts, Instance};
-use crate::hold::{Fence, FilterProof, ReleaseProof, ReleaseReason};
+use crate::hold::{Fence, FilterProof, ReleaseProof};
 use crate::output::{CcrFailure, Event, PathAction, ReadCcrLog, Release, ReleaseAction, SendCcr};
 use crate::policy::{CommandKind, Config};
 use crate::source::{self, Pick};
@@ -92,15 +92,6 @@ fn is_target_verdict(reason: CcrFailure) -> bool {
     }
 }
 
-/// A release waiting to be polled (the retry path is chosen at poll time, among the paths live then).
-#[derive(Clone, Copy, Debug)]
-struct PendingRelease {
-    token: u64,
-    kind: CommandKind,
-    from: PathId,
-    reason: ReleaseReason,
-}
-
 /// The Sans-IO host recovery engine for one subsystem reached through several controllers (one per path).
 ///
 /// It decides when a command that was in flight on a failed path may run again elsewhere: never before a
@@ -140,17 +131,17 @@ struct PendingRelease {
 /// [`Config::accepted_ccr_recheck`](crate::Config::accepted_ccr_recheck) (the AEN still works; the re-reads cover a
 /// lost one), and releases:
 ///
-/// * with [`ReleaseReason::CcrSucceeded`] when the CCR succeeds (IRS = 1, or the log entry reads Success), as
+/// * with [`ReleaseReason::CcrSucceeded`](crate::ReleaseReason::CcrSucceeded) when the CCR succeeds (IRS = 1, or the log entry reads Success), as
 ///   before the deadline;
-/// * with [`ReleaseReason::HoldDeadline`], at once, when no CCR of the episode holds any more and the last one
+/// * with [`ReleaseReason::HoldDeadline`](crate::ReleaseReason::HoldDeadline), at once, when no CCR of the episode holds any more and the last one
 ///   ended with the **target's verdict**: it completed with an error status, or its entry reads Failed;
 /// * when the last one ended **without a verdict** (an answer to a log read issued after the acceptance no longer
 ///   lists it, "vanished"; a log read from the source of an accepted CCR fails; the source fails, and so also before
 ///   it reconnects): the CCR is sent through the next live source not yet tried in this episode (same order and
 ///   CCRL rules, [`Event::CcrSent`]; a busy one is waited for, its log re-read with the others), and that CCR holds
 ///   under the same rules, without a per-CCR wait. Only when no such source is left, with
-///   [`ReleaseReason::HoldDeadline`] at once;
-/// * with [`ReleaseReason::HoldDeadline`] at `deadline +` [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit)
+///   [`ReleaseReason::HoldDeadline`](crate::ReleaseReason::HoldDeadline) at once;
+/// * with [`ReleaseReason::HoldDeadline`](crate::ReleaseReason::HoldDeadline) at `deadline +` [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit)
 ///   when a limit is set (none by default: see that field for the trade-off).
 ///
 /// An entry still reading In Progress keeps the hold. No further source is asked while a CCR holds. Before the
@@ -160,10 +151,12 @@ struct PendingRelease {
 ///
 /// # Cost
 ///
-/// Submit and complete are O(1) (a hash lookup and an intrusive list link); fencing a path is O(1) (O(outstanding)
-/// under `ccr-filter`, which must look at each command); a release is O(held). Every other input is O(paths x
-/// CCRs in flight), both small. Nothing allocates per event beyond the command table and the output queues,
-/// which keep their capacity.
+/// Submit and complete are O(1) (a lookup in a flat token index and an intrusive list link); fencing a path is O(1)
+/// (O(outstanding) under `ccr-filter`, which must look at each command); a release is O(held), and each
+/// [`poll_release`](Engine::poll_release) O(paths). Every other input is O(paths x CCRs in flight), both small. The
+/// token index keeps neighbouring tokens (a counter, or queue and CID) in one cache line, so these costs stay flat
+/// from a thousand commands to a million (BENCHMARKS.md). Nothing allocates per input in the steady state: the
+/// command table and the output queues keep their capacity (`tests/alloc_free.rs`).
 #[derive(Debug)]
 pub struct Engine {
     config: Config,
@@ -177,7 +170,6 @@ pub struct Engine {
     next_timer: Option<Instant>,
     ccrs: VecDeque<SendCcr>,
     reads: VecDeque<ReadCcrLog>,
-    releases: VecDeque<PendingRelease>,
     actions: VecDeque<PathAction>,
     events: VecDeque<Event>,
 }
@@ -202,7 +194,6 @@ impl Engine {
             next_timer: None,
             ccrs: VecDeque::new(),
             reads: VecDeque::new(),
-            releases: VecDeque::with_capacity(commands),
             actions: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -310,15 +301,7 @@ impl Engine {
             p.fence = Some(fence);
             let mut released_at_once = 0;
             if let Some(filter) = FilterProof::new(policy) {
-                let releases = &mut self.releases;
-                released_at_once = self.table.release_filtered(path, &filter, |token, kind| {
-                    releases.push_back(PendingRelease {
-                        token,
-                        kind,
-                        from: path,
-                        reason: ReleaseReason::SideEffectFree,
-                    })
-                });
+                released_at_once = self.table.release_filtered(path, &filter);
             }
             let held = self.table.len(path);
             self.events.push_back(Event::FencingStarted {
@@ -525,7 +508,7 @@ impl Engine {
     /// The next released command: retry it on the path named (the LIVE path with the fewest outstanding
     /// commands now), or, when no path is live, fail it with Host Pathing Error.
     pub fn poll_release(&mut self) -> Option<Release> {
-        let r = self.releases.pop_front()?;
+        let r = self.table.pop_release()?;
         let mut best: Option<(usize, PathId)> = None;
         for (i, p) in self.paths.iter().enumerate() {
             let id = PathId(i as u32);
@@ -897,10 +880,7 @@ impl Engine {
     /// Releases every held command of `path` with `proof`; the path becomes FENCED and is to be reconnected.
     fn release(&mut self, path: PathId, proof: ReleaseProof, started: Instant, now: Instant) {
         let reason = proof.reason();
-        let releases = &mut self.releases;
-        let released = self.table.release_all(path, proof, |token, kind| {
-            releases.push_back(PendingRelease { token, kind, from: path, reason })
-        });
+        let released = self.table.release_all(path, proof);
         let p = &mut self.paths[path.index()];
         let epoch = p.fence.take().map(|f| f.epoch);
         p.state = PathState::Fenced;

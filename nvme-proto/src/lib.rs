@@ -13,11 +13,16 @@
 //! * [`auth`]: in-band authentication (DH-HMAC-CHAP, TP 8006): the seven messages the Authentication Send/Receive
 //!   commands carry, their hash, DH group and failure identifiers, and the `DHHC-1:NN:<base64>:` secret text with its
 //!   CRC-32 (the computations and the exchange are nvme-fabric's).
-//! * [`crc`]: CRC-32C, the digest algorithm.
+//! * [`crc`]: CRC-32C, the digest algorithm: `crc-fast` (CPU CRC instructions) on hosted targets, the `crc`
+//!   crate's tables on bare metal (`target_os = "none"`) or with the `portable-crc` feature.
 //! * [`notes`]: the facts behind the code, in our words, with the public source of each (specification by name and
 //!   section or figure, technical proposals, Linux, SPDK, FreeBSD, libnvme, Wireshark): [`notes::tcp`],
 //!   [`notes::commands`], [`notes::ccr_cqt`], [`notes::auth`], [`notes::vectors`]. Doc comments cite them by section ("notes::tcp
 //!   §9.1").
+//!
+//! `no_std` for real: with `--no-default-features` the crate builds for bare-metal targets (`thumbv7em-none-eabihf`,
+//! `x86_64-unknown-none`, checked in CI) and the codec needs no allocator (the `alloc` feature adds heap-backed
+//! helpers only).
 //!
 //! Every wire structure has two layers, as in smoltcp: a view (a zerocopy cast over caller bytes, checked once so
 //! no accessor can panic) and a validated representation with `parse`, `emit` and `buffer_len`. Callers own
@@ -89,5 +94,7 @@ pub mod crc;
 pub mod notes;
 pub mod tcp;
 
-#[cfg(feature = "pcap")]
-pub mod capture;
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -791,3 +791,39 @@ fn emit_pads_to_the_receivers_pda_with_zeros() {
         }
     }
 }
+
+// ---- a deframer waiting for the rest of a PDU ----
+
+/// While it waits for the rest of a PDU, the deframer keeps what its header checks found, tied to the bytes: the
+/// same common header and HDGST reuse them, anything else is checked from scratch.
+#[test]
+fn a_waiting_deframer_checks_changed_bytes_again() {
+    let good = enc(&c2h(), &HD_DD);
+    let rest = good.len() - 28;
+    // The header and its digest are in: checked, Need for the data.
+    let mut d = Deframer::established(Role::Host, HD_DD);
+    assert_eq!(d.decode(&good[..28]), Ok(Decoded::Need(rest)));
+    assert_eq!(d.decode(&good[..29]), Ok(Decoded::Need(rest - 1)));
+    // The same common header with another HDGST: the digest is computed again, and fails.
+    let mut bad = good.clone();
+    bad[24] ^= 1;
+    assert!(matches!(d.decode(&bad), Err(PduError::HeaderDigest { .. })));
+    assert_eq!(d.state(), ConnState::Closed);
+
+    // Another PDU given after a Need is checked as a new one: a valid CapsuleResp decodes, a CapsuleResp of the
+    // wrong direction fails.
+    let mut d = Deframer::established(Role::Host, HD_DD);
+    assert_eq!(d.decode(&good[..28]), Ok(Decoded::Need(rest)));
+    let other = enc(&resp(), &HD_DD);
+    assert_eq!(d.decode(&other), Ok(Decoded::Pdu { pdu: resp(), consumed: other.len() }));
+    assert_eq!(d.decode(&good[..28]), Ok(Decoded::Need(rest)));
+    let mut wrong = good.clone();
+    wrong[0] = PduType::H2C_DATA.0;
+    assert_eq!(d.decode(&wrong), Err(InvalidField::WrongDirection(PduType::H2C_DATA).into()));
+
+    // New parameters drop what was kept: the same bytes are checked under them.
+    let mut d = Deframer::established(Role::Host, HD_DD);
+    assert_eq!(d.decode(&good[..28]), Ok(Decoded::Need(rest)));
+    d.set_params(NONE);
+    assert_eq!(d.decode(&good), Err(InvalidField::DigestFlags(PduFlags(good[1])).into()));
+}

@@ -5,10 +5,10 @@
 //! before buffering).
 
 use super::error::PduError;
-use super::header::{DIGEST_LEN, Role};
+use super::header::{CH_LEN, CommonHeader, DIGEST_LEN, Role};
 use super::params::{DEFAULT_MAXH2CDATA, Params};
 use super::pdu::Pdu;
-use super::rx::{IcPhase, Rx, Step, step};
+use super::rx::{Frame, IcPhase, Rx, Shape, check_header, check_shaped, finish, shape_of};
 use super::term::{TERM_REQ_MAX_PLEN, TermReq};
 
 /// The PLEN ceiling of [`Deframer::new`]: room for 4 MiB of data ([`DEFAULT_MAXH2CDATA`], the Linux target's
@@ -58,39 +58,67 @@ pub enum ConnState {
 /// close; the deframer is [`ConnState::Closed`]. A data digest error is not fatal: fail the command
 /// ([`PduError::cccid`], status [`PduError::command_status`]), drop [`PduError::consumed`] bytes and continue.
 ///
-/// The answer depends only on the bytes given, so every chunking of a stream yields the same PDUs. The common header
-/// (type, direction, IC ordering, flags against the negotiation, HLEN, PDO, PLEN and the PLEN ceiling) is checked as
-/// soon as its 8 bytes are present, before `Need` asks for the rest of the PDU.
+/// Every chunking of a stream yields the same PDUs. The common header (type, direction, IC ordering, flags against
+/// the negotiation, HLEN, PDO, PLEN and the PLEN ceiling) is checked as soon as its 8 bytes are present, before
+/// `Need` asks for the rest of the PDU; the PDU-specific header and its digest as soon as they are present.
+///
+/// While it waits for the rest of a PDU, the deframer keeps what those checks found, so a call that brings a few
+/// more bytes costs a comparison, not the checks again (a driver fed one byte at a time stays linear). It keeps
+/// them only for the same common header (the first 8 bytes of `buf`) and, with header digests, the same received
+/// HDGST: a call whose buffer starts differently is checked from scratch. Between a `Need` and the PDU, give the
+/// same bytes again, grown, as the call order above says.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Deframer {
     role: Role,
     params: Params,
     state: ConnState,
     max_plen: u32,
+    /// The PDU whose common header passed its checks and whose remaining bytes are awaited.
+    pending: Option<Pending>,
+}
+
+/// A PDU the deframer waits for the rest of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Pending {
+    /// Its common header, as received.
+    ch: [u8; CH_LEN],
+    /// What the checks of the common header found.
+    frame: Frame,
+    /// Once the PDU-specific header and its digest passed: `Some` of the received HDGST bytes (`None` inside
+    /// without a header digest).
+    header: Option<Option<[u8; DIGEST_LEN]>>,
 }
 
 impl Deframer {
     /// A deframer for a fresh connection received by `role`: [`ConnState::AwaitingIc`], default parameters, PLEN
     /// ceiling [`DEFAULT_MAX_PLEN`].
     pub fn new(role: Role) -> Self {
-        Deframer { role, params: Params::default(), state: ConnState::AwaitingIc, max_plen: DEFAULT_MAX_PLEN }
+        Deframer {
+            role,
+            params: Params::default(),
+            state: ConnState::AwaitingIc,
+            max_plen: DEFAULT_MAX_PLEN,
+            pending: None,
+        }
     }
 
     /// A deframer for a connection whose IC exchange is done, with the negotiated `params`.
     pub fn established(role: Role, params: Params) -> Self {
-        Deframer { role, params, state: ConnState::Established, max_plen: DEFAULT_MAX_PLEN }
+        Deframer { role, params, state: ConnState::Established, max_plen: DEFAULT_MAX_PLEN, pending: None }
     }
 
     /// Sets the PLEN ceiling: a PDU longer than `max_plen` is refused (FES 0x01, FEI 4) as soon as its common header
     /// is read. Values below [`MIN_MAX_PLEN`] are raised to it.
     pub fn with_max_plen(mut self, max_plen: u32) -> Self {
         self.max_plen = max_plen.max(MIN_MAX_PLEN);
+        self.pending = None;
         self
     }
 
     /// Installs the negotiated parameters (digests, PDAs, MAXH2CDATA) for the PDUs that follow.
     pub fn set_params(&mut self, params: Params) {
         self.params = params;
+        self.pending = None;
     }
 
     /// The receiving end.
@@ -115,30 +143,97 @@ impl Deframer {
 
     /// Looks at the bytes at the start of `buf` (received, not yet consumed): either how many more bytes are needed,
     /// or one complete valid PDU and its length. Never allocates and never reads past PLEN.
+    #[inline]
     pub fn decode<'a>(&mut self, buf: &'a [u8]) -> Result<Decoded<'a>, PduError> {
+        let result = self.decode_inner(buf);
+        if let Err(e) = &result {
+            self.pending = None;
+            if e.is_fatal() {
+                self.state = ConnState::Closed;
+            }
+        }
+        result
+    }
+
+    #[inline(always)]
+    fn decode_inner<'a>(&mut self, buf: &'a [u8]) -> Result<Decoded<'a>, PduError> {
+        // Still waiting for the same PDU, its header checked: a few comparisons, nothing written. (A closed deframer
+        // has nothing pending.)
+        if let Some(p) = &self.pending
+            && let Some(hdgst) = p.header
+            && buf.len() < p.frame.plen
+            && buf.first_chunk::<CH_LEN>() == Some(&p.ch)
+            && p.frame.received_hdgst(buf) == hdgst
+        {
+            return Ok(Decoded::Need(p.frame.plen - buf.len()));
+        }
         let phase = match self.state {
             ConnState::AwaitingIc => IcPhase::Awaiting,
             ConnState::Established => IcPhase::Established,
             ConnState::Closed => return Err(PduError::Closed),
         };
-        let rx = Rx { role: self.role, params: &self.params, phase, max_plen: self.max_plen };
-        match step(&rx, buf) {
-            Ok(Step::Need(n)) => Ok(Decoded::Need(n)),
-            Ok(Step::Done(pdu, consumed)) => {
-                match pdu {
-                    Pdu::IcReq(_) | Pdu::IcResp(_) => self.state = ConnState::Established,
-                    Pdu::TermReq(_) => self.state = ConnState::Closed,
-                    _ => {}
-                }
-                Ok(Decoded::Pdu { pdu, consumed })
+        let params = self.params;
+        let rx = Rx { role: self.role, params: &params, phase, max_plen: self.max_plen };
+        // Steps 1 to 6, once per PDU: kept while the same common header is given again. A new header is checked by
+        // code compiled for its shape.
+        match (self.pending, buf.first_chunk::<CH_LEN>()) {
+            (Some(p), Some(ch)) if p.ch == *ch => self.resume(&rx, p, buf),
+            (_, None) => {
+                self.pending = None;
+                Ok(Decoded::Need(CH_LEN - buf.len()))
             }
-            Err(e) => {
-                if e.is_fatal() {
-                    self.state = ConnState::Closed;
+            (_, Some(bytes)) => {
+                let Some(ch) = CommonHeader::view(bytes) else { return Ok(Decoded::Need(CH_LEN)) };
+                match shape_of(ch.pdu_type) {
+                    Shape::HeaderOnly => self.fresh(&rx, ch, bytes, buf, Shape::HeaderOnly),
+                    Shape::Data => self.fresh(&rx, ch, bytes, buf, Shape::Data),
+                    Shape::CapsuleCmd => self.fresh(&rx, ch, bytes, buf, Shape::CapsuleCmd),
+                    Shape::Ic => self.fresh(&rx, ch, bytes, buf, Shape::Ic),
+                    Shape::TermReq => self.fresh(&rx, ch, bytes, buf, Shape::TermReq),
+                    Shape::Undefined => self.fresh(&rx, ch, bytes, buf, Shape::Undefined),
                 }
-                Err(e)
             }
         }
+    }
+
+    /// A PDU whose common header `bytes` was not seen before, of a type with `shape`.
+    #[inline(always)]
+    fn fresh<'a>(
+        &mut self,
+        rx: &Rx<'_>,
+        ch: &CommonHeader,
+        bytes: &[u8; CH_LEN],
+        buf: &'a [u8],
+        shape: Shape,
+    ) -> Result<Decoded<'a>, PduError> {
+        let frame = check_shaped(rx, ch, shape)?;
+        self.resume(rx, Pending { ch: *bytes, frame, header: None }, buf)
+    }
+
+    /// Steps 7 to 9 of the PDU `p` (its common header checked) as far as `buf` goes.
+    #[inline(always)]
+    fn resume<'a>(&mut self, rx: &Rx<'_>, mut p: Pending, buf: &'a [u8]) -> Result<Decoded<'a>, PduError> {
+        let f = p.frame;
+        // Step 7 and the header-only part of step 9, once per PDU: kept while the same HDGST is given again.
+        if buf.len() >= f.header_end {
+            let received = f.received_hdgst(buf);
+            if p.header != Some(received) {
+                check_header(rx, &f, buf)?;
+                p.header = Some(received);
+            }
+        }
+        if buf.len() < f.plen {
+            self.pending = Some(p);
+            return Ok(Decoded::Need(f.plen - buf.len()));
+        }
+        self.pending = None;
+        let pdu = finish(&f, buf)?;
+        match pdu {
+            Pdu::IcReq(_) | Pdu::IcResp(_) => self.state = ConnState::Established,
+            Pdu::TermReq(_) => self.state = ConnState::Closed,
+            _ => {}
+        }
+        Ok(Decoded::Pdu { pdu, consumed: f.plen })
     }
 
     /// The termination request this end sends for `err`, copying the offending header from `received` (the buffer

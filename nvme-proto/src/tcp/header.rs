@@ -231,6 +231,7 @@ impl CommonHeader {
     }
 
     /// The view over the first 8 bytes of `buf`, or `None` when `buf` is shorter than 8 bytes.
+    #[inline]
     pub fn view(buf: &[u8]) -> Option<&CommonHeader> {
         CommonHeader::ref_from_prefix(buf).ok().map(|(ch, _)| ch)
     }

@@ -8,7 +8,7 @@ use super::error::{EmitError, InvalidField, PduError};
 use super::header::{CommonHeader, DIGEST_LEN, PduFlags, PduType, Role};
 use super::ic::{IcReq, IcResp};
 use super::params::Params;
-use super::rx::{IcPhase, Rx, Step, step};
+use super::rx::{self, IcPhase, Rx};
 use super::term::TermReq;
 use crate::crc::{Crc32c, crc32c};
 
@@ -85,12 +85,9 @@ impl<'a> Pdu<'a> {
     /// [notes::tcp §9.1](crate::notes::tcp) except the IC ordering (a [`Deframer`](super::Deframer) tracks that) and
     /// without a PLEN ceiling. Bytes after PLEN are not looked at. A buffer shorter than the PDU gives
     /// [`PduError::Truncated`] (unless an error shows in the bytes present).
+    #[inline]
     pub fn parse(buf: &'a [u8], params: &Params, receiver: Role) -> Result<Pdu<'a>, PduError> {
-        let rx = Rx { role: receiver, params, phase: IcPhase::Any, max_plen: u32::MAX };
-        match step(&rx, buf)? {
-            Step::Need(needed) => Err(PduError::Truncated { needed }),
-            Step::Done(pdu, _) => Ok(pdu),
-        }
+        rx::parse(&Rx { role: receiver, params, phase: IcPhase::Any, max_plen: u32::MAX }, buf)
     }
 
     /// The encoded length under `params` (digests and padding included).
@@ -155,7 +152,12 @@ impl Layout {
             None => Layout { hlen, hd, pdo: 0, data_len: 0, dd: 0, plen: hlen + hd },
             Some(data_len) => {
                 let pda = pda.max(1);
-                let pdo = (hlen + hd).div_ceil(pda) * pda;
+                // PDA is a multiple of 4 up to 128; a power of two (PDA 0, 1, 3, 7, 15, 31) rounds without a division.
+                let pdo = if pda.is_power_of_two() {
+                    (hlen + hd + pda - 1) & !(pda - 1)
+                } else {
+                    (hlen + hd).div_ceil(pda) * pda
+                };
                 let dd = if ddgst { DIGEST_LEN } else { 0 };
                 Layout { hlen, hd, pdo, data_len, dd, plen: pdo.saturating_add(data_len).saturating_add(dd) }
             }
@@ -197,9 +199,12 @@ impl Layout {
         let (pad, rest) = rest.split_at_mut_checked(self.pdo.saturating_sub(self.hlen + self.hd)).ok_or(short)?;
         pad.fill(PAD_BYTE);
         let (body, ddgst) = rest.split_at_mut_checked(self.data_len).ok_or(short)?;
-        body.copy_from_slice(data.get(..self.data_len).ok_or(short)?);
+        let data = data.get(..self.data_len).ok_or(short)?;
+        body.copy_from_slice(data);
         if self.dd != 0 {
-            ddgst.copy_from_slice(&data_digest(body).to_le_bytes());
+            // The digest of the caller's data (the bytes just copied): read where the caller keeps them, not at the
+            // odd offset HLEN + HDGST puts them in the PDU.
+            ddgst.copy_from_slice(&data_digest(data).to_le_bytes());
         }
         Ok(self.plen)
     }

@@ -44,50 +44,71 @@ pub(crate) struct Rx<'p> {
     pub max_plen: u32,
 }
 
-/// The outcome of looking at a buffer that starts with a PDU.
-pub(crate) enum Step<'a> {
-    /// This many more bytes are needed.
-    Need(usize),
-    /// A complete, valid PDU of this many bytes.
-    Done(Pdu<'a>, usize),
-}
-
-/// What the common header says about the PDU, once checked.
-struct Frame {
+/// What the common header says about the PDU, once checked: everything the later steps need, so that a deframer
+/// waiting for the rest of a PDU keeps it instead of checking the header again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Frame {
+    /// The type's shape (from [`RULES`]): code that knows it matches on it first.
+    shape: Shape,
     pdu_type: PduType,
     flags: PduFlags,
     hlen: usize,
     /// HLEN + HDGST.
-    header_end: usize,
+    pub(crate) header_end: usize,
     /// 0 when no data.
     pdo: usize,
     /// Data bytes (from PDO, before DDGST).
     data_len: usize,
     ddgst: bool,
-    plen: usize,
+    /// PLEN.
+    pub(crate) plen: usize,
 }
 
-/// Checks as much of the PDU at the start of `buf` as is present.
-pub(crate) fn step<'a>(rx: &Rx<'_>, buf: &'a [u8]) -> Result<Step<'a>, PduError> {
+impl Frame {
+    /// The bytes `buf[hlen..hlen + 4]` hold when the PDU has a header digest (its received HDGST), else `None`.
+    pub(crate) fn received_hdgst(&self, buf: &[u8]) -> Option<[u8; DIGEST_LEN]> {
+        if self.header_end > self.hlen { buf.get(self.hlen..self.header_end)?.try_into().ok() } else { None }
+    }
+}
+
+/// Checks the PDU at the start of `buf`, which must hold all of it, through every step: what [`Pdu::parse`] does.
+/// A short buffer is [`PduError::Truncated`] (after the checks its bytes allow).
+///
+/// The checks are compiled once per [`Shape`], so that each shape's code carries only its own rules.
+#[inline(always)]
+pub(crate) fn parse<'a>(rx: &Rx<'_>, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
     let Some(ch) = CommonHeader::view(buf) else {
-        return Ok(Step::Need(CH_LEN - buf.len()));
+        return Err(PduError::Truncated { needed: CH_LEN - buf.len() });
     };
-    let frame = check_common(rx, ch)?;
+    match RULES[usize::from(ch.pdu_type.0)].shape {
+        Shape::HeaderOnly => parse_shaped(rx, buf, ch, Shape::HeaderOnly),
+        Shape::Data => parse_shaped(rx, buf, ch, Shape::Data),
+        Shape::CapsuleCmd => parse_shaped(rx, buf, ch, Shape::CapsuleCmd),
+        Shape::Ic => parse_shaped(rx, buf, ch, Shape::Ic),
+        Shape::TermReq => parse_shaped(rx, buf, ch, Shape::TermReq),
+        Shape::Undefined => parse_shaped(rx, buf, ch, Shape::Undefined),
+    }
+}
+
+#[inline(always)]
+fn parse_shaped<'a>(rx: &Rx<'_>, buf: &'a [u8], ch: &CommonHeader, shape: Shape) -> Result<Pdu<'a>, PduError> {
+    let frame = check_shaped(rx, ch, shape)?;
     if buf.len() >= frame.header_end {
         check_header(rx, &frame, buf)?;
     }
     if buf.len() < frame.plen {
-        return Ok(Step::Need(frame.plen - buf.len()));
+        return Err(PduError::Truncated { needed: frame.plen - buf.len() });
     }
-    let pdu = finish(&frame, buf)?;
-    Ok(Step::Done(pdu, frame.plen))
+    finish(&frame, buf)
 }
 
 /// Whether a digest matches. Under `cfg(fuzzing)` every digest matches, so fuzzers reach the code behind it.
+#[inline(always)]
 fn digest_ok(received: u32, computed: u32) -> bool {
     cfg!(fuzzing) || received == computed
 }
 
+#[inline(always)]
 fn read_le32(buf: &[u8], at: usize) -> Result<u32, PduError> {
     let bytes = buf
         .get(at..at + DIGEST_LEN)
@@ -95,101 +116,183 @@ fn read_le32(buf: &[u8], at: usize) -> Result<u32, PduError> {
     Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
+#[inline(always)]
 fn view<T: FromBytes + KnownLayout + Immutable>(buf: &[u8]) -> Result<&T, PduError> {
     T::ref_from_prefix(buf)
         .map(|(v, _)| v)
         .map_err(|_| PduError::Truncated { needed: size_of::<T>().saturating_sub(buf.len()) })
 }
 
-/// Steps 1 to 6 and the PLEN ceiling, from the common header alone.
-fn check_common(rx: &Rx<'_>, ch: &CommonHeader) -> Result<Frame, PduError> {
+/// How a PDU type is framed: which of the PDO and PLEN rules of steps 5 and 6 apply, and which representation it
+/// has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Shape {
+    /// Not a defined type.
+    Undefined,
+    /// ICReq, ICResp: PLEN 128, no PDO.
+    Ic,
+    /// H2CTermReq, C2HTermReq: PLEN bounded at step 2, no PDO.
+    TermReq,
+    /// CapsuleCmd: in-capsule data only with a PDO.
+    CapsuleCmd,
+    /// CapsuleResp, R2T: the header and its digest only.
+    HeaderOnly,
+    /// H2CData, C2HData: always data, always a PDO.
+    Data,
+}
+
+/// What steps 1 to 6 need to know about a PDU type, from [`PduType`]'s own tables: one table lookup per PDU.
+#[derive(Clone, Copy, Debug)]
+struct Rule {
+    /// HLEN (0: undefined type).
+    hlen: u8,
+    /// The flags the type may carry.
+    allowed: PduFlags,
+    shape: Shape,
+}
+
+/// [`Rule`] for each of the 256 PDU-TYPE values.
+static RULES: [Rule; 256] = {
+    let mut t = [Rule { hlen: 0, allowed: PduFlags::NONE, shape: Shape::Undefined }; 256];
+    let mut i = 0;
+    while i < 256 {
+        let ty = PduType(i as u8);
+        if let Some(hlen) = ty.hlen() {
+            let shape = match ty {
+                PduType::IC_REQ | PduType::IC_RESP => Shape::Ic,
+                PduType::H2C_TERM_REQ | PduType::C2H_TERM_REQ => Shape::TermReq,
+                PduType::CAPSULE_CMD => Shape::CapsuleCmd,
+                PduType::H2C_DATA | PduType::C2H_DATA => Shape::Data,
+                _ => Shape::HeaderOnly,
+            };
+            t[i] = Rule { hlen, allowed: ty.allowed_flags(), shape };
+        }
+        i += 1;
+    }
+    t
+};
+
+/// The shape of PDU type `ty`.
+#[inline(always)]
+pub(crate) fn shape_of(ty: PduType) -> Shape {
+    RULES[usize::from(ty.0)].shape
+}
+
+/// Steps 1 to 6 and the PLEN ceiling, from the common header alone, for a header whose type has `shape` (callers
+/// dispatch on [`shape_of`] first, so that each shape's code carries only its own rules).
+///
+/// Every check is computed first (each is a comparison or two), then one branch takes the valid header through;
+/// only a header that fails something walks the checks again in order, to report the lowest incorrect field.
+#[inline(always)]
+pub(crate) fn check_shaped(rx: &Rx<'_>, ch: &CommonHeader, shape: Shape) -> Result<Frame, PduError> {
     let ty = ch.pdu_type;
     let (flags, pdo, plen32) = (ch.flags, usize::from(ch.pdo), ch.plen.get());
+    let rule = RULES[usize::from(ty.0)];
 
     // Step 1: defined type, sent by the other end.
-    let Some(hlen) = ty.hlen() else {
-        return Err(InvalidField::UndefinedType(ty).into());
-    };
-    if ty.sender() == rx.role {
-        return Err(InvalidField::WrongDirection(ty).into());
-    }
+    let defined = shape != Shape::Undefined;
+    let from_peer = ty.sender() != rx.role;
     // Step 1a: IC PDUs only before the exchange, nothing else (but a TermReq) before it.
-    match rx.phase {
-        IcPhase::Awaiting if !ty.is_ic() && !ty.is_term_req() => {
-            return Err(PduError::Sequence(SequenceError::BeforeIcExchange(ty)));
-        }
-        IcPhase::Established if ty.is_ic() => return Err(InvalidField::UnexpectedIc(ty).into()),
-        _ => {}
-    }
+    let awaited = !(rx.phase == IcPhase::Awaiting && shape != Shape::Ic && shape != Shape::TermReq);
+    let not_late_ic = !(rx.phase == IcPhase::Established && shape == Shape::Ic);
     // Step 2: a TermReq of impossible length: close, report nothing.
-    if ty.is_term_req() && !(TERM_REQ_HLEN as u32..=TERM_REQ_MAX_PLEN as u32).contains(&plen32) {
-        return Err(PduError::TermReqLength { plen: plen32 });
-    }
+    let term_len_ok = shape != Shape::TermReq || (TERM_REQ_HLEN as u32 <= plen32 && plen32 <= TERM_REQ_MAX_PLEN as u32);
     // Step 3: flags allowed for the type.
-    if flags.0 & !ty.allowed_flags().0 != 0 {
-        return Err(InvalidField::Flags(flags).into());
-    }
-    let carries_data = match ty {
-        PduType::CAPSULE_CMD => pdo != 0,
-        PduType::H2C_DATA | PduType::C2H_DATA => true,
+    let flags_ok = flags.0 & !rule.allowed.0 == 0;
+    let carries_data = match shape {
+        Shape::CapsuleCmd => pdo != 0,
+        Shape::Data => true,
         _ => false,
     };
-    // Step 3a: digest flags as negotiated (DDGSTF only with data).
-    if ty.allowed_flags().contains(PduFlags::HDGSTF) {
-        let want_h = rx.params.header_digest;
-        let want_d = rx.params.data_digest && carries_data;
-        if flags.contains(PduFlags::HDGSTF) != want_h || flags.contains(PduFlags::DDGSTF) != want_d {
-            return Err(InvalidField::DigestFlags(flags).into());
-        }
-    }
+    // Step 3a: digest flags as negotiated (DDGSTF only with data), for the types that may carry digests.
+    let want = PduFlags::NONE
+        .with(PduFlags::HDGSTF, rx.params.header_digest)
+        .with(PduFlags::DDGSTF, rx.params.data_digest && carries_data);
+    let digests = PduFlags(PduFlags::HDGSTF.0 | PduFlags::DDGSTF.0);
+    let digest_flags_ok = !rule.allowed.contains(PduFlags::HDGSTF) || flags.0 & digests.0 == want.0;
     // Step 3b: SUCCESS needs LAST_PDU.
-    if flags.contains(PduFlags::SUCCESS) && !flags.contains(PduFlags::LAST_PDU) {
-        return Err(InvalidField::SuccessWithoutLast.into());
-    }
+    let success_ok = !flags.contains(PduFlags::SUCCESS) || flags.contains(PduFlags::LAST_PDU);
     // Step 4: fixed HLEN.
-    if ch.hlen != hlen {
-        return Err(InvalidField::Hlen(ch.hlen).into());
-    }
-    let hlen = usize::from(hlen);
+    let hlen_ok = ch.hlen == rule.hlen;
+    let hlen = usize::from(rule.hlen);
     let hd = if flags.contains(PduFlags::HDGSTF) { DIGEST_LEN } else { 0 };
     let dd = if flags.contains(PduFlags::DDGSTF) { DIGEST_LEN } else { 0 };
     let header_end = hlen + hd;
     // PLEN as usize; a value this platform cannot index is above any ceiling.
-    let plen = usize::try_from(plen32).map_err(|_| InvalidField::PlenLimit { plen: plen32, max: rx.max_plen })?;
+    let plen_fits = usize::try_from(plen32).is_ok();
+    let plen = plen32 as usize;
     // Step 5: PDO.
     let pda = rx.params.pda_bytes(rx.role);
-    let pdo_ok = match (ty, pdo) {
-        (PduType::CAPSULE_CMD, 0) => plen <= header_end,
-        (PduType::H2C_DATA | PduType::C2H_DATA, 0) => false,
-        (PduType::CAPSULE_CMD | PduType::H2C_DATA | PduType::C2H_DATA, _) => {
-            header_end <= pdo && pdo <= plen && pdo.is_multiple_of(pda)
+    let pdo_ok = match (shape, pdo) {
+        (Shape::CapsuleCmd, 0) => plen <= header_end,
+        (Shape::Data, 0) => false,
+        (Shape::CapsuleCmd | Shape::Data, _) => {
+            let aligned = if pda.is_power_of_two() { pdo & (pda - 1) == 0 } else { pdo.is_multiple_of(pda) };
+            header_end <= pdo && pdo <= plen && aligned
         }
         _ => pdo == 0,
     };
-    if !pdo_ok {
-        return Err(InvalidField::Pdo(ch.pdo).into());
-    }
     // Step 6: PLEN consistent with the type, HLEN, PDO and the digests.
-    let plen_ok = match ty {
-        PduType::IC_REQ | PduType::IC_RESP => plen == IC_PDU_LEN,
-        PduType::H2C_TERM_REQ | PduType::C2H_TERM_REQ => true, // bounded at step 2
-        PduType::CAPSULE_RESP | PduType::R2T => plen == header_end,
+    let plen_ok = match shape {
+        Shape::Ic => plen == IC_PDU_LEN,
+        Shape::TermReq => true, // bounded at step 2
+        Shape::HeaderOnly => plen == header_end,
         _ if pdo == 0 => plen == header_end, // CapsuleCmd without data (PLEN > HLEN + hd failed at step 5)
         _ => plen > pdo + dd,                // at least one data byte before the DDGST
     };
-    if !plen_ok {
-        return Err(InvalidField::Plen(plen32).into());
-    }
     // The receiver's ceiling, before anything past the header is buffered.
-    if plen32 > rx.max_plen {
-        return Err(InvalidField::PlenLimit { plen: plen32, max: rx.max_plen }.into());
+    let under_ceiling = plen32 <= rx.max_plen;
+
+    if defined
+        & from_peer
+        & awaited
+        & not_late_ic
+        & term_len_ok
+        & flags_ok
+        & digest_flags_ok
+        & success_ok
+        & hlen_ok
+        & plen_fits
+        & pdo_ok
+        & plen_ok
+        & under_ceiling
+    {
+        let data_len = if carries_data { plen - pdo - dd } else { 0 };
+        return Ok(Frame { shape, pdu_type: ty, flags, hlen, header_end, pdo, data_len, ddgst: dd != 0, plen });
     }
-    let data_len = if carries_data { plen - pdo - dd } else { 0 };
-    Ok(Frame { pdu_type: ty, flags, hlen, header_end, pdo, data_len, ddgst: dd != 0, plen })
+    // The lowest incorrect field first (notes::tcp §9.1).
+    Err(if !defined {
+        InvalidField::UndefinedType(ty).into()
+    } else if !from_peer {
+        InvalidField::WrongDirection(ty).into()
+    } else if !awaited {
+        PduError::Sequence(SequenceError::BeforeIcExchange(ty))
+    } else if !not_late_ic {
+        InvalidField::UnexpectedIc(ty).into()
+    } else if !term_len_ok {
+        PduError::TermReqLength { plen: plen32 }
+    } else if !flags_ok {
+        InvalidField::Flags(flags).into()
+    } else if !digest_flags_ok {
+        InvalidField::DigestFlags(flags).into()
+    } else if !success_ok {
+        InvalidField::SuccessWithoutLast.into()
+    } else if !hlen_ok {
+        InvalidField::Hlen(ch.hlen).into()
+    } else if !plen_fits {
+        InvalidField::PlenLimit { plen: plen32, max: rx.max_plen }.into()
+    } else if !pdo_ok {
+        InvalidField::Pdo(ch.pdo).into()
+    } else if !plen_ok {
+        InvalidField::Plen(plen32).into()
+    } else {
+        InvalidField::PlenLimit { plen: plen32, max: rx.max_plen }.into()
+    })
 }
 
 /// Step 7 (header digest) and the header-only part of step 9; `buf` holds at least `header_end` bytes.
-fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), PduError> {
+#[inline(always)]
+pub(crate) fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), PduError> {
     if f.header_end > f.hlen {
         let header = buf.get(..f.hlen).ok_or(PduError::Truncated { needed: f.hlen.saturating_sub(buf.len()) })?;
         let received = read_le32(buf, f.hlen)?;
@@ -198,10 +301,11 @@ fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), PduError> {
             return Err(PduError::HeaderDigest { received, computed });
         }
     }
-    match f.pdu_type {
-        PduType::IC_REQ => IcReq::from_view(view::<IcReqPdu>(buf)?).map(drop),
-        PduType::IC_RESP => IcResp::from_view(view::<IcRespPdu>(buf)?).map(drop),
-        PduType::H2C_DATA | PduType::C2H_DATA => {
+    // By shape first (RULES gives each type its shape): code compiled for one shape keeps only its arms.
+    match (f.shape, f.pdu_type) {
+        (Shape::Ic, PduType::IC_REQ) => IcReq::from_view(view::<IcReqPdu>(buf)?).map(drop),
+        (Shape::Ic, _) => IcResp::from_view(view::<IcRespPdu>(buf)?).map(drop),
+        (Shape::Data, _) => {
             let v = view::<DataPdu>(buf)?;
             let (datao, datal) = (v.datao.get(), v.datal.get());
             if f.pdu_type == PduType::H2C_DATA && datal > rx.params.maxh2cdata {
@@ -215,7 +319,7 @@ fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), PduError> {
             }
             Ok(())
         }
-        PduType::R2T => {
+        (Shape::HeaderOnly, PduType::R2T) => {
             let v = view::<R2TPdu>(buf)?;
             let (r2to, r2tl) = (v.r2to.get(), v.r2tl.get());
             if r2tl == 0 {
@@ -231,7 +335,8 @@ fn check_header(rx: &Rx<'_>, f: &Frame, buf: &[u8]) -> Result<(), PduError> {
 }
 
 /// Step 8 (data digest) and the representation; `buf` holds at least PLEN bytes and passed the other checks.
-fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
+#[inline(always)]
+pub(crate) fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
     let truncated = PduError::Truncated { needed: f.plen.saturating_sub(buf.len()) };
     let data: &'a [u8] = buf.get(f.pdo..f.pdo + f.data_len).ok_or(truncated)?;
     if f.ddgst {
@@ -251,10 +356,11 @@ fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
         }
     }
     let last = f.flags.contains(PduFlags::LAST_PDU);
-    Ok(match f.pdu_type {
-        PduType::IC_REQ => Pdu::IcReq(IcReq::from_view(view(buf)?)?),
-        PduType::IC_RESP => Pdu::IcResp(IcResp::from_view(view(buf)?)?),
-        PduType::H2C_TERM_REQ | PduType::C2H_TERM_REQ => {
+    // By shape first, as in check_header.
+    Ok(match (f.shape, f.pdu_type) {
+        (Shape::Ic, PduType::IC_REQ) => Pdu::IcReq(IcReq::from_view(view(buf)?)?),
+        (Shape::Ic, _) => Pdu::IcResp(IcResp::from_view(view(buf)?)?),
+        (Shape::TermReq, _) => {
             let v = view::<TermReqPdu>(buf)?;
             Pdu::TermReq(TermReq {
                 sender: f.pdu_type.sender(),
@@ -263,21 +369,23 @@ fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> {
                 data: buf.get(TERM_REQ_HLEN..f.plen).ok_or(truncated)?,
             })
         }
-        PduType::CAPSULE_CMD => Pdu::CapsuleCmd(CapsuleCmd { sqe: view::<CapsuleCmdPdu>(buf)?.sqe, data }),
-        PduType::CAPSULE_RESP => Pdu::CapsuleResp(CapsuleResp { cqe: view::<CapsuleRespPdu>(buf)?.cqe }),
-        PduType::H2C_DATA => {
+        (Shape::CapsuleCmd, _) => Pdu::CapsuleCmd(CapsuleCmd { sqe: view::<CapsuleCmdPdu>(buf)?.sqe, data }),
+        (Shape::HeaderOnly, PduType::CAPSULE_RESP) => {
+            Pdu::CapsuleResp(CapsuleResp { cqe: view::<CapsuleRespPdu>(buf)?.cqe })
+        }
+        (Shape::Data, PduType::H2C_DATA) => {
             let v = view::<DataPdu>(buf)?;
             Pdu::H2CData(H2CData { cccid: v.cccid.get(), ttag: v.ttag.get(), datao: v.datao.get(), data, last })
         }
-        PduType::C2H_DATA => {
+        (Shape::Data, _) => {
             let v = view::<DataPdu>(buf)?;
             let success = f.flags.contains(PduFlags::SUCCESS);
             Pdu::C2HData(C2HData { cccid: v.cccid.get(), datao: v.datao.get(), data, last, success })
         }
-        PduType::R2T => {
+        (Shape::HeaderOnly, _) => {
             let v = view::<R2TPdu>(buf)?;
             Pdu::R2T(R2T { cccid: v.cccid.get(), ttag: v.ttag.get(), r2to: v.r2to.get(), r2tl: v.r2tl.get() })
         }
-        other => return Err(InvalidField::UndefinedType(other).into()),
+        (Shape::Undefined, other) => return Err(InvalidField::UndefinedType(other).into()),
     })
 }
