@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop with the real Linux NVMe/TCP stack: Debian's own kernel booted under qemu (TCG) with a busybox initramfs.
 #
-#   scripts/interop.sh [target|host|rwtest|all|probe|prepare]
+#   scripts/interop.sh [target|host|rwtest|all|probe|auth|auth-target|auth-host|prepare]
 #
 #   target   Linux as the TARGET (nvmet-tcp, memory-backed null_blk namespace), reached on 127.0.0.1:14420 (and a second
 #            path on 127.0.0.1:14421); runs nvme-tokio's `linux_interop` test against it.
@@ -20,6 +20,8 @@
 #            ICReq must reach a silent listener on 127.0.0.1:4420.
 #   auth     Linux 6.12 (Debian 13's kernel, fetched through a private apt sources list): in-band authentication
 #            (DH-HMAC-CHAP) both ways, and the target and host tests above again against 6.12 (run_612 below).
+#            auth-target / auth-host: only our host against 6.12 nvmet (with the 6.1 tests) / only the 6.12 host's
+#            authentication scenarios against our target.
 #   prepare  only installs the packages, fetches the kernel and builds the initramfs.
 #
 # Facts: /work/shared/interop/linux-nvmet-qemu.md. Every wait is bounded; qemu and servers are killed on exit; a
@@ -1007,8 +1009,9 @@ run_auth_target() {
 	check "our host authenticated to Linux $K612_VER nvmet with every host entry; wrong keys refused"
 	sleep 1
 	info "what nvmet logged about authentication:"
-	grep -aE 'nvmet.*(DH-HMAC-CHAP|authenticat|mismatch|failure|not allowed|dhchap|challenge|negotiat|selected|reply|success)' \
-		"$console" | tr -d '\r' | sed 's/^/    guest /' | head -n 60
+	# The admin queues' steps (the I/O queues repeat them), without the challenge and response bytes.
+	grep -aE 'nvmet: (creating nvm controller .*DH-HMAC-CHAP|.*qid 0.*(selected DH group|host authenticated|ctrl authenticated|mismatch|failure|status [1-9])|.*fatal error|connect by host .*not allowed)' \
+		"$console" | grep -avE '(challenge|response)( [0-9a-f]{2}){4}' | tr -d '\r' | sed 's/^/    guest /' | head -n 60
 	grep -aqE 'nvmet.*with DH-HMAC-CHAP' "$console" || die "nvmet never logged a DH-HMAC-CHAP controller"
 	grep -aqE 'nvmet.*(host response mismatch|failure1|Failure1)' "$console" ||
 		die "nvmet did not log the wrong key's failure"
@@ -1066,6 +1069,14 @@ run_auth_host() {
 	stop_bg "$target_pid"
 }
 
+# One direction only (by hand, while working on one side): the kernel, keys and initramfs, then $1.
+run_612_one() {
+	fetch_kernel_612
+	auth_keys
+	build_initramfs_612
+	"$1"
+}
+
 # Everything against Linux 6.12: the kernel, keys and initramfs, our host against nvmet (the 6.1 tests and the
 # authentication tests), the Linux host against our target (the 6.1 test, then the authentication scenarios).
 run_612() {
@@ -1081,12 +1092,12 @@ run_612() {
 main() {
 	local what=${1:-all}
 	case "$what" in
-	target | host | rwtest | all | probe | prepare | auth) ;;
+	target | host | rwtest | all | probe | prepare | auth | auth-target | auth-host) ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
-	*) die "unknown mode '$what' (use target, host, rwtest, all, probe, auth or prepare)" ;;
+	*) die "unknown mode '$what' (use target, host, rwtest, all, probe, auth, auth-target, auth-host or prepare)" ;;
 	esac
 	local start=$SECONDS
 	prepare
@@ -1102,6 +1113,8 @@ main() {
 		;;
 	probe) run_probe ;;
 	auth) run_612 ;;
+	auth-target) run_612_one run_auth_target ;;
+	auth-host) run_612_one run_auth_host ;;
 	esac
 	step "interop $what: PASSED in $((SECONDS - start)) s"
 }

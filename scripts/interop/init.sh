@@ -285,7 +285,7 @@ run_rwtest() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# In-band authentication (Linux 6.12; scripts/interop.sh auth-target / auth-host). The keys come in files of the
+# In-band authentication (Linux 6.12; scripts/interop.sh auth, auth-target, auth-host). The keys come in files of the
 # initramfs, never on the command line, and are never printed.
 
 # The configfs attributes of one nvmet port (NUMBER, guest port).
@@ -385,7 +385,7 @@ run_auth_host() {
 			[ "$expect" = ok ] || fail "$name: connected, but the target should have refused it"
 			say "$name: connected: $AUTH_ANSWER"
 			dev=$(auth_namespace) || fail "$name: no namespace 20 s after connecting"
-			c=/sys/class/nvme/$(echo "$AUTH_ANSWER" | sed -n 's/.*instance=\([0-9]*\).*/nvme/p')
+			c=/sys/class/nvme/$(echo "$AUTH_ANSWER" | sed -n 's/.*instance=\([0-9]*\).*/nvme\1/p')
 			[ -d "$c" ] || fail "$name: no $c"
 			dd if=/dev/urandom of=/tmp/a bs=4096 count=256 2>/dev/null
 			dd if=/tmp/a of="$dev" bs=1048576 seek=1 count=1 oflag=direct conv=fsync 2>/tmp/dd.err ||
@@ -403,8 +403,7 @@ run_auth_host() {
 				sleep 0.1
 			done
 			bad=$(dmesg | grep -E 'nvme.*(timeout|I/O error|resetting|reconnect)' | head -n 3)
-			[ -z "$bad" ] || fail "$name: the kernel reported: $(echo "$bad" | tr '
-' ';')"
+			[ -z "$bad" ] || fail "$name: the kernel reported: $(echo "$bad" | tr '\n' ';')"
 		else
 			dmesg | grep -E 'nvme' | sed "s/^/interop: $name: kernel: /"
 			[ "$expect" = refused ] || fail "$name: the connect was refused (see the kernel messages above)"
