@@ -478,7 +478,7 @@ host_verdict() {
 }
 
 run_host() {
-	local console=$CACHE/console-host.log log=$CACHE/target-server.log
+	local console=$CACHE/console-host$CONSOLE_SUFFIX.log log=$CACHE/target-server$CONSOLE_SUFFIX.log
 	local -a server
 	if [ -n "${NVME_INTEROP_TARGET_CMD:-}" ]; then
 		# By hand: any target, e.g. another build of ours or another implementation.
@@ -855,7 +855,7 @@ fetch_kernel_612() {
 		pkg=$(basename "$(dirname "$cached")")
 		pkg=${pkg#k612-}
 	elif [ -z "$pkg" ]; then
-		info "apt-get update with $a/sources.list (about 30 MB of package lists)"
+		info "apt-get update with $a/sources.list (about 10 MB of package lists)"
 		apt612 update >"$dl/update.log" 2>&1 || die "apt-get update for $K612_SUITE failed (log: $dl/update.log)"
 		pkg=$(kernel_package_612)
 	fi
@@ -895,16 +895,19 @@ fetch_kernel_612() {
 	check "kernel $K612_VER ($K612_DIR): $(grep -cE '^CONFIG_NVME_(HOST|TARGET)_AUTH=y' "$K612_DIR/boot/config-$K612_VER") of NVME_HOST_AUTH, NVME_TARGET_AUTH built in"
 }
 
+# Appended to the console and log names of the 6.1 roles run again with 6.12 (so that both runs' files stay).
+CONSOLE_SUFFIX=""
+
 # Runs "$@" with the 6.12 kernel, its initramfs and its module lists in place of the 6.1 ones.
 with_612() {
 	local kver=$KVER kdir=$KDIR initrd=${INITRD:-} rc=0
 	local tm=("${TARGET_MODULES[@]}") hm=("${HOST_MODULES[@]}")
-	KVER=$K612_VER KDIR=$K612_DIR INITRD=$CACHE/initrd-$K612_VER.gz
+	KVER=$K612_VER KDIR=$K612_DIR INITRD=$CACHE/initrd-$K612_VER.gz CONSOLE_SUFFIX=-612
 	TARGET_MODULES=("${TARGET_MODULES_612[@]}")
 	HOST_MODULES=("${HOST_MODULES_612[@]}")
 	MODFILE=()
 	"$@" || rc=$?
-	KVER=$kver KDIR=$kdir INITRD=$initrd
+	KVER=$kver KDIR=$kdir INITRD=$initrd CONSOLE_SUFFIX=""
 	TARGET_MODULES=("${tm[@]}")
 	HOST_MODULES=("${hm[@]}")
 	MODFILE=()
