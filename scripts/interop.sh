@@ -141,12 +141,14 @@ stop_bg() {
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
 install_packages() {
-	step "packages: qemu-system-x86, busybox-static, gcc and libc6-dev (rw_test is linked statically)"
+	step "packages: qemu-system-x86, busybox-static, gcc and libc6-dev (rw_test is linked statically), xz-utils"
 	local missing=()
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
 	installed busybox-static || missing+=(busybox-static)
 	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 	installed libc6-dev || missing+=(libc6-dev)
+	# xz: the 6.12 kernel's modules are .ko.xz (auth).
+	command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
 	if [ "${#missing[@]}" -gt 0 ]; then
 		info "installing ${missing[*]}"
 		$SUDO apt-get update -qq
