@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop with the real Linux NVMe/TCP stack: Debian's own kernel booted under qemu (TCG) with a busybox initramfs.
 #
-#   scripts/interop.sh [target|host|rwtest|all|probe|prepare]
+#   scripts/interop.sh [target|host|rwtest|all|probe|auth|auth-target|auth-host|prepare]
 #
 #   target   Linux as the TARGET (nvmet-tcp, memory-backed null_blk namespace), reached on 127.0.0.1:14420 (and a second
 #            path on 127.0.0.1:14421); runs nvme-tokio's `linux_interop` test against it.
@@ -14,10 +14,14 @@
 #            on the other path at once: "validation failed" in the first iteration, and the timeline from the target's
 #            log, the capture and the guest's kernel log is printed); the same with `--cqt 1` (still corrupted: the
 #            host ignores CQT).
-#   all      target, then host, then rwtest (the default; what CI runs).
+#   all      target, then host, then rwtest, then auth (the default; what CI runs).
 #   probe    checks the Linux peers and this harness without any of our code: an ICReq to the Linux target must get
 #            an ICResp, the Linux host guest's whole test must pass against the Linux target, and the Linux host's
 #            ICReq must reach a silent listener on 127.0.0.1:4420.
+#   auth     Linux 6.12 (Debian 13's kernel, fetched through a private apt sources list): in-band authentication
+#            (DH-HMAC-CHAP) both ways, and the target and host tests above again against 6.12 (run_612 below).
+#            auth-target / auth-host: only our host against 6.12 nvmet (with the 6.1 tests) / only the 6.12 host's
+#            authentication scenarios against our target.
 #   prepare  only installs the packages, fetches the kernel and builds the initramfs.
 #
 # Facts: /work/shared/interop/linux-nvmet-qemu.md. Every wait is bounded; qemu and servers are killed on exit; a
@@ -137,12 +141,14 @@ stop_bg() {
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
 install_packages() {
-	step "packages: qemu-system-x86, busybox-static, gcc and libc6-dev (rw_test is linked statically)"
+	step "packages: qemu-system-x86, busybox-static, gcc and libc6-dev (rw_test is linked statically), xz-utils"
 	local missing=()
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
 	installed busybox-static || missing+=(busybox-static)
 	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 	installed libc6-dev || missing+=(libc6-dev)
+	# xz: the 6.12 kernel's modules are .ko.xz (auth).
+	command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
 	if [ "${#missing[@]}" -gt 0 ]; then
 		info "installing ${missing[*]}"
 		$SUDO apt-get update -qq
@@ -474,7 +480,7 @@ host_verdict() {
 }
 
 run_host() {
-	local console=$CACHE/console-host.log log=$CACHE/target-server.log
+	local console=$CACHE/console-host$CONSOLE_SUFFIX.log log=$CACHE/target-server$CONSOLE_SUFFIX.log
 	local -a server
 	if [ -n "${NVME_INTEROP_TARGET_CMD:-}" ]; then
 		# By hand: any target, e.g. another build of ours or another implementation.
@@ -801,15 +807,302 @@ run_probe() {
 		"DGST 3, MAXR2T $((16#${b[15]}${b[14]}${b[13]}${b[12]}))"
 }
 
+# ---------------------------------------------------------------------------------------------------------------
+# Linux 6.12 (Debian 13): in-band authentication both ways, and the 6.1 tests again (spec-notes/interop.md,
+# "Linux 6.12"). Debian 12's 6.1 is built without NVMe authentication; Debian 13's kernel has it (NVME_HOST_AUTH,
+# NVME_TARGET_AUTH, the RFC 7919 groups). Its package comes through a private sources list and package lists under
+# the cache (apt-get -o Dir::Etc::SourceList=... -o Dir::State::Lists=...): the system's apt sources are untouched.
+
+K612_SUITE=${NVME_INTEROP_612_SUITE:-trixie}
+# 6.12 builds crct10dif and crc64-rocksoft in; virtio_pci is built in too. Two null_blk devices: one namespace for
+# the open subsystem (the 6.1 tests), one for the authenticating one.
+TARGET_MODULES_612=(crc32c_generic configfs nvmet nvmet-tcp "null_blk memory_backed=1 gb=1 nr_devices=2" virtio_net)
+HOST_MODULES_612=(crc32c_generic "nvme-core admin_timeout=5" nvme-fabrics nvme-tcp virtio_net)
+# The module directories of the 6.12 package the guests need (kept compressed in the .deb, decompressed here).
+K612_MODULE_DIRS=(drivers/nvme drivers/block/null_blk drivers/net/virtio_net.ko.xz drivers/net/net_failover.ko.xz
+	net/core/failover.ko.xz fs/configfs crypto lib)
+# Host NQNs of the authentication tests (nvmet host entries, our target's --allow-host).
+AUTH_HOST_PREFIX=nqn.2014-08.org.nvmexpress:uuid:5e6f7a8b-0c1d-4e2f-8a3b-4c5d6e7f80
+AUTH_DIR=""
+
+# apt with the private sources list, package lists and cache of K612_SUITE (and the system's status ignored).
+apt612() {
+	local a=$CACHE/apt-$K612_SUITE
+	apt-get -q -o "Dir::Etc::SourceList=$a/sources.list" -o "Dir::Etc::SourceParts=$a/parts" \
+		-o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache" -o Dir::State::status=/dev/null \
+		-o Acquire::Languages=none -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
+		-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false \
+		-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false "$@"
+}
+
+# The kernel package linux-image-amd64 of K612_SUITE depends on (empty without package lists).
+kernel_package_612() {
+	local a=$CACHE/apt-$K612_SUITE
+	apt-cache -o "Dir::Etc::SourceList=$a/sources.list" -o "Dir::Etc::SourceParts=$a/parts" \
+		-o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache" -o Dir::State::status=/dev/null \
+		depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }' || true
+}
+
+# Sets K612_VER and K612_DIR (boot/ and lib/modules/<ver>/kernel with the needed modules decompressed).
+fetch_kernel_612() {
+	step "kernel 6.12: linux-image-amd64 of Debian 13 ($K612_SUITE), private sources list (system apt sources untouched)"
+	local a=$CACHE/apt-$K612_SUITE dl=$CACHE/dl612 pkg cached
+	mkdir -p "$a/lists/partial" "$a/cache/archives/partial" "$a/parts" "$dl"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $K612_SUITE main" \
+		>"$a/sources.list"
+	cached=$(find "$CACHE" -maxdepth 2 -name .unpacked -path '*/k612-linux-image-*' 2>/dev/null | sort | tail -n 1)
+	pkg=$(kernel_package_612)
+	if [ -z "$pkg" ] && [ -n "$cached" ]; then
+		pkg=$(basename "$(dirname "$cached")")
+		pkg=${pkg#k612-}
+	elif [ -z "$pkg" ]; then
+		info "apt-get update with $a/sources.list (about 10 MB of package lists)"
+		apt612 update >"$dl/update.log" 2>&1 || die "apt-get update for $K612_SUITE failed (log: $dl/update.log)"
+		pkg=$(kernel_package_612)
+	fi
+	[ -n "$pkg" ] || die "cannot tell which kernel package linux-image-amd64 depends on in $K612_SUITE"
+	K612_VER=${pkg#linux-image-}
+	K612_DIR=$CACHE/k612-$pkg
+	if [ ! -f "$K612_DIR/.unpacked" ] && [ -z "$(find "$dl" -maxdepth 1 -name "${pkg}_*.deb")" ]; then
+		info "apt-get download $pkg (about 110 MB)"
+		if ! (cd "$dl" && apt612 download "$pkg") >"$dl/apt.log" 2>&1; then
+			info "download failed: apt-get update, then once more"
+			apt612 update >"$dl/update.log" 2>&1 || die "apt-get update for $K612_SUITE failed (log: $dl/update.log)"
+			pkg=$(kernel_package_612)
+			K612_VER=${pkg#linux-image-}
+			K612_DIR=$CACHE/k612-$pkg
+			(cd "$dl" && apt612 download "$pkg") >"$dl/apt.log" 2>&1 || die "apt-get download $pkg failed ($dl/apt.log)"
+		fi
+	fi
+	if [ ! -f "$K612_DIR/.unpacked" ]; then
+		local deb d want=()
+		deb=$(find "$dl" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n 1)
+		[ -n "$deb" ] || die "apt-get download $pkg produced no .deb in $dl"
+		info "unpacking $(basename "$deb"): boot/ and the guests' module directories, .ko.xz decompressed"
+		for d in "${K612_MODULE_DIRS[@]}"; do want+=("./usr/lib/modules/$K612_VER/kernel/$d"); done
+		rm -rf "$K612_DIR.tmp"
+		mkdir -p "$K612_DIR.tmp/lib"
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$K612_DIR.tmp" ./boot "${want[@]}"
+		mv "$K612_DIR.tmp/usr/lib/modules" "$K612_DIR.tmp/lib/modules"
+		rm -rf "$K612_DIR.tmp/usr"
+		find "$K612_DIR.tmp/lib/modules" -name '*.ko.xz' -exec xz -d {} +
+		rm -rf "$K612_DIR"
+		mv "$K612_DIR.tmp" "$K612_DIR"
+		touch "$K612_DIR/.unpacked"
+	fi
+	[ -f "$K612_DIR/boot/vmlinuz-$K612_VER" ] || die "no $K612_DIR/boot/vmlinuz-$K612_VER in the package"
+	grep -q '^CONFIG_NVME_TARGET_AUTH=y' "$K612_DIR/boot/config-$K612_VER" ||
+		die "kernel $K612_VER is built without CONFIG_NVME_TARGET_AUTH"
+	check "kernel $K612_VER ($K612_DIR): $(grep -cE '^CONFIG_NVME_(HOST|TARGET)_AUTH=y' "$K612_DIR/boot/config-$K612_VER") of NVME_HOST_AUTH, NVME_TARGET_AUTH built in"
+}
+
+# Appended to the console and log names of the 6.1 roles run again with 6.12 (so that both runs' files stay).
+CONSOLE_SUFFIX=""
+
+# Runs "$@" with the 6.12 kernel, its initramfs and its module lists in place of the 6.1 ones.
+with_612() {
+	local kver=$KVER kdir=$KDIR initrd=${INITRD:-} rc=0
+	local tm=("${TARGET_MODULES[@]}") hm=("${HOST_MODULES[@]}")
+	KVER=$K612_VER KDIR=$K612_DIR INITRD=$CACHE/initrd-$K612_VER.gz CONSOLE_SUFFIX=-612
+	TARGET_MODULES=("${TARGET_MODULES_612[@]}")
+	HOST_MODULES=("${HOST_MODULES_612[@]}")
+	MODFILE=()
+	"$@" || rc=$?
+	KVER=$kver KDIR=$kdir INITRD=$initrd CONSOLE_SUFFIX=""
+	TARGET_MODULES=("${tm[@]}")
+	HOST_MODULES=("${hm[@]}")
+	MODFILE=()
+	return "$rc"
+}
+
+# A fresh DH-HMAC-CHAP secret from our gen-dhchap-key (HMAC id $1, host NQN $2).
+gen_key() {
+	(cd "$REPO" && cargo run -q --release -p nvme-lab -- gen-dhchap-key --hmac "$1" --nqn "$2")
+}
+
+# Fresh keys for this run (target/interop/auth/, mode 0600; never printed) and the guests' configuration files:
+# auth-target.conf (nvmet host entries: NQN KEY CTRLKEY HASH DHGROUP), auth-host.conf (the Linux host's scenarios
+# against our target: NAME NQN SECRET CTRLSECRET EXPECT), keys.env (for our target).
+auth_keys() {
+	step "keys: fresh DH-HMAC-CHAP secrets from nvme-lab gen-dhchap-key (kept in $CACHE/auth, never printed)"
+	(cd "$REPO" && cargo build -q --release -p nvme-lab) || die "cannot build: cargo build --release -p nvme-lab"
+	AUTH_DIR=$CACHE/auth
+	rm -rf "$AUTH_DIR"
+	mkdir -p "$AUTH_DIR"
+	chmod 0700 "$AUTH_DIR"
+	local h1=${AUTH_HOST_PREFIX}a1 h2=${AUTH_HOST_PREFIX}a2 h3=${AUTH_HOST_PREFIX}a3 h4=${AUTH_HOST_PREFIX}a4
+	local k1 k2 c2 k3 c3 k4 c4 w
+	k1=$(gen_key 1 "$h1") k2=$(gen_key 3 "$h2") c2=$(gen_key 2 "$h2") k3=$(gen_key 0 "$h3") c3=$(gen_key 1 "$h3")
+	k4=$(gen_key 1 "$h4") c4=$(gen_key 3 "$h4") w=$(gen_key 1 "$h4")
+	(
+		umask 077
+		# nvmet: unidirectional SHA-256 + ffdhe2048; bidirectional SHA-512 + ffdhe8192 (the largest group);
+		# bidirectional SHA-384 + NULL.
+		printf '%s %s - sha256 ffdhe2048\n%s %s %s sha512 ffdhe8192\n%s %s %s sha384 null\n' \
+			"$h1" "$k1" "$h2" "$k2" "$c2" "$h3" "$k3" "$c3" >"$AUTH_DIR/auth-target.conf"
+		# The Linux host against our target (keys k4/c4 for h4): both directions, one way, a wrong secret, a wrong
+		# controller secret.
+		printf '%s\n' "bidirectional $h4 $k4 $c4 ok" "unidirectional $h4 $k4 - ok" "wrong-secret $h4 $w - refused" \
+			"wrong-ctrl-secret $h4 $k4 $w refused" >"$AUTH_DIR/auth-host.conf"
+		printf 'AUTH_HOST=%s\nAUTH_KEY=%s\nAUTH_CTRL_KEY=%s\n' "$h4" "$k4" "$c4" >"$AUTH_DIR/keys.env"
+	)
+	check "3 nvmet host entries, 4 Linux host scenarios; secrets: $(grep -c . "$AUTH_DIR/auth-target.conf") + 4 + 1 wrong"
+}
+
+# Builds the 6.12 initramfs (build_initramfs with the 6.12 kernel) and appends a second cpio archive with the
+# authentication files and the order files of the auth roles (the kernel unpacks concatenated archives in order).
+build_initramfs_612() {
+	with_612 build_initramfs
+	local extra=$CACHE/initramfs-auth-$K612_VER initrd=$CACHE/initrd-$K612_VER.gz
+	rm -rf "$extra"
+	mkdir -p "$extra/modules"
+	cp "$CACHE/initramfs-$K612_VER/modules/target.order" "$extra/modules/authtarget.order"
+	cp "$CACHE/initramfs-$K612_VER/modules/host.order" "$extra/modules/authhost.order"
+	install -m 0600 "$AUTH_DIR/auth-target.conf" "$AUTH_DIR/auth-host.conf" "$extra/"
+	(cd "$extra" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1 >>"$initrd")
+	rm -rf "$extra"
+	check "$initrd with /auth-target.conf and /auth-host.conf appended"
+}
+
+# Fails when a secret of this run appears in FILE.
+no_secrets_in() {
+	local f=$1 k payload
+	while read -r k; do
+		payload=${k:10}
+		payload=${payload%:}
+		if grep -qF -- "$payload" "$f"; then die "a DH-HMAC-CHAP secret appears in $f"; fi
+	done < <(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^DHHC-1:/) print $i }' "$AUTH_DIR"/auth-*.conf | sort -u)
+}
+
+# Our host against Linux 6.12 nvmet: the 6.1 tests (open subsystem) and the authentication tests (NQN-auth), one
+# boot of role authtarget.
+run_auth_target() {
+	local console=$CACHE/console-612-target.log
+	step "building nvme-tokio's linux_interop and linux_interop_auth tests"
+	(cd "$REPO" && cargo test --release -p nvme-tokio --test linux_interop --test linux_interop_auth --no-run) ||
+		die "cannot build: cargo test --release -p nvme-tokio --test linux_interop --test linux_interop_auth --no-run"
+	step "Linux $K612_VER target: boot (TCG), nvmet-tcp with $NQN (any host) and $NQN-auth (DH-HMAC-CHAP hosts)"
+	if listening "$TARGET_PORT1" || listening "$TARGET_PORT2"; then
+		die "127.0.0.1:$TARGET_PORT1 or 127.0.0.1:$TARGET_PORT2 is already in use"
+	fi
+	local start=$SECONDS
+	with_612 boot_guest authtarget "$console" \
+		",restrict=on,hostfwd=tcp:127.0.0.1:$TARGET_PORT1-:4420,hostfwd=tcp:127.0.0.1:$TARGET_PORT2-:4421"
+	wait_console "$console" "$QEMU_PID" "$BOOT_TIMEOUT" '^INTEROP-READY'
+	check "$(grep -m1 '^INTEROP-READY' "$console" | tr -d '\r') after $((SECONDS - start)) s"
+	grep -a '^interop: host ' "$console" | tr -d '\r' | sed 's/^/    guest /'
+	probe_icresp "$TARGET_PORT1"
+	step "nvme-tokio linux_interop (the 6.1 tests) against Linux $K612_VER (timeout $TEST_TIMEOUT s)"
+	(cd "$REPO" && NVME_INTEROP_ADDR=127.0.0.1:$TARGET_PORT1 NVME_INTEROP_ADDR2=127.0.0.1:$TARGET_PORT2 \
+		NVME_INTEROP_NQN=$NQN NVME_INTEROP_QEMU_PID=$QEMU_PID NVME_INTEROP_KERNEL=$K612_VER \
+		exec timeout --kill-after=10 "$TEST_TIMEOUT" \
+		cargo test --release -p nvme-tokio --test linux_interop -- --ignored --test-threads=1) &
+	local test_pid=$!
+	PIDS+=("$test_pid")
+	wait "$test_pid" || die "nvme-tokio linux_interop failed against Linux $K612_VER nvmet (or ran over $TEST_TIMEOUT s)"
+	check "nvme-tokio linux_interop passed against Linux $K612_VER nvmet-tcp"
+	step "nvme-tokio linux_interop_auth against Linux $K612_VER nvmet ($NQN-auth; keys from $AUTH_DIR/auth-target.conf)"
+	(cd "$REPO" && NVME_INTEROP_ADDR=127.0.0.1:$TARGET_PORT1 NVME_INTEROP_AUTH_NQN=$NQN-auth \
+		NVME_INTEROP_AUTH_CONF=$AUTH_DIR/auth-target.conf \
+		exec timeout --kill-after=10 "$TEST_TIMEOUT" \
+		cargo test --release -p nvme-tokio --test linux_interop_auth -- --ignored --test-threads=1 --nocapture) &
+	test_pid=$!
+	PIDS+=("$test_pid")
+	wait "$test_pid" || die "nvme-tokio linux_interop_auth failed against Linux $K612_VER nvmet"
+	kill -0 "$QEMU_PID" 2>/dev/null || die "the Linux $K612_VER target guest died during the tests"
+	check "our host authenticated to Linux $K612_VER nvmet with every host entry; wrong keys refused"
+	sleep 1
+	info "what nvmet logged about authentication:"
+	# The admin queues' steps (the I/O queues repeat them), without the challenge and response bytes.
+	grep -aE 'nvmet: (creating nvm controller .*DH-HMAC-CHAP|.*qid 0.*(selected DH group|host authenticated|ctrl authenticated|mismatch|failure|status [1-9])|.*fatal error|connect by host .*not allowed)' \
+		"$console" | grep -avE '(challenge|response)( [0-9a-f]{2}){4}' | tr -d '\r' | sed 's/^/    guest /' | head -n 60
+	grep -aqE 'nvmet.*with DH-HMAC-CHAP' "$console" || die "nvmet never logged a DH-HMAC-CHAP controller"
+	grep -aqE 'nvmet.*(host response mismatch|failure1|Failure1)' "$console" ||
+		die "nvmet did not log the wrong key's failure"
+	no_secrets_in "$console"
+	stop_bg "$QEMU_PID"
+	wire_check "${console%.log}.pcap" report 4420 4421
+	auth_wire_summary "${console%.log}.pcap"
+}
+
+# What the DH-HMAC-CHAP messages of a capture say, through our decoder (tshark shows their bytes only).
+auth_wire_summary() {
+	local pcap=$1
+	(cd "$REPO" && cargo run -q --release -p nvme-lab -- decode --pcap "$pcap") 2>/dev/null |
+		grep -o '"auth":{"message":"[^"]*"[^}]*' |
+		sed -E 's/"auth":\{"message":"([^"]*)".*"hash_id_name":"([^"]*)".*"dh_group_name":"([^"]*)".*/\1 \2 \3/;
+			s/"auth":\{"message":"([^"]*)".*"rce_name":"([^"]*)".*/\1 \2/; s/"auth":\{"message":"([^"]*)".*/\1/' |
+		sort | uniq -c | sed 's/^ */    decode: /' || true
+}
+
+# The Linux 6.12 host against our target with keys: both directions, one way, a wrong secret, a wrong controller
+# secret (one boot of role authhost; scenarios from auth-host.conf).
+run_auth_host() {
+	local console=$CACHE/console-612-authhost.log log=$CACHE/target-612-auth.log
+	# shellcheck disable=SC1091 # written by auth_keys
+	. "$AUTH_DIR/keys.env"
+	step "our target with keys: nvme-lab target --allow-host $AUTH_HOST --dhchap-key <redacted> --dhchap-ctrl-key <redacted>"
+	if listening "$HOST_PORT"; then die "127.0.0.1:$HOST_PORT is already in use"; fi
+	LOGS+=("$log")
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	start_bg "$log" bash -c 'cd "$1" && exec cargo run -q --release -p nvme-lab -- target --listen "127.0.0.1:$2" \
+		--nqn "$3" --allow-host "$4" --dhchap-key "$5" --dhchap-ctrl-key "$6"' \
+		target "$REPO" "$HOST_PORT" "$NQN" "$AUTH_HOST" "$AUTH_KEY" "$AUTH_CTRL_KEY"
+	local target_pid=$BG_PID start=$SECONDS
+	until listening "$HOST_PORT"; do
+		kill -0 "$target_pid" 2>/dev/null || die "the target exited before listening on 127.0.0.1:$HOST_PORT"
+		[ $((SECONDS - start)) -lt "$LISTEN_TIMEOUT" ] || die "the target is not listening after $LISTEN_TIMEOUT s"
+		sleep 0.2
+	done
+	check "listening on 127.0.0.1:$HOST_PORT (pid $target_pid, log $log)"
+	step "Linux $K612_VER host: boot (TCG), DH-HMAC-CHAP scenarios against 10.0.2.2:$HOST_PORT"
+	with_612 boot_guest authhost "$console" ""
+	wait_exit "$QEMU_PID" "$HOST_TIMEOUT"
+	grep -a -E '^interop:' "$console" | tr -d '\r' | sed 's/^/    guest /'
+	host_verdict "$console"
+	info "what our target logged:"
+	sed 's/^/    target /' "$log"
+	grep -q 'authenticated with hash .*controller authenticated too' "$log" ||
+		die "our target logged no bidirectional authentication"
+	grep -q 'authentication failed' "$log" || die "our target logged no refused authentication"
+	no_secrets_in "$console"
+	no_secrets_in "$log"
+	wire_check "${console%.log}.pcap" strict "$HOST_PORT"
+	auth_wire_summary "${console%.log}.pcap"
+	kill -0 "$target_pid" 2>/dev/null || die "the target died during the authentication scenarios"
+	stop_bg "$target_pid"
+}
+
+# One direction only (by hand, while working on one side): the kernel, keys and initramfs, then $1.
+run_612_one() {
+	fetch_kernel_612
+	auth_keys
+	build_initramfs_612
+	"$1"
+}
+
+# Everything against Linux 6.12: the kernel, keys and initramfs, our host against nvmet (the 6.1 tests and the
+# authentication tests), the Linux host against our target (the 6.1 test, then the authentication scenarios).
+run_612() {
+	fetch_kernel_612
+	auth_keys
+	build_initramfs_612
+	run_auth_target
+	step "the Linux host test against our target, with Linux $K612_VER"
+	with_612 run_host
+	run_auth_host
+}
+
 main() {
 	local what=${1:-all}
 	case "$what" in
-	target | host | rwtest | all | probe | prepare) ;;
+	target | host | rwtest | all | probe | prepare | auth | auth-target | auth-host) ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
-	*) die "unknown mode '$what' (use target, host, rwtest, all, probe or prepare)" ;;
+	*) die "unknown mode '$what' (use target, host, rwtest, all, probe, auth, auth-target, auth-host or prepare)" ;;
 	esac
 	local start=$SECONDS
 	prepare
@@ -821,8 +1114,12 @@ main() {
 		run_target
 		run_host
 		run_rwtest
+		run_612
 		;;
 	probe) run_probe ;;
+	auth) run_612 ;;
+	auth-target) run_612_one run_auth_target ;;
+	auth-host) run_612_one run_auth_host ;;
 	esac
 	step "interop $what: PASSED in $((SECONDS - start)) s"
 }

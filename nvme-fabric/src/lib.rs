@@ -7,8 +7,8 @@
 //! loop around it.
 //!
 //! * [`auth`]: in-band authentication (DH-HMAC-CHAP): the key transform, the responses, the RFC 7919
-//!   Diffie-Hellman groups, and the host's and the controller's side of one transaction as Sans-IO exchanges
-//!   (not yet driven by the host and controller below).
+//!   Diffie-Hellman groups, and the host's and the controller's side of one transaction as Sans-IO exchanges,
+//!   which the host and the controller below run on every queue whose Connect asks for it (ATR).
 //! * [`conn`]: one NVMe/TCP queue pair's transport, shared by both roles: the IC exchange, a bounded receive buffer
 //!   in front of nvme-proto's deframer, PDUs encoded straight into the caller's transmit buffer, the termination
 //!   request on every fatal error ([`conn::CloseCause`] names each way a connection ends).

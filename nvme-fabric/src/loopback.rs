@@ -13,7 +13,7 @@ use core::time::Duration;
 
 use crate::Instant;
 use crate::conn::{ConnEvent, ConnId};
-use crate::controller::{ConfigError, Event, MediaKind, MediaRequest, Subsystem, SubsystemConfig};
+use crate::controller::{AuthEvent, ConfigError, Event, MediaKind, MediaRequest, Subsystem, SubsystemConfig};
 use crate::host::{Host, HostConfig, HostConfigError, HostEvent, IoCompletion};
 
 /// A host and a subsystem wired together in memory.
@@ -41,6 +41,8 @@ pub struct Loopback {
     pub host_events: Vec<HostEvent>,
     /// Every subsystem event, in order.
     pub sub_events: Vec<Event>,
+    /// Every authentication event of the subsystem, in order.
+    pub auth_events: Vec<AuthEvent>,
     /// Every completion, in order.
     pub done: Vec<IoCompletion>,
     /// Hold media requests back instead of running them (release with [`Loopback::run_media`]).
@@ -88,6 +90,7 @@ impl Loopback {
             conn_path: BTreeMap::new(),
             host_events: Vec::new(),
             sub_events: Vec::new(),
+            auth_events: Vec::new(),
             done: Vec::new(),
             hold_media: false,
             held: Vec::new(),
@@ -220,6 +223,10 @@ impl Loopback {
             while let Some(ev) = self.sub.poll_event() {
                 progress = true;
                 self.sub_events.push(ev);
+            }
+            while let Some(ev) = self.sub.poll_auth_event() {
+                progress = true;
+                self.auth_events.push(ev);
             }
             while let Some(ev) = self.host.poll_event() {
                 progress = true;

@@ -60,6 +60,9 @@ fn unknown_admin_opcodes_disconnect_and_authentication_are_invalid_opcode() {
     let mut auth = Sqe::new(0x7F, 3);
     auth.nsid = 0x05; // FCTYPE Authentication Send
     assert_eq!(status(&mut r, a, &auth, &[]), dnr(StatusCode::INVALID_OPCODE));
+    // A well-formed DH-HMAC-CHAP Send too: this host has no key, so nothing is offered (tests/auth.rs has the rest).
+    let send = nvme_proto::cmd::Authentication::dhchap_send(8).to_sqe(4);
+    assert_eq!(status(&mut r, a, &send, &[0; 8]), dnr(StatusCode::INVALID_OPCODE));
 }
 
 #[test]

@@ -10,11 +10,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::ffi::OsStr;
+
 use clap::Args;
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use nvme_ccr::Config;
+use nvme_fabric::controller::{AuthEvent, HostEntry};
+use nvme_proto::auth::{DhchapSecret, SecretTransform};
 use nvme_tokio::Capture;
 use nvme_tokio::ccr_check::{self, CcrCheckConfig, Verdict};
-use nvme_tokio::host::{HostConfig, Multipath};
+use nvme_tokio::host::{HostAuthConfig, HostConfig, Multipath};
 use nvme_tokio::rw_test::{self, RwTestParams};
 use nvme_tokio::target::{self, Target, TargetConfig};
 
@@ -42,6 +48,28 @@ fn parse_pair(s: &str) -> Result<(u64, u64), String> {
 fn parse_fopcode(s: &str) -> Result<target::Fopcode, String> {
     let words: Vec<&str> = s.split(',').map(str::trim).collect();
     target::parse_fopcode_words(&words)
+}
+
+/// Reads a `DHHC-1:NN:<base64>:` secret argument. Its errors name the option and the problem, never the text (a
+/// mistyped secret is still a secret).
+#[derive(Clone, Copy, Debug)]
+pub struct SecretParser;
+
+impl TypedValueParser for SecretParser {
+    type Value = DhchapSecret;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<DhchapSecret, clap::Error> {
+        let name = arg.map_or_else(|| "the secret".to_string(), |a| a.to_string());
+        let err = |why: String| clap::Error::raw(ErrorKind::InvalidValue, format!("{why}\n")).with_cmd(cmd);
+        let text = value.to_str().ok_or_else(|| err(format!("invalid value for {name}: not UTF-8")))?;
+        DhchapSecret::parse(text)
+            .map_err(|e| err(format!("invalid value for {name}: {e} (expected DHHC-1:NN:<base64>:; not shown)")))
+    }
 }
 
 /// `nvme-lab target`: serve one subsystem.
@@ -104,9 +132,68 @@ pub struct TargetArgs {
     /// Unsent output per connection, bytes, past which its input is not read (at least 1 MiB, the largest transfer).
     #[arg(long, default_value_t = 4 << 20)]
     pub output_limit: usize,
+    /// DH-HMAC-CHAP: the host secret (DHHC-1:NN:...:, as nvmet's dhchap_key) hosts must authenticate with: those
+    /// of --allow-host, or every host without it. Every queue then authenticates after its Connect.
+    #[arg(long, value_name = "SECRET", value_parser = SecretParser)]
+    pub dhchap_key: Option<DhchapSecret>,
+    /// The controller secret (nvmet's dhchap_ctrl_key), for hosts that ask the controller to authenticate too.
+    #[arg(long, value_name = "SECRET", value_parser = SecretParser, requires = "dhchap_key")]
+    pub dhchap_ctrl_key: Option<DhchapSecret>,
+    /// Only this host NQN may connect (repeat for more; nvmet's allowed_hosts with attr_allow_any_host=0); others
+    /// are refused with Connect Invalid Host.
+    #[arg(long = "allow-host", value_name = "NQN")]
+    pub allow_host: Vec<String>,
     /// Log level flags.
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+impl TargetArgs {
+    /// Puts the host rules and keys into `cfg`; a line describing them (secrets redacted).
+    fn apply_auth(&self, cfg: &mut TargetConfig) -> Option<String> {
+        let (key, ctrl) = (self.dhchap_key.clone(), self.dhchap_ctrl_key.clone());
+        let keys = key.as_ref().map(|k| match &ctrl {
+            Some(c) => format!("host key {}, controller key {}", k.redacted(), c.redacted()),
+            None => format!("host key {}", k.redacted()),
+        });
+        if !self.allow_host.is_empty() {
+            cfg.allow_any_host = false;
+            cfg.hosts = self
+                .allow_host
+                .iter()
+                .map(|n| HostEntry { nqn: n.clone(), key: key.clone(), ctrl_key: ctrl.clone() })
+                .collect();
+            let who = self.allow_host.join(", ");
+            return Some(match keys {
+                Some(k) => format!("hosts allowed: {who}; DH-HMAC-CHAP required ({k})"),
+                None => format!("hosts allowed: {who}; no authentication"),
+            });
+        }
+        let k = keys?;
+        cfg.any_host_key = key.map(|k| (k, ctrl));
+        Some(format!("any host; DH-HMAC-CHAP required ({k})"))
+    }
+}
+
+/// One line for an authentication event of the target (standard error).
+fn auth_line(ev: &AuthEvent) -> String {
+    match ev {
+        AuthEvent::Required { cntlid, qid, conn } => {
+            format!("auth: controller {cntlid} qid {qid} ({conn}): Connect answered with ATR, authentication required")
+        }
+        AuthEvent::Authenticated { cntlid, qid, conn, result } => format!(
+            "auth: controller {cntlid} qid {qid} ({conn}): authenticated with hash {}, dhgroup {}{}",
+            result.hash.name(),
+            result.dh_group.name().unwrap_or("unknown"),
+            if result.bidirectional { ", controller authenticated too" } else { "" }
+        ),
+        AuthEvent::Failed { cntlid, qid, conn, failure } => {
+            format!("auth: controller {cntlid} qid {qid} ({conn}): authentication failed: {failure}")
+        }
+        AuthEvent::HostRefused { conn } => {
+            format!("auth: {conn}: Connect from a host that is not allowed refused (Connect Invalid Host)")
+        }
+    }
 }
 
 /// Runs `target` until the process is killed.
@@ -155,6 +242,14 @@ pub fn target(args: TargetArgs) -> ExitCode {
         cfg.ic_timeout = Duration::from_millis(args.ic_timeout_ms);
         cfg.connect_timeout = Duration::from_millis(args.connect_timeout_ms);
         cfg.output_limit = args.output_limit;
+        let auth = args.apply_auth(&mut cfg);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        cfg.auth_events = Some(tx);
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                eprintln!("{}", auth_line(&ev));
+            }
+        });
         let t = match Target::start(cfg).await {
             Ok(t) => t,
             Err(e) => {
@@ -165,6 +260,9 @@ pub fn target(args: TargetArgs) -> ExitCode {
         };
         let all: Vec<String> = t.local_addrs().iter().map(ToString::to_string).collect();
         println!("nvme-tokio target listening on {} nqn {}", all.join(","), args.nqn);
+        if let Some(auth) = auth {
+            eprintln!("authentication: {auth}");
+        }
         let _ = std::io::stdout().flush();
         let control = t.clone();
         std::thread::spawn(move || {
@@ -196,11 +294,28 @@ pub struct HostArgs {
     /// Write every PDU sent and received to this pcap.
     #[arg(long)]
     pub pcap: Option<PathBuf>,
+    /// This host's NQN (default: one derived from the subcommand's name).
+    #[arg(long, value_name = "NQN")]
+    pub hostnqn: Option<String>,
+    /// DH-HMAC-CHAP: this host's secret (DHHC-1:NN:...:, as Linux's dhchap_secret=), used when a controller asks
+    /// for authentication.
+    #[arg(long, value_name = "SECRET", value_parser = SecretParser)]
+    pub dhchap_secret: Option<DhchapSecret>,
+    /// The controller's secret (Linux's dhchap_ctrl_secret=): the controller must authenticate itself too.
+    #[arg(long, value_name = "SECRET", value_parser = SecretParser, requires = "dhchap_secret")]
+    pub dhchap_ctrl_secret: Option<DhchapSecret>,
 }
 
 impl HostArgs {
     fn host_config(&self, name: &str) -> Result<HostConfig, String> {
         let mut h = HostConfig::new(&self.nqn, name);
+        if let Some(n) = &self.hostnqn {
+            h.fabric.hostnqn = n.clone();
+        }
+        if let Some(secret) = &self.dhchap_secret {
+            // The seed is drawn from the operating system when the host starts (nvme-tokio).
+            h.fabric.auth = Some(HostAuthConfig::new(secret.clone(), self.dhchap_ctrl_secret.clone(), [0; 32]));
+        }
         h.fabric.kato = Duration::from_millis(self.kato);
         h.fabric.digests = self.digests.digests().into();
         h.capture = self.pcap.as_deref().map(Capture::create).transpose().map_err(|e| format!("pcap: {e}"))?;
@@ -366,4 +481,90 @@ pub async fn run_ccr_check(args: &CcrCheckArgs, out: &mut dyn Write) -> u8 {
     let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
     let _ = writeln!(out, "ccr-check verdict: {text} ({passed} checks as required, {failed} not{skipped})");
     code
+}
+
+/// `nvme-lab gen-dhchap-key`: a DH-HMAC-CHAP secret for a host.
+#[derive(Args, Clone, Debug)]
+#[command(long_about = "Generate a DH-HMAC-CHAP secret for a host, printed as DHHC-1:NN:<base64 of key and CRC-32>: \
+    as nvme-cli 2.x's gen-dhchap-key prints it: with --hmac 1, 2 or 3 the printed key is the random secret \
+    transformed with HMAC-SHA-256/384/512 and the host NQN (the transform Linux applies again when it reads the \
+    string), with --hmac 0 the secret itself. The secret comes from /dev/urandom unless --secret gives it.")]
+pub struct GenKeyArgs {
+    /// Key transform: 0 none, 1 HMAC-SHA-256, 2 HMAC-SHA-384, 3 HMAC-SHA-512.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub hmac: u8,
+    /// The host NQN the key is for (the transform's input).
+    #[arg(long, value_name = "NQN")]
+    pub nqn: String,
+    /// Secret length in bytes: 32, 48 or 64 (default 32, or the hash's length with --hmac 2 or 3; with --hmac 1..3
+    /// it must be the hash's length, as nvme-cli requires).
+    #[arg(long, value_name = "BYTES")]
+    pub key_length: Option<usize>,
+    /// The secret as hexadecimal digits instead of random bytes.
+    #[arg(long, value_name = "HEX")]
+    pub secret: Option<String>,
+}
+
+/// The `DHHC-1` text `gen-dhchap-key` prints for `args`, with `random` as the secret when none is given.
+pub fn gen_key_text(args: &GenKeyArgs, random: &[u8; 64]) -> Result<String, String> {
+    let hash_len = match args.hmac {
+        0 => None,
+        1 => Some(32),
+        2 => Some(48),
+        _ => Some(64),
+    };
+    let len = args.key_length.unwrap_or(hash_len.unwrap_or(32));
+    if !DhchapSecret::LENGTHS.contains(&len) || hash_len.is_some_and(|h| h != len) {
+        return Err(format!(
+            "invalid key length {len} for --hmac {} (32, 48 or 64; the hash's length with 1..3)",
+            args.hmac
+        ));
+    }
+    let raw: Vec<u8> = match &args.secret {
+        Some(hex) => {
+            let digits: Vec<u8> = hex.bytes().collect();
+            if digits.len() != 2 * len || !digits.iter().all(u8::is_ascii_hexdigit) {
+                return Err(format!("--secret must be {} hexadecimal digits", 2 * len));
+            }
+            let val = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+            digits.chunks(2).map(|p| val(p[0]) << 4 | val(p[1])).collect()
+        }
+        None => random[..len].to_vec(),
+    };
+    let secret = DhchapSecret::new(SecretTransform::NONE, &raw).map_err(|e| e.to_string())?;
+    // nvme-cli 2.x prints the transformed key under the transform's number (spec-notes/auth.md §8).
+    let key = nvme_fabric::auth::transform_key(
+        &DhchapSecret::new(SecretTransform(args.hmac), secret.secret()).map_err(|e| e.to_string())?,
+        &args.nqn,
+    );
+    let out = DhchapSecret::new(SecretTransform(args.hmac), key.as_bytes()).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; DhchapSecret::MAX_TEXT_LEN];
+    let n = out.emit(&mut buf).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// Runs `gen-dhchap-key`: the text on standard output.
+pub fn gen_dhchap_key(args: GenKeyArgs) -> ExitCode {
+    let mut random = [0u8; 64];
+    if args.secret.is_none() {
+        for chunk in random.chunks_mut(32) {
+            match nvme_tokio::entropy::seed() {
+                Ok(s) => chunk.copy_from_slice(&s),
+                Err(e) => {
+                    eprintln!("cannot read /dev/urandom: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+    match gen_key_text(&args, &random) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
 }

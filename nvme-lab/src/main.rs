@@ -6,7 +6,8 @@
 //! * `explore`: random fault schedules over many seeds, in parallel, looking for corruption.
 //! * `decode`: NVMe/TCP bytes (hex or pcap) to one JSON line per PDU, through nvme-proto's deframer.
 //! * `target`, `rw-test`, `ccr-check`: nvme-tokio's target, the Linux failover test's rw_test and a CCR conformance probe over real
-//!   sockets (`cli`).
+//!   sockets (`cli`), with in-band authentication (DH-HMAC-CHAP) on both sides.
+//! * `gen-dhchap-key`: a `DHHC-1` secret for a host, as nvme-cli 2.x prints it.
 //!
 //! Exit status: 0 success; 1 a finding (a matrix expectation failed, explore found forbidden corruption, decode met
 //! an undecodable PDU, a bad digest or a truncated stream); 2 bad arguments or unreadable input.
@@ -79,6 +80,8 @@ enum Cmd {
     RwTest(cli::RwTestArgs),
     /// Probe a target's Cross-Controller Reset support; pass/fail per check.
     CcrCheck(cli::CcrCheckArgs),
+    /// Generate a DH-HMAC-CHAP secret (DHHC-1) for a host, as nvme-cli 2.x's gen-dhchap-key.
+    GenDhchapKey(cli::GenKeyArgs),
 }
 
 const MATRIX_HELP: &str = "Simulate the 64 cells policies {legacy, cqt, ccr, ccr-filter} x workloads {rw_test, read, \
@@ -272,6 +275,7 @@ fn main() -> ExitCode {
         Cmd::Target(args) => cli::target(args),
         Cmd::RwTest(args) => cli::rw_test(args),
         Cmd::CcrCheck(args) => cli::ccr_check(args),
+        Cmd::GenDhchapKey(args) => cli::gen_dhchap_key(args),
     }
 }
 

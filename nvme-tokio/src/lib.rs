@@ -49,6 +49,7 @@
 mod capture;
 pub mod ccr_check;
 mod driver;
+pub mod entropy;
 pub mod host;
 pub mod rw_test;
 pub mod target;

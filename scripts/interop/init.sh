@@ -15,6 +15,12 @@
 #           interop_reconnect=S waits up to S s for the failed controller to come back; disconnects, prints
 #           "INTEROP-RWTEST exit=E" and "INTEROP-PASS ..." (the harness steps worked; the harness judges rw_test's
 #           result) or "INTEROP-FAIL: why", and powers off.
+#   authtarget  (Linux 6.12) as target, plus a second subsystem NQN-auth (second null_blk device) that admits only
+#           the hosts of /auth-target.conf, each with its DH-HMAC-CHAP keys, hash and group; nvmet's authentication
+#           debug messages go to the console. Prints "INTEROP-READY" and idles.
+#   authhost    (Linux 6.12) as host, once per line of /auth-host.conf: connects to 10.0.2.2:PORT's NQN with that
+#           line's host NQN and dhchap_secret= (and dhchap_ctrl_secret=); expected to succeed (then writes, reads back
+#           with O_DIRECT, compares, disconnects) or to be refused. Prints "INTEROP-PASS" or "INTEROP-FAIL: why".
 # Other parameters: interop_nqn (subsystem NQN); host side: interop_port (the port at 10.0.2.2, default 4420),
 # interop_port2 (rwtest's second path), interop_hostnqn, interop_hostid.
 # Every line this script prints starts with "interop:" or "INTEROP-"; the host script greps for the latter.
@@ -278,11 +284,145 @@ run_rwtest() {
 	sleep 60
 }
 
+# ---------------------------------------------------------------------------------------------------------------
+# In-band authentication (Linux 6.12; scripts/interop.sh auth, auth-target, auth-host). The keys come in files of the
+# initramfs, never on the command line, and are never printed.
+
+# The configfs attributes of one nvmet port (NUMBER, guest port).
+auth_port() {
+	mkdir "ports/$1"
+	echo tcp >"ports/$1/addr_trtype"
+	echo ipv4 >"ports/$1/addr_adrfam"
+	echo 0.0.0.0 >"ports/$1/addr_traddr"
+	echo "$2" >"ports/$1/addr_trsvcid"
+}
+
+# A subsystem with namespace 1 on DEVICE (NQN, DEVICE, ALLOW_ANY_HOST).
+auth_subsystem() {
+	mkdir "subsystems/$1" || fail "mkdir subsystem $1"
+	echo "$3" >"subsystems/$1/attr_allow_any_host"
+	mkdir "subsystems/$1/namespaces/1"
+	echo "$2" >"subsystems/$1/namespaces/1/device_path" || fail "namespace device_path of $1"
+	echo 1 >"subsystems/$1/namespaces/1/enable" || fail "namespace enable of $1"
+}
+
+run_auth_target() {
+	mount -t configfs none /sys/kernel/config || fail "mount configfs"
+	mount -t debugfs none /sys/kernel/debug || fail "mount debugfs"
+	if [ ! -b /dev/nullb0 ] || [ ! -b /dev/nullb1 ]; then fail "no /dev/nullb0 and /dev/nullb1 (null_blk nr_devices=2)"; fi
+	[ -f /auth-target.conf ] || fail "no /auth-target.conf in the initramfs"
+	cd /sys/kernel/config/nvmet || fail "no nvmet configfs"
+	auth_subsystem "$nqn" /dev/nullb0 1
+	auth_subsystem "$nqn-auth" /dev/nullb1 0
+	# One host entry per line: NQN KEY CTRLKEY HASH DHGROUP ('-' for no controller key), linked to NQN-auth only.
+	while read -r h key ctrl hash group; do
+		[ -n "$h" ] || continue
+		mkdir "hosts/$h" || fail "mkdir hosts/$h"
+		echo "$key" >"hosts/$h/dhchap_key" || fail "dhchap_key of $h"
+		if [ "$ctrl" != - ]; then echo "$ctrl" >"hosts/$h/dhchap_ctrl_key" || fail "dhchap_ctrl_key of $h"; fi
+		echo "hmac($hash)" >"hosts/$h/dhchap_hash" || fail "dhchap_hash hmac($hash) of $h"
+		echo "$group" >"hosts/$h/dhchap_dhgroup" || fail "dhchap_dhgroup $group of $h"
+		ln -s "/sys/kernel/config/nvmet/hosts/$h" "subsystems/$nqn-auth/allowed_hosts/$h" || fail "allow $h"
+		say "host $h: dhchap_key set, dhchap_ctrl_key $([ "$ctrl" = - ] && echo none || echo set), hmac($hash), $group"
+	done </auth-target.conf
+	for p in 1 2; do
+		auth_port "$p" "442$((p - 1))"
+		ln -s "/sys/kernel/config/nvmet/subsystems/$nqn" "ports/$p/subsystems/$nqn" || fail "enable port $p"
+		ln -s "/sys/kernel/config/nvmet/subsystems/$nqn-auth" "ports/$p/subsystems/$nqn-auth" || fail "port $p auth"
+	done
+	cd /
+	# nvmet's authentication messages, the debug ones too (the transaction steps; not target/auth.c, which prints
+	# key bytes).
+	echo 'file fabrics-cmd-auth.c +p' >/sys/kernel/debug/dynamic_debug/control || fail "dynamic debug"
+	echo 8 >/proc/sys/kernel/printk
+	echo "INTEROP-READY nqn=$nqn,$nqn-auth ports=4420,4421 auth-hosts=$(wc -l </auth-target.conf)"
+	while :; do sleep 3600; done
+}
+
+# Connects with OPTIONS (secrets inside, never printed); sets AUTH_ANSWER. Returns non-zero when refused.
+auth_connect() {
+	exec 3<>/dev/nvme-fabrics || fail "cannot open /dev/nvme-fabrics"
+	if ! echo "$1" >&3; then
+		exec 3>&-
+		return 1
+	fi
+	read -r AUTH_ANSWER <&3
+	exec 3>&-
+}
+
+# The namespace block device of the controller just connected (native multipath: nvme<subsystem>n1).
+auth_namespace() {
+	n=0
+	while :; do
+		for d in /dev/nvme*n1; do
+			[ -b "$d" ] && echo "$d" && return 0
+		done
+		n=$((n + 1))
+		[ "$n" -le 200 ] || return 1
+		sleep 0.1
+	done
+}
+
+run_auth_host() {
+	echo 6 >/proc/sys/kernel/printk
+	[ -f /auth-host.conf ] || fail "no /auth-host.conf in the initramfs"
+	hostid=$(param hostid)
+	passed=0
+	# One scenario per line: NAME HOSTNQN SECRET CTRLSECRET EXPECT (ok | refused; '-' for no controller secret).
+	while read -r name h secret ctrl expect; do
+		[ -n "$name" ] || continue
+		dmesg -c >/dev/null
+		opts="transport=tcp,traddr=10.0.2.2,trsvcid=$port,nqn=$nqn,hostnqn=$h,hostid=$hostid,hdr_digest,data_digest"
+		shown="$opts,dhchap_secret=<redacted>"
+		opts="$opts,dhchap_secret=$secret"
+		if [ "$ctrl" != - ]; then
+			opts="$opts,dhchap_ctrl_secret=$ctrl"
+			shown="$shown,dhchap_ctrl_secret=<redacted>"
+		fi
+		say "$name: connect $shown (expect $expect)"
+		if auth_connect "$opts"; then
+			dmesg | grep -E 'nvme' | sed "s/^/interop: $name: kernel: /"
+			[ "$expect" = ok ] || fail "$name: connected, but the target should have refused it"
+			say "$name: connected: $AUTH_ANSWER"
+			dev=$(auth_namespace) || fail "$name: no namespace 20 s after connecting"
+			c=/sys/class/nvme/$(echo "$AUTH_ANSWER" | sed -n 's/.*instance=\([0-9]*\).*/nvme\1/p')
+			[ -d "$c" ] || fail "$name: no $c"
+			dd if=/dev/urandom of=/tmp/a bs=4096 count=256 2>/dev/null
+			dd if=/tmp/a of="$dev" bs=1048576 seek=1 count=1 oflag=direct conv=fsync 2>/tmp/dd.err ||
+				fail "$name: write: $(cat /tmp/dd.err)"
+			echo 3 >/proc/sys/vm/drop_caches
+			dd if="$dev" of=/tmp/back bs=1048576 skip=1 count=1 iflag=direct 2>/tmp/dd.err ||
+				fail "$name: read: $(cat /tmp/dd.err)"
+			cmp /tmp/back /tmp/a || fail "$name: 1 MiB read back differs from what was written"
+			say "$name: wrote 1 MiB at 1 MiB on $dev, read it back with O_DIRECT: identical"
+			echo 1 >"$c/delete_controller" || fail "$name: delete_controller failed"
+			n=0
+			while [ -e "$dev" ]; do
+				n=$((n + 1))
+				[ "$n" -le 100 ] || fail "$name: $dev still there 10 s after delete_controller"
+				sleep 0.1
+			done
+			bad=$(dmesg | grep -E 'nvme.*(timeout|I/O error|resetting|reconnect)' | head -n 3)
+			[ -z "$bad" ] || fail "$name: the kernel reported: $(echo "$bad" | tr '\n' ';')"
+		else
+			dmesg | grep -E 'nvme' | sed "s/^/interop: $name: kernel: /"
+			[ "$expect" = refused ] || fail "$name: the connect was refused (see the kernel messages above)"
+			say "$name: refused, as expected"
+		fi
+		passed=$((passed + 1))
+	done </auth-host.conf
+	echo "INTEROP-PASS $passed authentication scenarios as expected (DH-HMAC-CHAP, header and data digests)"
+	poweroff -f
+	sleep 60
+}
+
 case "$role" in
 target) run_target ;;
 host) run_host ;;
 probe) run_probe ;;
 rwtest) run_rwtest ;;
+authtarget) run_auth_target ;;
+authhost) run_auth_host ;;
 *) fail "unknown role '$role'" ;;
 esac
 fail "role $role returned"

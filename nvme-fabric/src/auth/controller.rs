@@ -35,7 +35,7 @@ pub const DEFAULT_CONTROLLER_DH_GROUPS: [DhGroupId; 6] = [
 /// A controller's credentials and policy for one host: the host's key and, for bidirectional authentication, the
 /// controller's (both transformed once, here), the NQNs of the host's Connect, and the hashes and groups it picks
 /// from, in order of preference. Cloned into each [`ControllerExchange`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ControllerAuth {
     host_nqn: Nqn,
     subsys_nqn: Nqn,
@@ -129,7 +129,7 @@ pub enum ReceiveError {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum State {
     AwaitNegotiate,
     ChallengePending,
@@ -141,7 +141,7 @@ enum State {
 }
 
 /// What the Negotiate settled, and R2 once the Reply asked for it.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Chosen {
     hash: HashAlg,
     dh_group: DhGroupId,
@@ -166,7 +166,7 @@ struct Chosen {
 /// controller key) and answered with Success1 (with R2 when asked); Success2 completes a bidirectional exchange. A
 /// check that fails leaves AUTH_Failure1 with its explanation for the next Receive (spec-notes/auth.md §4); an
 /// AUTH_Failure2 from the host ends the exchange.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ControllerExchange {
     auth: ControllerAuth,
     nonces: ControllerNonces,

@@ -176,6 +176,22 @@ impl fmt::Debug for DhValue {
     }
 }
 
+/// Constant-time equality of the bytes (lengths are public).
+impl PartialEq for DhValue {
+    fn eq(&self, other: &Self) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self.as_bytes(), other.as_bytes()).into()
+    }
+}
+
+impl Eq for DhValue {}
+
+/// The length only (the value may be Z).
+impl core::hash::Hash for DhValue {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.len.hash(state);
+    }
+}
+
 impl Drop for DhValue {
     fn drop(&mut self) {
         self.bytes.zeroize();
@@ -193,6 +209,22 @@ pub struct DhKeyPair {
 impl fmt::Debug for DhKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DhKeyPair").field("group", &self.group).finish_non_exhaustive()
+    }
+}
+
+/// The same group and exponent (compared in constant time), hence the same public value.
+impl PartialEq for DhKeyPair {
+    fn eq(&self, other: &Self) -> bool {
+        self.group == other.group && bool::from(subtle::ConstantTimeEq::ct_eq(&self.private[..], &other.private[..]))
+    }
+}
+
+impl Eq for DhKeyPair {}
+
+/// The group only.
+impl core::hash::Hash for DhKeyPair {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.group.hash(state);
     }
 }
 

@@ -95,7 +95,8 @@ impl HashAlg {
 }
 
 /// A hash or HMAC output, or a key of up to 64 bytes: stored inline, wiped on drop, compared in constant time
-/// ([`Digest::ct_eq`]; there is no `PartialEq`), never printed (`Debug` shows the length only).
+/// ([`Digest::ct_eq`], and `PartialEq` through it), never printed (`Debug` shows the length only). `Hash` covers the
+/// length only, so an exchange's state can be hashed without feeding secrets to a hasher.
 #[derive(Clone)]
 pub struct Digest {
     len: u8,
@@ -138,6 +139,20 @@ impl Digest {
 impl fmt::Debug for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Digest({} bytes)", self.len)
+    }
+}
+
+impl PartialEq for Digest {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other.as_bytes())
+    }
+}
+
+impl Eq for Digest {}
+
+impl core::hash::Hash for Digest {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.len.hash(state);
     }
 }
 

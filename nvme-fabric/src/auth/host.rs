@@ -19,7 +19,7 @@ use super::{
 
 /// A host's credentials and policy for one controller: the keys (transformed once, here), the NQNs the Connect
 /// carried, and what to offer. Cloned into each [`HostExchange`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HostAuth {
     host_nqn: Nqn,
     subsys_nqn: Nqn,
@@ -105,7 +105,7 @@ pub enum HostCommand {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum State {
     SendNegotiate,
     NegotiateSent,
@@ -123,7 +123,7 @@ enum State {
 }
 
 /// What the Challenge settled, kept for the Reply and Success1.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Negotiated {
     hash: HashAlg,
     dh_group: DhGroupId,
@@ -149,7 +149,7 @@ struct Negotiated {
 /// and C2 with S2 when the controller must authenticate itself); Success1 is checked (T_ID, HL, R2 in constant time)
 /// and answered with Success2 when R2 was asked for. A check that fails sends AUTH_Failure2 with its explanation
 /// (spec-notes/auth.md §4); an AUTH_Failure1 from the controller ends the exchange without one.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HostExchange {
     auth: HostAuth,
     nonces: HostNonces,

@@ -8,6 +8,7 @@
 //! | `dh.rs` | the RFC 7919 groups ([`DhGroup`]), [`DhKeyPair`], peer checks, Z and the session key |
 //! | `ffdhe.rs` | the five primes |
 //! | `response.rs` | R1, R2 and the augmented challenge ([`Transaction`]) |
+//! | `nonce.rs` | [`NonceSource`]: every transaction's random inputs from one caller-drawn seed |
 //! | `host.rs` | [`HostExchange`]: Negotiate, Challenge, Reply, Success1, Success2 from the host's side |
 //! | `controller.rs` | [`ControllerExchange`]: the controller's side |
 //!
@@ -22,12 +23,15 @@
 //! **Inputs, not inside.** No clock, no randomness: every call takes `now`, each step has a deadline
 //! ([`HostExchange::poll_timeout`], [`ControllerExchange::poll_timeout`]) that [`HostAuth::step_timeout`] /
 //! [`ControllerAuth::step_timeout`] sets, and the nonces, sequence numbers and Diffie-Hellman private exponents
-//! arrive as [`HostNonces`] / [`ControllerNonces`], drawn by the caller from a CSPRNG. The transaction identifier is
-//! the host's counter.
+//! arrive as [`HostNonces`] / [`ControllerNonces`], drawn by the caller from a CSPRNG, or derived by a
+//! [`NonceSource`] from one seed the caller drew (what the host and the subsystem do). The transaction identifier
+//! is the host's counter.
 //!
 //! **Failures.** A wrong key, a wrong response or a malformed or out-of-step message ends the transaction with the
 //! AUTH_Failure1 (controller) or AUTH_Failure2 (host) and the reason code explanation of `spec-notes/auth.md` §4,
-//! and [`AuthFailure`] tells the driver what happened; the connection is then refused (phase B). Responses,
+//! and [`AuthFailure`] tells the driver what happened; the connection is then refused
+//! ([`PathFailure::Authentication`](crate::host::PathFailure::Authentication) on the host,
+//! [`CloseCause::AuthenticationFailed`](crate::conn::CloseCause::AuthenticationFailed) on the controller). Responses,
 //! secrets and keys are compared in constant time (`subtle`) and wiped when dropped (`zeroize`). Nothing panics on
 //! any input.
 //!
@@ -80,6 +84,7 @@ mod ffdhe;
 mod hash;
 mod host;
 mod key;
+mod nonce;
 mod response;
 
 pub use controller::{
@@ -90,6 +95,7 @@ pub use dh::{DhError, DhGroup, DhKeyPair, DhValue, MAX_VALUE_LEN, PRIVATE_KEY_RA
 pub use hash::{Digest, HashAlg};
 pub use host::{HostAuth, HostCommand, HostExchange};
 pub use key::{TRANSFORM_SUFFIX, transform_key};
+pub use nonce::NonceSource;
 pub use response::{CONTROLLER_LABEL, HOST_LABEL, Transaction};
 
 /// How long each step of an exchange may take by default: from one message to the next (our choice; Linux's host
@@ -137,6 +143,40 @@ impl fmt::Debug for ControllerNonces {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ControllerNonces(..)")
     }
+}
+
+/// Constant-time equality (`Hash` covers nothing: the nonces are secret until sent).
+impl PartialEq for HostNonces {
+    fn eq(&self, other: &Self) -> bool {
+        nonces_eq((&self.challenge, &self.dh_private, self.seqnum), (&other.challenge, &other.dh_private, other.seqnum))
+    }
+}
+
+impl Eq for HostNonces {}
+
+impl core::hash::Hash for HostNonces {
+    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
+}
+
+/// Constant-time equality (`Hash` covers nothing: the nonces are secret until sent).
+impl PartialEq for ControllerNonces {
+    fn eq(&self, other: &Self) -> bool {
+        nonces_eq((&self.challenge, &self.dh_private, self.seqnum), (&other.challenge, &other.dh_private, other.seqnum))
+    }
+}
+
+impl Eq for ControllerNonces {}
+
+impl core::hash::Hash for ControllerNonces {
+    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
+}
+
+type NonceParts<'a> = (&'a [u8; 64], &'a [u8; PRIVATE_KEY_RANDOM_LEN], u32);
+
+fn nonces_eq(a: NonceParts<'_>, b: NonceParts<'_>) -> bool {
+    use subtle::ConstantTimeEq;
+    let same = a.0[..].ct_eq(&b.0[..]) & a.1[..].ct_eq(&b.1[..]) & a.2.ct_eq(&b.2);
+    same.into()
 }
 
 impl Drop for HostNonces {
@@ -230,7 +270,7 @@ impl fmt::Display for AuthConfigError {
 }
 
 /// An NQN copied into fixed storage (at most 223 bytes), so an exchange owns everything it needs.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct Nqn {
     len: u8,
     bytes: [u8; NQN_MAX_LEN],
@@ -260,7 +300,7 @@ impl fmt::Debug for Nqn {
 }
 
 /// Up to 30 identifiers (a protocol descriptor's list), in fixed storage.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct IdList<T: Copy> {
     len: u8,
     ids: [T; 30],

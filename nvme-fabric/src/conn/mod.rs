@@ -60,6 +60,9 @@ pub enum CloseCause {
     ConnectTimeout,
     /// The controller this connection belongs to failed (fault, CCR, keep-alive expiry, loss of its admin queue).
     ControllerFailed,
+    /// (Controller) the queue's in-band authentication failed this way; its last answer (the AUTH_Failure1, when
+    /// this side refused) is still sent.
+    AuthenticationFailed(crate::auth::AuthFailure),
     /// Our side closed it on purpose (shutdown, disconnect, a host tearing an association down).
     Local,
 }
@@ -86,6 +89,7 @@ impl fmt::Display for CloseCause {
             CloseCause::IcTimeout => f.write_str("IC exchange timed out"),
             CloseCause::ConnectTimeout => f.write_str("Fabrics Connect timed out"),
             CloseCause::ControllerFailed => f.write_str("its controller failed"),
+            CloseCause::AuthenticationFailed(a) => write!(f, "authentication failed: {a}"),
             CloseCause::Local => f.write_str("closed locally"),
         }
     }

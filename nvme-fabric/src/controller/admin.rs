@@ -13,12 +13,12 @@ use nvme_ccr::Instant;
 use nvme_ccr::target::HostId;
 use nvme_proto::cmd::{
     AEC_CCRCN, AdminCommand, Cap, Cc, CmdError, Cns, Connect, ConnectData, ConnectInvalidParameters, ConnectResponse,
-    Cqe, Csts, FabricsCommand, Feature, FeatureId, GetLogPage, IDENTIFY_DATA_LEN, Identify, IdentifyController,
-    IdentifyNamespace, LbaFormat, LogId, NamespaceList, NsDescriptorList, NsIdentifier, NumberOfQueues, OAES_CCRCN,
-    ParameterLocation, PropertyOffset, PropertySize, Sqe, Status, StatusCode, Vs,
+    Cqe, Csts, FABRICS_OPCODE, FabricsCommand, Feature, FeatureId, GetLogPage, IDENTIFY_DATA_LEN, Identify,
+    IdentifyController, IdentifyNamespace, LbaFormat, LogId, NamespaceList, NsDescriptorList, NsIdentifier,
+    NumberOfQueues, OAES_CCRCN, ParameterLocation, PropertyOffset, PropertySize, Sqe, Status, StatusCode, Vs,
 };
 
-use super::{AER_LIMIT, ControllerFailure, Ctrl, Event, NSID, Subsystem, conn::Phase};
+use super::{AER_LIMIT, AuthEvent, ControllerFailure, Ctrl, Event, NSID, Subsystem, conn::Phase};
 use crate::conn::ConnId;
 
 pub(super) fn dnr(code: StatusCode) -> Status {
@@ -39,10 +39,19 @@ impl Subsystem {
             Phase::AwaitConnect => self.connect(now, conn, &sqe, &data),
             Phase::Admin(cntlid) => {
                 self.touch(now, cntlid, sqe.opcode == nvme_proto::cmd::AdminOpcode::KEEP_ALIVE.0);
-                self.admin(now, conn, cntlid, &sqe, &data);
+                if sqe.opcode != FABRICS_OPCODE && !self.auth_ok(conn) {
+                    return self.respond(conn, sqe.cid, dnr(StatusCode::AUTHENTICATION_REQUIRED), 0);
+                }
+                self.admin(now, conn, cntlid, &sqe, data);
             }
             Phase::Io(cntlid, _) => {
                 self.touch(now, cntlid, false);
+                if let Ok(FabricsCommand::Authentication(a)) = FabricsCommand::parse(&sqe) {
+                    return self.auth_command(now, conn, &sqe, a, data);
+                }
+                if sqe.opcode != FABRICS_OPCODE && !self.auth_ok(conn) {
+                    return self.respond(conn, sqe.cid, dnr(StatusCode::AUTHENTICATION_REQUIRED), 0);
+                }
                 self.io(now, conn, cntlid, &sqe, data);
             }
         }
@@ -93,7 +102,8 @@ impl Subsystem {
         };
         match self.connect_checked(now, conn, &cmd, data) {
             Ok(cntlid) => {
-                let dw0 = ConnectResponse { cntlid, authreq: 0 }.to_dw0();
+                let authreq = if self.start_auth(now, conn, cntlid) { ConnectResponse::AUTHREQ_ATR } else { 0 };
+                let dw0 = ConnectResponse { cntlid, authreq }.to_dw0();
                 self.respond(conn, cid, Status::SUCCESS, dw0);
             }
             Err((st, dw0)) => self.respond(conn, cid, st, dw0),
@@ -144,6 +154,21 @@ impl Subsystem {
             if cntlid > 0xFFEF {
                 return Err((dnr(StatusCode::CONNECT_CONTROLLER_BUSY), 0));
             }
+            let Some(keys) = self.cfg.host_keys(cd.hostnqn) else {
+                // Not a host of this subsystem (nvmet: "connect by host ... not allowed"); IATTR/IPO name HOSTNQN.
+                self.auth_event(AuthEvent::HostRefused { conn });
+                let at = ConnectData::HOSTNQN_OFFSET as u16;
+                return Err((dnr(StatusCode::CONNECT_INVALID_HOST), invalid(at, ParameterLocation::ConnectData).1));
+            };
+            let auth = match keys {
+                // Checked with the configuration; only an NQN longer than Connect allows could fail here.
+                Some((key, ctrl_key)) => Some(
+                    self.cfg
+                        .credentials(cd.hostnqn, key, ctrl_key)
+                        .map_err(|_| (Status::new(StatusCode::INTERNAL_ERROR), 0))?,
+                ),
+                None => None,
+            };
             let host = HostId(super::fnv(cd.hostnqn.as_bytes()));
             let random = self.random();
             if self.ccr.add_controller(cntlid, host, random).is_err() {
@@ -172,6 +197,7 @@ impl Subsystem {
                     queued: VecDeque::new(),
                     teardown_at: None,
                     faults,
+                    auth,
                 },
             );
             if let Some(c) = self.conns.get_mut(&conn) {
@@ -204,7 +230,7 @@ impl Subsystem {
         }
     }
 
-    fn admin(&mut self, now: Instant, conn: ConnId, cntlid: u16, sqe: &Sqe, data: &[u8]) {
+    fn admin(&mut self, now: Instant, conn: ConnId, cntlid: u16, sqe: &Sqe, data: Vec<u8>) {
         let cid = sqe.cid;
         let cmd = match AdminCommand::parse(sqe) {
             Ok(c) => c,
@@ -213,8 +239,11 @@ impl Subsystem {
         if !matches!(cmd, AdminCommand::Fabrics(_)) && !flags_ok(sqe) {
             return self.respond(conn, cid, dnr(StatusCode::INVALID_FIELD), 0);
         }
+        if let AdminCommand::Fabrics(FabricsCommand::Authentication(a)) = cmd {
+            return self.auth_command(now, conn, sqe, a, data);
+        }
         if !data.is_empty() && !matches!(cmd, AdminCommand::Fabrics(FabricsCommand::Connect(_))) {
-            // No admin command served here carries host-to-controller data (a Connect, which does, is out of
+            // No other admin command served here carries host-to-controller data (a Connect, which does, is out of
             // sequence on a connected queue: answered below, as on an I/O queue).
             return self.respond(conn, cid, dnr(StatusCode::INVALID_FIELD), 0);
         }
@@ -360,7 +389,7 @@ impl Subsystem {
             }
             FabricsCommand::PropertySet(_) => self.respond(conn, cid, dnr(StatusCode::INVALID_FIELD), 0),
             FabricsCommand::Connect(_) => self.respond(conn, cid, dnr(StatusCode::COMMAND_SEQUENCE_ERROR), 0),
-            // Disconnect (OFCS bit 0 is 0) and in-band authentication are not offered.
+            // Disconnect is not offered (OFCS bit 0 is 0); Authentication is served before this (auth.rs).
             FabricsCommand::Disconnect(_) | FabricsCommand::Authentication(_) | FabricsCommand::Unknown(_) => {
                 self.respond(conn, cid, dnr(StatusCode::INVALID_OPCODE), 0)
             }

@@ -5,6 +5,7 @@
 //!
 //! Facts: [`nvme_proto::notes::tcp`] §6 (IC), §8.1 (in-capsule limits), §8.2 (R2T/H2CData and their checks), §9.1.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -16,6 +17,7 @@ use nvme_proto::tcp::{
     check_in_window,
 };
 
+use crate::auth::ControllerExchange;
 use crate::conn::{CloseCause, PDU_OVERHEAD, Receiver, RxStep, SmallPdu, Transmitter, TxItem};
 
 /// Where a controller connection is.
@@ -142,6 +144,12 @@ pub(crate) struct Queue {
     pub(crate) frozen: bool,
     /// Ending: no input is processed; what is queued (a TermReq) still goes out.
     pub(crate) closing: Option<CloseCause>,
+    /// In-band authentication of this queue (its controller's host has a key): the current transaction. `None`:
+    /// the queue needs none.
+    pub(crate) auth: Option<Box<ControllerExchange>>,
+    /// A transaction authenticated the queue. It stays so while a re-authentication runs; a failed one closes the
+    /// connection.
+    pub(crate) authenticated: bool,
 }
 
 impl CtrlConn {
@@ -167,6 +175,8 @@ impl CtrlConn {
                 blocked: false,
                 frozen: false,
                 closing: None,
+                auth: None,
+                authenticated: false,
             },
         }
     }
@@ -181,9 +191,10 @@ impl CtrlConn {
         let per_cmd = maxr2t.saturating_add(1).min(R2TS_PER_COMMAND) as usize;
         q.tags = TagPool::new(usize::from(q.depth) * per_cmd);
         let in_capsule = if qid == 0 { q.limits.admin_in_capsule } else { q.limits.io_in_capsule };
-        // The largest PDU this queue may receive: a capsule with the most in-capsule data, or (I/O queues, where we
-        // send R2Ts) an H2CData of MAXH2CDATA.
-        let data = if qid == 0 { in_capsule } else { in_capsule.max(q.limits.maxh2cdata) };
+        // The largest PDU this queue may receive: a capsule with the most in-capsule data (a Fabrics command's on
+        // every queue: the admin limit), or (I/O queues, where we send R2Ts) an H2CData of MAXH2CDATA.
+        let data =
+            if qid == 0 { in_capsule } else { in_capsule.max(q.limits.maxh2cdata).max(q.limits.admin_in_capsule) };
         self.rx.set_max_plen(data.saturating_add(PDU_OVERHEAD as u32));
     }
 
@@ -263,6 +274,16 @@ impl CtrlConn {
 }
 
 impl Queue {
+    /// Whether the queue may carry commands other than Fabrics commands: it needs no authentication, or passed it.
+    pub(crate) fn auth_ok(&self) -> bool {
+        self.auth.is_none() || self.authenticated
+    }
+
+    /// The deadline of the queue's authentication step, while a transaction runs.
+    pub(crate) fn auth_deadline(&self) -> Option<Instant> {
+        self.auth.as_ref().and_then(|a| a.poll_timeout())
+    }
+
     /// The queue's SQID (0 for the admin queue and before Connect).
     pub(crate) fn sqid(&self) -> u16 {
         match self.phase {
@@ -332,8 +353,10 @@ impl Queue {
             }
             return Some(Input::Close(CloseCause::QueueOverflow));
         }
+        // Fabrics commands (Connect, Authentication Send) may carry the admin queue's in-capsule data on every
+        // queue, as the Linux host sends them (NVME_TCP_ADMIN_CCSZ for any Fabrics command).
         let limit = match self.phase {
-            Phase::Io(..) => self.limits.io_in_capsule,
+            Phase::Io(..) if sqe.opcode != nvme_proto::cmd::FABRICS_OPCODE => self.limits.io_in_capsule,
             _ => self.limits.admin_in_capsule,
         };
         if data.len() > limit as usize {

@@ -22,15 +22,26 @@
 //!   - [`Subsystem::poll_media`]: a read, write or flush to carry out on the namespace; write data is
 //!     [`Subsystem::media_data`], read data goes into [`Subsystem::media_buffer`]; report
 //!     [`Subsystem::handle_media_done`];
-//!   - [`Subsystem::poll_event`]: what happened, for logs and tests.
+//!   - [`Subsystem::poll_event`]: what happened, for logs and tests; [`Subsystem::poll_auth_event`]: what in-band
+//!     authentication did (hosts refused, queues authenticated or failed).
 //! * Time: sleep until [`Subsystem::poll_timeout`], then call [`Subsystem::handle_timeout`] (spurious calls do
 //!   nothing).
 //!
-//! Randomness is an input: [`Subsystem::new`] takes a seed for CIU and CIRN values.
+//! Randomness is an input: [`Subsystem::new`] takes a seed for CIU and CIRN values, and [`AuthPolicy::seed`] seeds
+//! the nonces of in-band authentication.
+//!
+//! # Hosts and in-band authentication
+//!
+//! [`SubsystemConfig::hosts`] lists known hosts, each with an optional DH-HMAC-CHAP key (and controller key);
+//! with [`SubsystemConfig::allow_any_host`] off, any other host's admin Connect is refused with Connect Invalid
+//! Host. A host with a key authenticates each queue after its Connect (ATR); until then the queue's non-Fabrics
+//! commands get Authentication Required. The rules are in `auth.rs` and `spec-notes/auth.md`.
 //!
 //! # Bounds (per connection)
 //!
-//! * Receive buffer: one partial PDU, at most the queue's in-capsule limit or MAXH2CDATA plus 260 bytes.
+//! * Receive buffer: one partial PDU, at most the queue's in-capsule limit (on an I/O queue also the admin one, for
+//!   Fabrics commands) or MAXH2CDATA plus 260 bytes.
+//! * Authentication: one transaction per connection; an Authentication Receive's answer is at most MDTS bytes.
 //! * Commands: at most SQSIZE + 1 outstanding; one more closes the connection ([`CloseCause::QueueOverflow`]).
 //! * Transfer tags: a pool of queue depth × min(MAXR2T + 1, 1), never searched.
 //! * Write data: R2Ts go out only while the buffers of writes receiving data stay within
@@ -45,6 +56,7 @@
 //! Facts: [`nvme_proto::notes::commands`] §5, §6, §8, §10 and [`nvme_ccr::notes::ccr_cqt`] §8, §11.
 
 mod admin;
+mod auth;
 mod conn;
 mod io;
 
@@ -56,12 +68,17 @@ use core::time::Duration;
 
 use nvme_ccr::Instant;
 use nvme_ccr::target::{Target as CcrTarget, TargetConfig as CcrConfig};
+use nvme_proto::auth::{DhGroupId, DhchapSecret, HashId, SecretTransform};
 use nvme_proto::cmd::{Ccrl, Cqt, Status};
 use nvme_proto::tcp::{DEFAULT_MAXH2CDATA, maxh2cdata_is_valid};
 
 pub use conn::R2TS_PER_COMMAND;
 use conn::{ConnLimits, CtrlConn, Input};
 
+use crate::auth::{
+    AuthFailure, Authenticated, ControllerAuth, DEFAULT_CONTROLLER_DH_GROUPS, DEFAULT_CONTROLLER_HASHES,
+    DEFAULT_STEP_TIMEOUT, NonceSource, PeerCheck,
+};
 use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, ConnUsage};
 
 /// In-capsule data the admin queue (and any Fabrics command) may carry: 8 KiB, the Linux host's
@@ -172,8 +189,83 @@ pub struct SubsystemConfig {
     pub media_concurrency: usize,
     /// Connections at once (default 1024).
     pub max_connections: usize,
-    /// Events kept for [`Subsystem::poll_event`] before new ones are dropped (default 4096).
+    /// Events kept for [`Subsystem::poll_event`] (and as many for [`Subsystem::poll_auth_event`]) before new ones
+    /// are dropped (default 4096).
     pub event_capacity: usize,
+    /// The hosts the subsystem knows, with their DH-HMAC-CHAP keys (nvmet's `hosts/` entries linked to the
+    /// subsystem; default none, at most [`MAX_HOSTS`]). A host listed with a key authenticates every queue: its
+    /// Connects are answered with ATR, and until a queue is authenticated its admin (non-Fabrics) and I/O commands
+    /// get Authentication Required ([`auth`](crate::auth), `spec-notes/auth.md`).
+    pub hosts: Vec<HostEntry>,
+    /// Whether hosts not in [`hosts`](Self::hosts) may connect (default `true`; nvmet's `attr_allow_any_host`). Off,
+    /// their admin Connect is refused with Connect Invalid Host. A listed host with a key authenticates either way.
+    pub allow_any_host: bool,
+    /// The key every host not in [`hosts`](Self::hosts) must authenticate with, when
+    /// [`allow_any_host`](Self::allow_any_host) lets it in (default none: such hosts need no authentication). nvmet
+    /// has no equivalent (its keys belong to host entries); `nvme-lab target --dhchap-key` without `--allow-host`
+    /// uses it.
+    pub any_host_key: Option<DhchapSecret>,
+    /// The controller key that goes with [`any_host_key`](Self::any_host_key).
+    pub any_host_ctrl_key: Option<DhchapSecret>,
+    /// How the subsystem runs DH-HMAC-CHAP (hashes and groups it picks from, step timeout, the seed of its nonces).
+    pub auth: AuthPolicy,
+}
+
+/// Hosts a [`SubsystemConfig`] may list.
+pub const MAX_HOSTS: usize = 1024;
+
+/// A host the subsystem knows ([`SubsystemConfig::hosts`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HostEntry {
+    /// Its NQN, exactly as its Connect data carries it.
+    pub nqn: String,
+    /// The host's secret (nvmet's `dhchap_key`): with it, the host must authenticate every queue.
+    pub key: Option<DhchapSecret>,
+    /// The controller's secret (nvmet's `dhchap_ctrl_key`): with it, a host that asks (bidirectional
+    /// authentication) gets the controller's response R2; without it such a host is refused (Failure1, as nvmet).
+    pub ctrl_key: Option<DhchapSecret>,
+}
+
+impl HostEntry {
+    /// A host allowed without authentication.
+    pub fn new(nqn: &str) -> Self {
+        HostEntry { nqn: String::from(nqn), key: None, ctrl_key: None }
+    }
+
+    /// A host that must authenticate with `key`; `ctrl_key` lets the controller authenticate itself to it.
+    pub fn with_key(nqn: &str, key: DhchapSecret, ctrl_key: Option<DhchapSecret>) -> Self {
+        HostEntry { nqn: String::from(nqn), key: Some(key), ctrl_key }
+    }
+}
+
+/// How a subsystem runs DH-HMAC-CHAP ([`SubsystemConfig::auth`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AuthPolicy {
+    /// The hashes it picks from, first preferred (default [`DEFAULT_CONTROLLER_HASHES`]).
+    pub hashes: Vec<HashId>,
+    /// The DH groups it picks from, first preferred (default [`DEFAULT_CONTROLLER_DH_GROUPS`]).
+    pub dh_groups: Vec<DhGroupId>,
+    /// Each step of a transaction must come within this (default [`DEFAULT_STEP_TIMEOUT`]); a queue that does not
+    /// authenticate in time is closed.
+    pub step_timeout: Duration,
+    /// How a host's DH value is checked (default [`PeerCheck::Range`]).
+    pub peer_check: PeerCheck,
+    /// The seed of every transaction's challenge, DH private exponent and sequence number ([`NonceSource`]):
+    /// randomness is an input. Default all zeros, **which a real target must replace** with 32 bytes from the
+    /// operating system's CSPRNG (nvme-tokio's target does).
+    pub seed: [u8; 32],
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        AuthPolicy {
+            hashes: DEFAULT_CONTROLLER_HASHES.to_vec(),
+            dh_groups: DEFAULT_CONTROLLER_DH_GROUPS.to_vec(),
+            step_timeout: DEFAULT_STEP_TIMEOUT,
+            peer_check: PeerCheck::Range,
+            seed: [0; 32],
+        }
+    }
 }
 
 impl SubsystemConfig {
@@ -204,6 +296,11 @@ impl SubsystemConfig {
             media_concurrency: 0,
             max_connections: 1024,
             event_capacity: 4096,
+            hosts: Vec::new(),
+            allow_any_host: true,
+            any_host_key: None,
+            any_host_ctrl_key: None,
+            auth: AuthPolicy::default(),
         }
     }
 
@@ -252,7 +349,48 @@ impl SubsystemConfig {
         if self.max_connections == 0 {
             return Err(ConfigError::Connections);
         }
-        Ok(())
+        self.check_hosts()
+    }
+
+    fn check_hosts(&self) -> Result<(), ConfigError> {
+        if self.hosts.len() > MAX_HOSTS || (self.any_host_ctrl_key.is_some() && self.any_host_key.is_none()) {
+            return Err(ConfigError::Hosts);
+        }
+        for (i, h) in self.hosts.iter().enumerate() {
+            let nqn_ok = !h.nqn.is_empty() && h.nqn.len() <= nvme_proto::cmd::NQN_MAX_LEN;
+            if !nqn_ok || (h.ctrl_key.is_some() && h.key.is_none()) || self.hosts[..i].iter().any(|o| o.nqn == h.nqn) {
+                return Err(ConfigError::Hosts);
+            }
+        }
+        // The policy's lists, checked as every controller's credentials will be.
+        let probe = DhchapSecret::new(SecretTransform::NONE, &[0; 32]).map_err(|_| ConfigError::Auth)?;
+        self.credentials("h", &probe, None).map(drop)
+    }
+
+    /// The credentials of a controller for host `hostnqn` with `key` (and `ctrl_key`), under this policy.
+    fn credentials(
+        &self,
+        hostnqn: &str,
+        key: &DhchapSecret,
+        ctrl_key: Option<&DhchapSecret>,
+    ) -> Result<ControllerAuth, ConfigError> {
+        let a = &self.auth;
+        ControllerAuth::new(hostnqn, &self.nqn, key, ctrl_key)
+            .and_then(|c| c.with_hashes(&a.hashes))
+            .and_then(|c| c.with_dh_groups(&a.dh_groups))
+            .map(|c| c.with_step_timeout(a.step_timeout).with_peer_check(a.peer_check))
+            .map_err(|_| ConfigError::Auth)
+    }
+
+    /// Whether host `nqn` may connect, and its keys (host, controller) when it must authenticate.
+    fn host_keys(&self, nqn: &str) -> Option<Option<(&DhchapSecret, Option<&DhchapSecret>)>> {
+        match self.hosts.iter().find(|h| h.nqn == nqn) {
+            Some(h) => Some(h.key.as_ref().map(|k| (k, h.ctrl_key.as_ref()))),
+            None if self.allow_any_host => {
+                Some(self.any_host_key.as_ref().map(|k| (k, self.any_host_ctrl_key.as_ref())))
+            }
+            None => None,
+        }
     }
 }
 
@@ -279,6 +417,11 @@ pub enum ConfigError {
     OutputLimit,
     /// No connection allowed.
     Connections,
+    /// More than [`MAX_HOSTS`] hosts, a host NQN empty, too long or listed twice, or a controller key without a
+    /// host key (in an entry, or [`SubsystemConfig::any_host_ctrl_key`] alone).
+    Hosts,
+    /// The authentication policy's hash or group list is empty, longer than 30, or names one not implemented.
+    Auth,
 }
 
 impl fmt::Display for ConfigError {
@@ -294,6 +437,10 @@ impl fmt::Display for ConfigError {
             ConfigError::DataPdu => "data per C2HData PDU must be in 512..=16 MiB",
             ConfigError::OutputLimit => "the output limit must hold at least one largest transfer",
             ConfigError::Connections => "at least one connection must be allowed",
+            ConfigError::Hosts => {
+                "hosts: at most 1024, each NQN 1..=223 bytes and listed once, a controller key only with a host key"
+            }
+            ConfigError::Auth => "authentication: 1..=30 implemented hashes and DH groups",
         })
     }
 }
@@ -467,6 +614,50 @@ pub enum Event {
     },
 }
 
+/// What in-band authentication did, for logs and tests (pulled with [`Subsystem::poll_auth_event`]; kept apart
+/// from [`Event`] so that runtimes matching every [`Event`] need not change).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuthEvent {
+    /// A Connect of a host with a key was answered with ATR: queue `qid` must authenticate.
+    Required {
+        /// The controller.
+        cntlid: u16,
+        /// The queue.
+        qid: u16,
+        /// Its connection.
+        conn: ConnId,
+    },
+    /// Queue `qid` authenticated (again, after a re-authentication).
+    Authenticated {
+        /// The controller.
+        cntlid: u16,
+        /// The queue.
+        qid: u16,
+        /// Its connection.
+        conn: ConnId,
+        /// The hash, the group, and whether the controller authenticated itself too.
+        result: Authenticated,
+    },
+    /// Queue `qid`'s transaction failed: its connection closes (the AUTH_Failure1, when this side refused, is sent
+    /// first); an admin queue's failure fails its controller.
+    Failed {
+        /// The controller.
+        cntlid: u16,
+        /// The queue.
+        qid: u16,
+        /// Its connection.
+        conn: ConnId,
+        /// How.
+        failure: AuthFailure,
+    },
+    /// An admin Connect from a host that is not in [`SubsystemConfig::hosts`] while
+    /// [`SubsystemConfig::allow_any_host`] is off: refused with Connect Invalid Host.
+    HostRefused {
+        /// The connection.
+        conn: ConnId,
+    },
+}
+
 /// One controller.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Ctrl {
@@ -491,6 +682,8 @@ struct Ctrl {
     teardown_at: Option<Instant>,
     /// Faults armed, at most [`MAX_FAULTS`]; the first whose opcode matches fires.
     faults: Vec<Fault>,
+    /// The host's credentials when it must authenticate (its entry has a key): every queue runs a transaction.
+    auth: Option<ControllerAuth>,
 }
 
 /// Where a media operation is.
@@ -544,6 +737,9 @@ pub struct Subsystem {
     events: VecDeque<Event>,
     dropped_events: u64,
     rng: u64,
+    /// The nonces of every authentication transaction, from [`AuthPolicy::seed`].
+    nonces: NonceSource,
+    auth_events: VecDeque<AuthEvent>,
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -568,6 +764,7 @@ impl Subsystem {
             ccr_unsupported: cfg.no_ccr,
             ..CcrConfig::default()
         });
+        let nonces = NonceSource::new(cfg.auth.seed);
         Ok(Subsystem {
             serial: alloc::format!("{h:016x}"),
             cfg,
@@ -587,6 +784,8 @@ impl Subsystem {
             events: VecDeque::new(),
             dropped_events: 0,
             rng: seed ^ h,
+            nonces,
+            auth_events: VecDeque::new(),
         })
     }
 
@@ -759,15 +958,29 @@ impl Subsystem {
         self.dropped_events
     }
 
+    /// The next authentication event.
+    pub fn poll_auth_event(&mut self) -> Option<AuthEvent> {
+        self.auth_events.pop_front()
+    }
+
+    fn auth_event(&mut self, ev: AuthEvent) {
+        if self.auth_events.len() < self.cfg.event_capacity {
+            self.auth_events.push_back(ev);
+        } else {
+            self.dropped_events += 1;
+        }
+    }
+
     /// The next instant [`handle_timeout`](Self::handle_timeout) has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let conns = self.conns.values().filter(|c| c.q.closing.is_none()).filter_map(|c| c.q.deadline);
+        let auth = self.conns.values().filter(|c| c.q.closing.is_none()).filter_map(|c| c.q.auth_deadline());
         let ctrls = self.ctrls.values().flat_map(|c| [c.ka_deadline.filter(|_| c.live), c.teardown_at]).flatten();
         let stuck = self.media.values().filter_map(|op| match op.state {
             MediaState::Stuck(t) => Some(t),
             _ => None,
         });
-        conns.chain(ctrls).chain(stuck).min()
+        conns.chain(auth).chain(ctrls).chain(stuck).min()
     }
 
     /// Fires every timer due at `now`: IC and Connect timeouts, keep-alive expiry, the end of a fault's delay, the end
@@ -786,6 +999,7 @@ impl Subsystem {
         for (id, cause) in expired {
             self.conn_closing(now, id, cause);
         }
+        self.auth_timeouts(now);
         let due: Vec<MediaId> = self
             .media
             .iter()
@@ -997,7 +1211,11 @@ impl Subsystem {
         self.event(Event::ControllerFailed { cntlid, cause, cancelled, waiting });
         for id in conns {
             if let Some(conn) = self.conns.get_mut(&id) {
-                conn.q.tx.abandon();
+                // The connection whose authentication failed keeps its last answer (the AUTH_Failure1): the host
+                // learns why, as from nvmet.
+                if !matches!(conn.q.closing, Some(CloseCause::AuthenticationFailed(_))) {
+                    conn.q.tx.abandon();
+                }
                 conn.q.clear();
                 conn.q.tx_armed = false;
             }

@@ -2,21 +2,29 @@
 //! order the Linux host uses ([`nvme_proto::notes::commands`] §10), kept alive (Keep Alive every KATO/2, KATO/4 with
 //! TBKAS; [`nvme_ccr::notes::ccr_cqt`] §6.4), with one AER outstanding, per-command timeouts, and an orderly
 //! disconnect (I/O queues closed first, then CC.SHN on the admin queue, as Linux shuts a controller down).
+//!
+//! In-band authentication: a Connect response with ATR (admin or I/O queue) is followed, on that queue, by one
+//! DH-HMAC-CHAP transaction ([`HostExchange`], driven with Authentication Send and Receive commands) before the queue
+//! is used, as the Linux host does (`../shared/spec/auth.md` §1.2); transaction identifiers count per association
+//! from 0. Each step is bounded by the exchange's deadline and the bring-up by its own.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::time::Duration;
 
 use nvme_ccr::{ControllerFacts, Instant};
+use nvme_proto::auth::MAX_REPLY_LEN;
 use nvme_proto::cmd::{
-    AEC_CCRCN, AsyncEventConfig, AsyncEventRequest, Cap, Cc, Connect, ConnectData, ConnectResponse, Cqe, Csts, Feature,
-    IDENTIFY_DATA_LEN, Identify, IdentifyController, IdentifyNamespace, KeepAlive, NamespaceList, NumberOfQueues,
-    OAES_CCRCN, PropertyGet, PropertyOffset, PropertySet, Sqe,
+    AEC_CCRCN, AsyncEventConfig, AsyncEventRequest, Authentication, Cap, Cc, Connect, ConnectData, ConnectResponse,
+    Cqe, Csts, Feature, IDENTIFY_DATA_LEN, Identify, IdentifyController, IdentifyNamespace, KeepAlive, NamespaceList,
+    NumberOfQueues, OAES_CCRCN, PropertyGet, PropertyOffset, PropertySet, Sqe,
 };
 
 use super::conn::{DataOut, HostConn, HostInput, HostLimits};
 use super::{BringUpStep, HostConfig, NsInfo, PathFailure, RefusedReason};
+use crate::auth::{AuthFailure, HostAuth, HostCommand, HostExchange, NonceSource};
 use crate::conn::{CloseCause, ConnId};
 
 /// Admin queue depth (Connect SQSIZE 31), as the Linux host.
@@ -35,6 +43,27 @@ pub(crate) enum Purpose {
     ShutdownPoll,
     /// A command the owner sent (CCR, log read, passthrough): completed to it with this tag.
     Owner(u64),
+    /// An I/O queue's Connect.
+    IoConnect,
+    /// An Authentication Send (`true`) or Receive of a queue's transaction.
+    Auth {
+        send: bool,
+    },
+}
+
+/// What an association needs to authenticate its queues: the credentials and its own nonce source.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct AssocAuth {
+    creds: HostAuth,
+    nonces: NonceSource,
+    /// The next transaction identifier (Linux: a per-controller counter from 0).
+    next_tid: u16,
+}
+
+impl AssocAuth {
+    pub(crate) fn new(creds: HostAuth, nonces: NonceSource) -> Self {
+        AssocAuth { creds, nonces, next_tid: 0 }
+    }
 }
 
 /// What the association tells its owner.
@@ -57,6 +86,8 @@ pub(crate) struct IoQueue {
     pub(crate) conn: ConnId,
     pub(crate) hc: HostConn,
     connected: bool,
+    /// Its authentication transaction, while one runs.
+    auth: Option<Box<HostExchange>>,
 }
 
 /// Where the association is.
@@ -98,6 +129,10 @@ pub(crate) struct Assoc {
     /// Connections to close, with why.
     pub(crate) closes: VecDeque<(ConnId, CloseCause)>,
     rr: usize,
+    /// Credentials and nonces, when the host is configured to authenticate.
+    auth: Option<AssocAuth>,
+    /// The admin queue's authentication transaction, while one runs.
+    admin_auth: Option<Box<HostExchange>>,
 }
 
 /// What bring-up keeps from Identify Controller.
@@ -115,7 +150,7 @@ fn limits(cfg: &HostConfig, depth: u16, in_capsule: usize, max_rx: usize) -> Hos
 
 impl Assoc {
     /// Starts an association: the admin connection `admin_conn` (the owner opens it) with its ICReq queued.
-    pub(crate) fn new(cfg: &HostConfig, now: Instant, admin_conn: ConnId) -> Self {
+    pub(crate) fn new(cfg: &HostConfig, now: Instant, admin_conn: ConnId, auth: Option<AssocAuth>) -> Self {
         let deadline = now + cfg.connect_timeout;
         let lim = limits(cfg, ADMIN_QUEUE_DEPTH, super::ADMIN_IN_CAPSULE, cfg.max_transfer);
         Assoc {
@@ -141,6 +176,8 @@ impl Assoc {
             opens: VecDeque::new(),
             closes: VecDeque::new(),
             rr: 0,
+            auth,
+            admin_auth: None,
         }
     }
 
@@ -235,7 +272,7 @@ impl Assoc {
         let Some(i) = self.io.iter().position(|q| q.conn == conn) else { return };
         let qid = (i + 1) as u16;
         let connect = Connect::io(qid, depth - 1);
-        let tag = self.tag(Purpose::BringUp(BringUpStep::IoQueues));
+        let tag = self.tag(Purpose::IoConnect);
         let data = DataOut::Write(connect_data(cfg, cntlid));
         if self.io[i].hc.q.submit(connect.to_sqe(0), data, tag, None).is_err() {
             self.fail(PathFailure::Refused(RefusedReason::QueueFull));
@@ -258,16 +295,14 @@ impl Assoc {
         data: Vec<u8>,
     ) {
         if conn != self.admin_conn {
-            if self.stage == Stage::BringUp(BringUpStep::IoQueues) && self.purposes.contains_key(&tag) {
-                self.purposes.remove(&tag);
-                if !cqe.status.is_success() {
-                    return self.fail(PathFailure::BringUpStatus { step: BringUpStep::IoQueues, status: cqe.status });
-                }
-                if let Some(q) = self.io.iter_mut().find(|q| q.conn == conn) {
-                    q.connected = true;
-                }
-                if self.io.iter().all(|q| q.connected) {
-                    self.after_io_queues(now, cfg);
+            let qi = self.io.iter().position(|q| q.conn == conn);
+            if self.stage == Stage::BringUp(BringUpStep::IoQueues)
+                && let Some(qi) = qi
+                && let Some(purpose) = self.purposes.remove(&tag)
+            {
+                match purpose {
+                    Purpose::Auth { send } => self.auth_completion(now, cfg, Some(qi), send, &cqe, &data),
+                    _ => self.io_connected(now, cfg, qi, &cqe),
                 }
                 return;
             }
@@ -297,7 +332,154 @@ impl Assoc {
                 }
             }
             Purpose::BringUp(step) => self.bring_up(now, cfg, step, cqe, data),
+            Purpose::Auth { send } => self.auth_completion(now, cfg, None, send, &cqe, &data),
+            // Only ever on I/O queues (handled above).
+            Purpose::IoConnect => {}
         }
+    }
+
+    /// I/O queue `qi`'s Connect completed: authenticate it when asked, else it is connected.
+    fn io_connected(&mut self, now: Instant, cfg: &HostConfig, qi: usize, cqe: &Cqe) {
+        if !cqe.status.is_success() {
+            return self.fail(PathFailure::BringUpStatus { step: BringUpStep::IoQueues, status: cqe.status });
+        }
+        match self.auth_asked(ConnectResponse::from_dw0(cqe.dw0)) {
+            Err(f) => self.fail(f),
+            Ok(true) => self.start_auth(now, cfg, Some(qi)),
+            Ok(false) => self.queue_ready(now, cfg, Some(qi)),
+        }
+    }
+
+    /// Whether a Connect response asks for authentication this host can give; the failure when it cannot.
+    fn auth_asked(&self, resp: ConnectResponse) -> Result<bool, PathFailure> {
+        if resp.authreq & ConnectResponse::AUTHREQ_ASCR != 0 {
+            return Err(PathFailure::Refused(RefusedReason::SecureChannelRequired));
+        }
+        if !resp.authentication_required() {
+            return Ok(false);
+        }
+        if self.auth.is_none() {
+            return Err(PathFailure::Refused(RefusedReason::AuthenticationRequired));
+        }
+        Ok(true)
+    }
+
+    /// Queue `qi` (`None`: the admin queue) is connected and, if it had to, authenticated: bring-up goes on.
+    fn queue_ready(&mut self, now: Instant, cfg: &HostConfig, qi: Option<usize>) {
+        match qi {
+            None => self.step(now, cfg, BringUpStep::ReadCap),
+            Some(i) => {
+                if let Some(q) = self.io.get_mut(i) {
+                    q.connected = true;
+                }
+                if self.io.iter().all(|q| q.connected) {
+                    self.after_io_queues(now, cfg);
+                }
+            }
+        }
+    }
+
+    fn exchange(&mut self, qi: Option<usize>) -> Option<&mut Box<HostExchange>> {
+        match qi {
+            None => self.admin_auth.as_mut(),
+            Some(i) => self.io.get_mut(i)?.auth.as_mut(),
+        }
+    }
+
+    fn qid(qi: Option<usize>) -> u16 {
+        qi.map_or(0, |i| (i + 1) as u16)
+    }
+
+    /// Starts queue `qi`'s transaction (`None`: the admin queue).
+    fn start_auth(&mut self, now: Instant, cfg: &HostConfig, qi: Option<usize>) {
+        let Some(a) = self.auth.as_mut() else { return };
+        let t_id = a.next_tid;
+        a.next_tid = a.next_tid.wrapping_add(1);
+        let ex = Box::new(HostExchange::new(now, a.creds.clone(), t_id, a.nonces.host_nonces()));
+        match qi {
+            None => self.admin_auth = Some(ex),
+            Some(i) => {
+                if let Some(q) = self.io.get_mut(i) {
+                    q.auth = Some(ex);
+                }
+            }
+        }
+        self.pump_auth(now, cfg, qi);
+    }
+
+    /// Issues the next command of queue `qi`'s transaction, or acts on its end.
+    fn pump_auth(&mut self, now: Instant, cfg: &HostConfig, qi: Option<usize>) {
+        let mut buf = [0u8; MAX_REPLY_LEN];
+        let Some(ex) = self.exchange(qi) else { return };
+        let command = ex.poll_command(now, &mut buf);
+        let outcome = ex.outcome();
+        let qid = Self::qid(qi);
+        let (sqe, data, send) = match command {
+            Ok(Some(HostCommand::Send { len })) => {
+                let Ok(tl) = u32::try_from(len) else { return };
+                (Authentication::dhchap_send(tl).to_sqe(0), DataOut::Write(Arc::from(&buf[..len])), true)
+            }
+            Ok(Some(HostCommand::Receive { al })) => {
+                (Authentication::dhchap_receive(al).to_sqe(0), DataOut::Read(al as usize), false)
+            }
+            // Our own message does not fit MAX_REPLY_LEN: not reachable; refuse rather than guess.
+            Err(_) => return self.fail(PathFailure::Authentication { qid, failure: AuthFailure::CommandFailed }),
+            Ok(None) => {
+                match outcome {
+                    Some(Ok(_)) => {
+                        self.clear_exchange(qi);
+                        self.queue_ready(now, cfg, qi);
+                    }
+                    Some(Err(failure)) => self.fail(PathFailure::Authentication { qid, failure }),
+                    None => {}
+                }
+                return;
+            }
+        };
+        let tag = self.tag(Purpose::Auth { send });
+        let queue = match qi {
+            None => &mut self.admin.q,
+            Some(i) => match self.io.get_mut(i) {
+                Some(q) => &mut q.hc.q,
+                None => return,
+            },
+        };
+        if queue.submit(sqe, data, tag, None).is_err() {
+            self.purposes.remove(&tag);
+            self.fail(PathFailure::Refused(RefusedReason::QueueFull));
+        }
+    }
+
+    fn clear_exchange(&mut self, qi: Option<usize>) {
+        match qi {
+            None => self.admin_auth = None,
+            Some(i) => {
+                if let Some(q) = self.io.get_mut(i) {
+                    q.auth = None;
+                }
+            }
+        }
+    }
+
+    /// An Authentication command of queue `qi` completed.
+    fn auth_completion(
+        &mut self,
+        now: Instant,
+        cfg: &HostConfig,
+        qi: Option<usize>,
+        send: bool,
+        cqe: &Cqe,
+        data: &[u8],
+    ) {
+        let Some(ex) = self.exchange(qi) else { return };
+        if !cqe.status.is_success() {
+            ex.handle_command_failed(now);
+        } else if send {
+            ex.handle_send_complete(now);
+        } else {
+            ex.handle_receive_complete(now, data);
+        }
+        self.pump_auth(now, cfg, qi);
     }
 
     fn bring_up(&mut self, now: Instant, cfg: &HostConfig, step: BringUpStep, cqe: Cqe, data: Vec<u8>) {
@@ -310,8 +492,13 @@ impl Assoc {
         let prop = u64::from(cqe.dw0) | u64::from(cqe.dw1) << 32;
         match step {
             BringUpStep::Connect => {
-                self.cntlid = ConnectResponse::from_dw0(cqe.dw0).cntlid;
-                self.step(now, cfg, BringUpStep::ReadCap);
+                let resp = ConnectResponse::from_dw0(cqe.dw0);
+                self.cntlid = resp.cntlid;
+                match self.auth_asked(resp) {
+                    Err(f) => self.fail(f),
+                    Ok(true) => self.start_auth(now, cfg, None),
+                    Ok(false) => self.step(now, cfg, BringUpStep::ReadCap),
+                }
             }
             BringUpStep::ReadCap => {
                 let cap = Cap::from_u64(prop);
@@ -377,6 +564,7 @@ impl Assoc {
                         conn,
                         hc: HostConn::new(0, (cfg.digests.header, cfg.digests.data), lim, deadline),
                         connected: false,
+                        auth: None,
                     });
                 }
                 for (i, q) in self.io.iter_mut().enumerate() {
@@ -468,10 +656,13 @@ impl Assoc {
             // and command deadlines must not keep the owner's timer at a past instant.
             return None;
         }
-        let mut t =
-            [self.deadline, self.csts_at, self.ka_next, self.admin.q.next_deadline()].into_iter().flatten().min();
+        let admin_auth = self.admin_auth.as_ref().and_then(|a| a.poll_timeout());
+        let mut t = [self.deadline, self.csts_at, self.ka_next, self.admin.q.next_deadline(), admin_auth]
+            .into_iter()
+            .flatten()
+            .min();
         for q in &self.io {
-            if let Some(d) = q.hc.q.next_deadline() {
+            for d in [q.hc.q.next_deadline(), q.auth.as_ref().and_then(|a| a.poll_timeout())].into_iter().flatten() {
                 t = Some(t.map_or(d, |x| x.min(d)));
             }
         }
@@ -506,6 +697,13 @@ impl Assoc {
             if let Some(op) = q.hc.q.timed_out(now) {
                 let qid = q.hc.q.qid;
                 return self.fail(PathFailure::CommandTimeout { qid, opcode: op });
+            }
+        }
+        for qi in core::iter::once(None).chain((0..self.io.len()).map(Some)) {
+            let Some(ex) = self.exchange(qi) else { continue };
+            ex.handle_timeout(now);
+            if let Some(Err(failure)) = ex.outcome() {
+                return self.fail(PathFailure::Authentication { qid: Self::qid(qi), failure });
             }
         }
         if self.csts_at.is_some_and(|t| t <= now) {

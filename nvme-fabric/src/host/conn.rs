@@ -225,6 +225,14 @@ impl HostQueue {
         !self.free.is_empty()
     }
 
+    fn in_capsule_limit(&self, opcode: u8) -> usize {
+        if opcode == nvme_proto::cmd::FABRICS_OPCODE {
+            self.limits.in_capsule.max(super::ADMIN_IN_CAPSULE)
+        } else {
+            self.limits.in_capsule
+        }
+    }
+
     fn ic_resp(&mut self, resp: IcResp) -> Result<Params, PduError> {
         let params = Params::from_ic(&self.req, &resp)?;
         self.tx.set_params(params);
@@ -260,7 +268,9 @@ impl HostQueue {
                 sqe.dptr = SglDescriptor::transport_data(n as u32);
                 cmd.read = alloc::vec![0; n];
             }
-            DataOut::Write(w) if w.len() <= self.limits.in_capsule && !w.is_empty() => {
+            // Fabrics commands (Connect, Authentication Send) carry up to the admin limit in the capsule on every
+            // queue, as the Linux host sends them (NVME_TCP_ADMIN_CCSZ).
+            DataOut::Write(w) if w.len() <= self.in_capsule_limit(sqe.opcode) && !w.is_empty() => {
                 sqe.dptr = SglDescriptor::in_capsule(0, w.len() as u32);
                 inline = w.len();
                 cmd.write = Some(w);

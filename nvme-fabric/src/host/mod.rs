@@ -2,7 +2,8 @@
 //! nvme-ccr's recovery [`Engine`] and carries out what it asks.
 //!
 //! [`Host`] is the whole host as a Sans-IO state machine, one path per controller address. It brings each
-//! association up in the order the Linux host uses ([`nvme_proto::notes::commands`] §10), keeps it alive, keeps an
+//! association up in the order the Linux host uses ([`nvme_proto::notes::commands`] §10), authenticates each queue
+//! whose Connect asks for it (DH-HMAC-CHAP, [`HostConfig::auth`]), keeps it alive, keeps an
 //! AER outstanding, times out commands (I/O and admin) and keep-alives, refuses a second controller with a CNTLID
 //! already live, and reports every way a path dies with its cause ([`PathFailure`]). Application I/O goes round robin
 //! over the paths the engine calls usable; when a path fails its commands are held by the engine until a
@@ -47,12 +48,14 @@ use nvme_ccr::{
     CCR_LOG_BYTES, CcrId, CommandKind, Completion, Config as EngineConfig, ControllerFacts, Engine, FailureReason,
     Instant, LogReadId, PathAction, PathId, ReleaseAction,
 };
+use nvme_proto::auth::{DhGroupId, DhchapSecret, HashId};
 use nvme_proto::cmd::{Cqe, Flush, ReadWrite, Sqe, Status, StatusCode};
 
 pub use assoc::ADMIN_QUEUE_DEPTH;
 use assoc::{Assoc, AssocOut};
 pub use conn::DataOut;
 
+use crate::auth::{AuthConfigError, AuthFailure, DEFAULT_STEP_TIMEOUT, HostAuth, NonceSource, PeerCheck};
 use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, ConnUsage, PDU_OVERHEAD};
 
 /// In-capsule data the host puts in an admin or Fabrics capsule at most (the Linux host's `NVME_TCP_ADMIN_CCSZ`).
@@ -115,6 +118,75 @@ pub struct HostConfig {
     pub trace_io: bool,
     /// Events kept before new ones are dropped (default 4096).
     pub event_capacity: usize,
+    /// In-band authentication (DH-HMAC-CHAP): the host's secret, and the controller's for bidirectional
+    /// authentication (default none: a controller that asks for authentication is refused,
+    /// [`RefusedReason::AuthenticationRequired`]).
+    pub auth: Option<HostAuthConfig>,
+}
+
+/// How a host authenticates ([`HostConfig::auth`]), as the Linux host's `dhchap_secret=` and
+/// `dhchap_ctrl_secret=` options. After each Connect whose response sets ATR (the admin queue's, then each I/O
+/// queue's) the host runs one DH-HMAC-CHAP transaction on that queue with Authentication Send and Receive
+/// ([`crate::auth::HostExchange`]); the association fails with [`PathFailure::Authentication`] when one fails.
+///
+/// As the Linux host, a controller that does not set ATR is used without authentication, even when a controller
+/// secret is configured (`spec-notes/auth.md` §8).
+#[derive(Clone)]
+pub struct HostAuthConfig {
+    /// The host's secret (`DHHC-1:..`), transformed with the host NQN.
+    pub secret: DhchapSecret,
+    /// The controller's secret: when set, the host asks the controller to authenticate itself (C2) and refuses a
+    /// wrong or missing R2 (AUTH_Failure2).
+    pub ctrl_secret: Option<DhchapSecret>,
+    /// The hashes offered, in order (default SHA-256, SHA-384, SHA-512, as Linux).
+    pub hashes: Vec<HashId>,
+    /// The DH groups offered, in order (default NULL and ffdhe2048 … ffdhe8192, as Linux).
+    pub dh_groups: Vec<DhGroupId>,
+    /// Each step of a transaction must come within this (default [`DEFAULT_STEP_TIMEOUT`]); the whole bring-up is
+    /// bounded by [`HostConfig::connect_timeout`] too.
+    pub step_timeout: Duration,
+    /// How the controller's DH value is checked (default [`PeerCheck::Range`]).
+    pub peer_check: PeerCheck,
+    /// The seed of every transaction's C2, DH private exponent and S2 ([`NonceSource`]): randomness is an input.
+    /// 32 bytes from the operating system's CSPRNG, fresh for each [`Host`] (nvme-tokio draws them).
+    pub seed: [u8; 32],
+}
+
+impl HostAuthConfig {
+    /// The defaults (see each field) for the host secret `secret` and, for bidirectional authentication, the
+    /// controller secret `ctrl_secret`; `seed` from a CSPRNG.
+    pub fn new(secret: DhchapSecret, ctrl_secret: Option<DhchapSecret>, seed: [u8; 32]) -> Self {
+        HostAuthConfig {
+            secret,
+            ctrl_secret,
+            hashes: HashId::ALL.to_vec(),
+            dh_groups: DhGroupId::ALL.to_vec(),
+            step_timeout: DEFAULT_STEP_TIMEOUT,
+            peer_check: PeerCheck::Range,
+            seed,
+        }
+    }
+
+    /// The credentials for `hostnqn` talking to `subnqn`.
+    fn credentials(&self, hostnqn: &str, subnqn: &str) -> Result<HostAuth, AuthConfigError> {
+        HostAuth::new(hostnqn, subnqn, &self.secret, self.ctrl_secret.as_ref())?
+            .with_hashes(&self.hashes)?
+            .with_dh_groups(&self.dh_groups)
+            .map(|a| a.with_step_timeout(self.step_timeout).with_peer_check(self.peer_check))
+    }
+}
+
+impl fmt::Debug for HostAuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostAuthConfig")
+            .field("secret", &self.secret)
+            .field("ctrl_secret", &self.ctrl_secret)
+            .field("hashes", &self.hashes)
+            .field("dh_groups", &self.dh_groups)
+            .field("step_timeout", &self.step_timeout)
+            .field("peer_check", &self.peer_check)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HostConfig {
@@ -142,6 +214,7 @@ impl HostConfig {
             engine,
             trace_io: false,
             event_capacity: 4096,
+            auth: None,
         }
     }
 
@@ -169,6 +242,9 @@ impl HostConfig {
         if self.max_outstanding == 0 {
             return Err(HostConfigError::Outstanding);
         }
+        if let Some(a) = &self.auth {
+            a.credentials(&self.hostnqn, &self.subnqn).map_err(HostConfigError::Auth)?;
+        }
         Ok(())
     }
 }
@@ -186,6 +262,8 @@ pub enum HostConfigError {
     Outstanding,
     /// No path, or more than nvme-ccr's [`MAX_PATHS`](nvme_ccr::MAX_PATHS).
     Paths,
+    /// The authentication configuration: a hash or group list empty, over 30, or naming one not implemented.
+    Auth(AuthConfigError),
 }
 
 impl fmt::Display for HostConfigError {
@@ -196,6 +274,7 @@ impl fmt::Display for HostConfigError {
             HostConfigError::Transfer => "largest transfer must be 4 KiB..=64 MiB and data per PDU at least 4 KiB",
             HostConfigError::Outstanding => "at least one command must be allowed outstanding",
             HostConfigError::Paths => "1..=64 paths",
+            HostConfigError::Auth(_) => "authentication: 1..=30 implemented hashes and DH groups",
         })
     }
 }
@@ -258,6 +337,12 @@ pub enum RefusedReason {
     QueueFull,
     /// The recovery engine refused the controller (too many paths).
     EngineRefused,
+    /// The Connect response asked for authentication (ATR) and no secret is configured
+    /// ([`HostConfig::auth`]; Linux: "no key").
+    AuthenticationRequired,
+    /// The Connect response asked for secure channel concatenation (ASCR), which this host does not do (as Linux
+    /// 6.12).
+    SecureChannelRequired,
 }
 
 impl fmt::Display for BringUpStep {
@@ -294,6 +379,8 @@ impl fmt::Display for RefusedReason {
             RefusedReason::NoNamespace => "no usable active namespace",
             RefusedReason::QueueFull => "no free command identifier on the admin queue",
             RefusedReason::EngineRefused => "the recovery engine has no room for another path",
+            RefusedReason::AuthenticationRequired => "the controller requires authentication and no secret is set",
+            RefusedReason::SecureChannelRequired => "the controller requires a secure channel (not supported)",
         })
     }
 }
@@ -327,6 +414,14 @@ pub enum PathFailure {
     Refused(RefusedReason),
     /// Another path of this subsystem has a live controller with this CNTLID (Linux rejects the duplicate too).
     DuplicateCntlid(u16),
+    /// The in-band authentication (DH-HMAC-CHAP) of a queue failed: the AUTH_Failure2 we sent (its reason code
+    /// explanation), the AUTH_Failure1 the controller sent, a step timeout or a failed Authentication command.
+    Authentication {
+        /// The queue (0 = admin).
+        qid: u16,
+        /// How.
+        failure: AuthFailure,
+    },
 }
 
 impl PathFailure {
@@ -358,6 +453,7 @@ impl fmt::Display for PathFailure {
                 "refused: its controller has CNTLID {c}, as another path's live controller of the same NQN (two \
                  separate targets with one NQN? a subsystem never gives one CNTLID twice; Linux refuses it too)"
             ),
+            PathFailure::Authentication { qid, failure } => write!(f, "queue {qid}: authentication: {failure}"),
         }
     }
 }
@@ -672,6 +768,8 @@ pub struct Host {
     rr: usize,
     ns: Option<NsInfo>,
     stopping: bool,
+    /// The credentials and the nonce source of in-band authentication, when configured.
+    auth: Option<(HostAuth, NonceSource)>,
 }
 
 impl Host {
@@ -689,7 +787,15 @@ impl Host {
             lost_since: None,
             ever_live: false,
         };
+        let auth = match &cfg.auth {
+            Some(a) => Some((
+                a.credentials(&cfg.hostnqn, &cfg.subnqn).map_err(HostConfigError::Auth)?,
+                NonceSource::new(a.seed),
+            )),
+            None => None,
+        };
         Ok(Host {
+            auth,
             engine: Engine::new(cfg.engine),
             cfg,
             paths: alloc::vec![slot; paths],
@@ -798,7 +904,8 @@ impl Host {
             return;
         }
         let conn = self.new_conn(p);
-        let assoc = Assoc::new(&self.cfg, now, conn);
+        let auth = self.auth.as_mut().map(|(creds, nonces)| assoc::AssocAuth::new(creds.clone(), nonces.fork()));
+        let assoc = Assoc::new(&self.cfg, now, conn, auth);
         let slot = &mut self.paths[p];
         slot.assoc = Some(assoc);
         slot.phase = PathPhase::Connecting;

@@ -338,7 +338,8 @@ pub fn cqe(c: &Cqe, command: Option<(&Command, CommandContext)>) -> Obj {
         FabricsCommand::Connect(_) => {
             if c.status.is_success() {
                 let r = ConnectResponse::from_dw0(c.dw0);
-                o.put("cntlid", r.cntlid).put("authreq", r.authreq);
+                o.put("cntlid", r.cntlid).put("authreq", r.authreq).put("atr", r.authentication_required());
+                o.put("ascr", r.authreq & ConnectResponse::AUTHREQ_ASCR != 0);
             } else if c.status.code.sct.0 == 1 && c.status.code.sc == 0x82 {
                 let p = ConnectInvalidParameters::from_dw0(c.dw0);
                 o.put("ipo", p.ipo).put("iattr", matches!(p.location, nvme_proto::cmd::ParameterLocation::ConnectData));
@@ -444,6 +445,12 @@ pub fn c2h_data(cmd: &Command, data: &[u8]) -> Option<(&'static str, Obj)> {
             Some(("discovery_log", discovery_log(g, data)))
         }
         Command::Admin(AdminCommand::GetLogPage(g)) if g.lid == LogId::ANA => Some(("ana_log", ana_log(g, data))),
+        Command::Admin(AdminCommand::Fabrics(FabricsCommand::Authentication(a)))
+        | Command::Io(IoCommand::Fabrics(FabricsCommand::Authentication(a)))
+            if !a.send =>
+        {
+            Some(("auth", super::auth::message(data)))
+        }
         _ => None,
     }
 }
@@ -664,6 +671,12 @@ pub fn wants_data(cmd: &Command) -> Option<usize> {
         }
         Command::Admin(AdminCommand::GetLogPage(g)) if g.lid == LogId::DISCOVERY || g.lid == LogId::ANA => {
             Some(usize::try_from(g.transfer_len()).unwrap_or(usize::MAX).min(LOG_DECODE_MAX))
+        }
+        Command::Admin(AdminCommand::Fabrics(FabricsCommand::Authentication(a)))
+        | Command::Io(IoCommand::Fabrics(FabricsCommand::Authentication(a)))
+            if !a.send =>
+        {
+            Some((a.length as usize).min(super::auth::AUTH_DECODE_MAX))
         }
         _ => None,
     }

@@ -5,8 +5,10 @@
 //! termination request. Commands are tracked by CID per connection, so completions and data decode in context:
 //! the CQE of a CCR shows IRS/V/CLRI, the data of an Identify Controller shows CQT/CIU/CIRN/CCRL, the data of a
 //! Get Log Page 0x1E shows the CCR log entries, 0x70 the Discovery log (header, entries) and 0x0C the ANA groups with
-//! their states and NSIDs.
+//! their states and NSIDs. Authentication Send and Receive show the DH-HMAC-CHAP message they carry (`auth`: its
+//! name and every field), and a Connect response its AUTHREQ bits (ATR, ASCR).
 
+mod auth;
 mod fields;
 
 use std::cmp::Reverse;
@@ -374,6 +376,13 @@ fn pdu_fields(o: &mut Obj, pdu: &Pdu<'_>, conn: &mut Conn, opts: Options) {
                 if !c.data.is_empty() {
                     o.put("connect_data", fields::connect_data(c.data));
                 }
+            }
+            if let Ok(Command::Admin(nvme_proto::cmd::AdminCommand::Fabrics(FabricsCommand::Authentication(a))))
+            | Ok(Command::Io(nvme_proto::cmd::IoCommand::Fabrics(FabricsCommand::Authentication(a)))) = &command
+                && a.send
+                && !c.data.is_empty()
+            {
+                o.put("auth", auth::message(c.data));
             }
             let command = command.ok();
             let want = command.as_ref().and_then(fields::wants_data);

@@ -8,9 +8,11 @@
 //! CRC-32C of the NVMe/TCP digests). Nothing allocates.
 
 use core::fmt;
+use core::hash::{Hash, Hasher};
 
 use base64ct::{Base64, Encoding};
 use crc::{CRC_32_ISO_HDLC, Crc};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use super::ids::HashId;
@@ -243,6 +245,24 @@ impl fmt::Debug for DhchapSecret {
 impl Drop for DhchapSecret {
     fn drop(&mut self) {
         self.bytes.zeroize();
+    }
+}
+
+/// Equal transform and secret bytes; the bytes are compared in constant time (lengths are public).
+impl PartialEq for DhchapSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.transform == other.transform && bool::from(self.secret().ct_eq(other.secret()))
+    }
+}
+
+impl Eq for DhchapSecret {}
+
+/// Hashes the public parts only (the transform and the length), so a configuration holding secrets can be hashed
+/// without feeding them to a hasher; equal secrets hash equal.
+impl Hash for DhchapSecret {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.transform.hash(state);
+        self.len.hash(state);
     }
 }
 

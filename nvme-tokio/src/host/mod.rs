@@ -28,8 +28,8 @@ use tokio::sync::mpsc;
 
 pub use nvme_fabric::conn::CloseCause;
 pub use nvme_fabric::host::{
-    ADMIN_IN_CAPSULE, ADMIN_QUEUE_DEPTH, DataOut, HostConfig as FabricConfig, HostConfigError, HostEvent, IoDone,
-    IoError, NsInfo, PathFailure, PathPhase, SubmitError,
+    ADMIN_IN_CAPSULE, ADMIN_QUEUE_DEPTH, DataOut, HostAuthConfig, HostConfig as FabricConfig, HostConfigError,
+    HostEvent, IoDone, IoError, NsInfo, PathFailure, PathPhase, SubmitError,
 };
 
 use crate::capture::Capture;
@@ -65,7 +65,9 @@ impl From<Digests> for nvme_fabric::host::Digests {
     }
 }
 
-/// A host's configuration: nvme-fabric's, and what the runtime adds.
+/// A host's configuration: nvme-fabric's, and what the runtime adds. In-band authentication is
+/// `fabric.auth` ([`nvme_fabric::host::HostAuthConfig`]); its seed is replaced with 32 bytes from the operating
+/// system ([`crate::entropy`]) whenever a host starts.
 #[derive(Clone, Debug)]
 pub struct HostConfig {
     /// nvme-fabric's host configuration: NQNs and host identifier, KATO, digests, queues and depths, the bring-up,
@@ -118,6 +120,8 @@ pub enum HostError {
     Submit(SubmitError),
     /// The host was closed.
     Closed,
+    /// The operating system's randomness could not be read (the seed of the authentication nonces).
+    Entropy(io::ErrorKind),
 }
 
 impl fmt::Display for HostError {
@@ -129,6 +133,7 @@ impl fmt::Display for HostError {
             HostError::Io(e) => write!(f, "command failed: {e}"),
             HostError::Submit(e) => write!(f, "command refused: {e}"),
             HostError::Closed => f.write_str("the host is closed"),
+            HostError::Entropy(kind) => write!(f, "cannot read /dev/urandom: {kind}"),
         }
     }
 }

@@ -179,6 +179,11 @@ impl Runtime {
         let tx_len = fabric.transmit_buffer_len();
         let (connect_timeout, close_timeout) = (fabric.connect_timeout, fabric.shutdown_timeout + CLOSE_LINGER);
         let (events, rx) = mpsc::channel(fabric.event_capacity.max(1));
+        let mut fabric = fabric;
+        if let Some(auth) = fabric.auth.as_mut() {
+            // A fresh seed for this host's authentication nonces, whatever the configuration carried.
+            auth.seed = crate::entropy::seed().map_err(|e| HostError::Entropy(e.kind()))?;
+        }
         let host = Host::new(fabric, addrs.len()).map_err(HostError::Config)?;
         let state = HostState {
             waiters: HashMap::new(),

@@ -31,8 +31,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nvme_fabric::controller::{Fault, FaultAction, FaultTarget, NamespaceConfig, SubsystemConfig};
+use nvme_fabric::controller::{
+    AuthEvent, Fault, FaultAction, FaultTarget, HostEntry, NamespaceConfig, SubsystemConfig,
+};
+use nvme_proto::auth::DhchapSecret;
 use nvme_proto::cmd::{Ccrl, Cqt};
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::capture::Capture;
@@ -92,6 +96,15 @@ pub struct TargetConfig {
     /// Unsent output per connection (bytes) past which its input is no longer read (default 4 MiB; at least the
     /// largest transfer, 1 MiB).
     pub output_limit: usize,
+    /// The hosts allowed, each with an optional DH-HMAC-CHAP key (default none).
+    pub hosts: Vec<HostEntry>,
+    /// Whether hosts not in `hosts` may connect (default `true`).
+    pub allow_any_host: bool,
+    /// The key hosts not in `hosts` must authenticate with (default none), and its controller key.
+    pub any_host_key: Option<(DhchapSecret, Option<DhchapSecret>)>,
+    /// Where the subsystem's authentication events go (hosts refused, queues authenticated or failed); events that
+    /// find the channel full are dropped.
+    pub auth_events: Option<mpsc::Sender<AuthEvent>>,
 }
 
 impl TargetConfig {
@@ -116,6 +129,10 @@ impl TargetConfig {
             ic_timeout: d.ic_timeout,
             connect_timeout: d.connect_timeout,
             output_limit: d.output_limit,
+            hosts: Vec::new(),
+            allow_any_host: true,
+            any_host_key: None,
+            auth_events: None,
         }
     }
 
@@ -133,6 +150,10 @@ impl TargetConfig {
         s.ic_timeout = self.ic_timeout;
         s.connect_timeout = self.connect_timeout;
         s.output_limit = self.output_limit;
+        s.hosts = self.hosts.clone();
+        s.allow_any_host = self.allow_any_host;
+        s.any_host_key = self.any_host_key.as_ref().map(|(k, _)| k.clone());
+        s.any_host_ctrl_key = self.any_host_key.as_ref().and_then(|(_, c)| c.clone());
         s
     }
 }
@@ -167,7 +188,8 @@ impl std::fmt::Debug for Target {
 
 impl Target {
     /// Binds `cfg.listen` and every `cfg.more_listen` address and starts serving (an accept loop per listener and
-    /// the timer run as tokio tasks). The subsystem's CIU/CIRN seed comes from the clock.
+    /// the timer run as tokio tasks). The subsystem's CIU/CIRN seed comes from the clock, the seed of its
+    /// authentication nonces from the operating system ([`crate::entropy`]).
     pub async fn start(cfg: TargetConfig) -> io::Result<Target> {
         let ns = match &cfg.file {
             Some(path) => Namespace::file(path, cfg.block_size, cfg.blocks)?,
@@ -175,7 +197,9 @@ impl Target {
         };
         let seed =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
-        let shared = Shared::new(cfg.subsystem(), seed, ns, cfg.capture.clone())
+        let mut sub = cfg.subsystem();
+        sub.auth.seed = crate::entropy::seed()?;
+        let shared = Shared::new(sub, seed, ns, cfg.capture.clone(), cfg.auth_events.clone())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         // Every address is bound before anything is served: a target starts whole or not at all.
         let mut listeners = Vec::with_capacity(1 + cfg.more_listen.len());

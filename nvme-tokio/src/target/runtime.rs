@@ -13,8 +13,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use nvme_fabric::conn::ConnId;
-use nvme_fabric::controller::{ConfigError, MediaError, MediaKind, MediaRequest, Subsystem, SubsystemConfig};
+use nvme_fabric::controller::{
+    AuthEvent, ConfigError, MediaError, MediaKind, MediaRequest, Subsystem, SubsystemConfig,
+};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 use super::log::LogState;
 use super::{ConnInfo, Namespace};
@@ -29,6 +32,7 @@ pub(super) struct Shared {
     base: Base<Subsystem, LogState>,
     pub(super) ns: Namespace,
     capture: Option<Capture>,
+    auth_events: Option<mpsc::Sender<AuthEvent>>,
 }
 
 impl Driver for Shared {
@@ -67,6 +71,12 @@ impl Driver for Shared {
                 core.x.media(now, &req, data, result);
                 core.ep.handle_media_done(now, req.id, result);
             }
+            while let Some(ev) = core.ep.poll_auth_event() {
+                if let Some(tx) = &self.auth_events {
+                    // Full (nobody reads) or closed: dropped.
+                    let _ = tx.try_send(ev);
+                }
+            }
             if !progress {
                 break;
             }
@@ -85,10 +95,11 @@ impl Shared {
         seed: u64,
         ns: Namespace,
         capture: Option<Capture>,
+        auth_events: Option<mpsc::Sender<AuthEvent>>,
     ) -> Result<Shared, ConfigError> {
         let tx_len = cfg.transmit_buffer_len();
         let sub = Subsystem::new(cfg, seed)?;
-        Ok(Shared { base: Base::new(sub, LogState::default(), tx_len), ns, capture })
+        Ok(Shared { base: Base::new(sub, LogState::default(), tx_len), ns, capture, auth_events })
     }
 
     /// Runs `f` on the subsystem (and the number of open connections), then carries out what it asked for.
