@@ -7,6 +7,8 @@
 //! * `decode`: NVMe/TCP bytes (hex or pcap) to one JSON line per PDU, through nvme-proto's deframer.
 //! * `target`, `rw-test`, `ccr-check`: nvme-tokio's target, the seed's rw_test and a CCR conformance probe over real
 //!   sockets (`cli`).
+//! * `perf`: a fio-style load over real sockets with per-interval IOPS, bandwidth and latency and the simulator's
+//!   metrics (`perf`).
 //!
 //! Exit status: 0 success; 1 a finding (a matrix expectation failed, explore found forbidden corruption, decode met
 //! an undecodable PDU, a bad digest or a truncated stream); 2 bad arguments or unreadable input.
@@ -19,6 +21,7 @@ mod json;
 mod log;
 mod matrix;
 mod names;
+mod perf;
 mod run;
 mod svg;
 mod wire;
@@ -78,6 +81,8 @@ enum Cmd {
     RwTest(cli::RwTestArgs),
     /// Probe a target's Cross-Controller Reset support; pass/fail per check.
     CcrCheck(cli::CcrCheckArgs),
+    /// A fio-style load over real sockets: IOPS, bandwidth and latency per interval, the dip around a fault.
+    Perf(perf::PerfArgs),
 }
 
 const MATRIX_HELP: &str = "Simulate the 64 cells policies {legacy, cqt, ccr, ccr-filter} x workloads {rw_test, read, \
@@ -271,6 +276,7 @@ fn main() -> ExitCode {
         Cmd::Target(args) => cli::target(args),
         Cmd::RwTest(args) => cli::rw_test(args),
         Cmd::CcrCheck(args) => cli::ccr_check(args),
+        Cmd::Perf(args) => perf::perf(args),
     }
 }
 
