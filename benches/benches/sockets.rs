@@ -8,8 +8,9 @@
 //! capsule's) with the data for a read; the sink side answers each request as it is read.
 //!
 //! Not criterion: each case is a fixed-time closed loop whose figure is the mean over the run. Run with
-//! `cargo bench -p benches --bench sockets` (`SOCKETS_SECS` sets the seconds per case, default 5). It prints one line
-//! per case and the ratio of NVMe/TCP to raw TCP.
+//! `cargo bench -p benches --bench sockets` (`SOCKETS_SECS` sets the seconds per case, default 5;
+//! `SOCKETS_ROUNDS` the rounds, default 3). It prints one line per case and round with the ratio of NVMe/TCP to raw
+//! TCP, then the median of each case over the rounds as a Markdown table.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +19,7 @@ use std::time::Duration;
 use nvme_tokio::host::{Digests, HostConfig, Multipath};
 use nvme_tokio::perf::{self, Pattern, PerfParams};
 use nvme_tokio::target::{Target, TargetConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::Semaphore;
@@ -31,6 +32,8 @@ const REQ_HEADER: usize = 72;
 const RESP_HEADER: usize = 24;
 /// Byte 1 of the last request of a connection, echoed in byte 0 of its answer.
 const FENCE: u8 = 0xFF;
+/// Read and write buffers of the raw TCP ends (the NVMe/TCP driver reads 64 KiB at a time).
+const BUF: usize = 64 * 1024;
 
 /// CPU time (user + system) of the calling thread.
 fn thread_cpu() -> Duration {
@@ -64,32 +67,36 @@ async fn cpu_of(h: &Handle) -> Duration {
 /// write's data, answers with a 24-byte header and the read's data.
 async fn raw_server(l: TcpListener) {
     loop {
-        let Ok((mut s, _)) = l.accept().await else { return };
+        let Ok((s, _)) = l.accept().await else { return };
         let _ = s.set_nodelay(true);
         tokio::spawn(async move {
+            let (rd, wr) = s.into_split();
+            let mut rd = BufReader::with_capacity(BUF, rd);
+            let mut wr = BufWriter::with_capacity(BUF, wr);
             let mut h = [0u8; REQ_HEADER];
             let mut data = Vec::new();
             let src = vec![0x5Au8; 1 << 20];
             loop {
-                if s.read_exact(&mut h).await.is_err() {
+                if rd.read_exact(&mut h).await.is_err() {
                     return;
                 }
                 let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
                 let mut resp = [0u8; RESP_HEADER];
                 resp[0] = h[1];
-                let r = if h[0] == 1 {
+                if h[0] == 1 {
                     data.resize(len, 0);
-                    if s.read_exact(&mut data).await.is_err() {
+                    if rd.read_exact(&mut data).await.is_err() {
                         return;
                     }
-                    s.write_all(&resp).await
-                } else {
-                    match s.write_all(&resp).await {
-                        Ok(()) => s.write_all(&src[..len.min(src.len())]).await,
-                        e => e,
+                    if wr.write_all(&resp).await.is_err() {
+                        return;
                     }
-                };
-                if r.is_err() {
+                } else if wr.write_all(&resp).await.is_err() || wr.write_all(&src[..len.min(src.len())]).await.is_err()
+                {
+                    return;
+                }
+                // Flush when no more request is already here (answers batch as the NVMe/TCP drivers' do).
+                if rd.buffer().is_empty() && wr.flush().await.is_err() {
                     return;
                 }
             }
@@ -107,20 +114,21 @@ async fn raw_client(addr: std::net::SocketAddr, write: bool, len: usize, secs: D
     for _ in 0..CONNS {
         let s = TcpStream::connect(addr).await.unwrap();
         let _ = s.set_nodelay(true);
-        let (mut rd, mut wr) = s.into_split();
+        let (rd, mut wr) = s.into_split();
+        let mut rd = BufReader::with_capacity(BUF, rd);
         let sem = Arc::new(Semaphore::new(QD / CONNS));
         let (sem2, done2) = (sem.clone(), done.clone());
         tasks.push(tokio::spawn(async move {
-            let mut h = [0u8; REQ_HEADER];
-            h[0] = if write { 1 } else { 2 };
-            h[4..8].copy_from_slice(&(len as u32).to_le_bytes());
-            let data = vec![0xA5u8; len];
+            // The request: its header, then the data of a write, in one buffer (one write each).
+            let mut req = vec![0u8; REQ_HEADER];
+            req[0] = if write { 1 } else { 2 };
+            req[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+            if write {
+                req.resize(REQ_HEADER + len, 0xA5);
+            }
             while tokio::time::Instant::now() < end {
                 sem2.acquire().await.unwrap().forget();
-                wr.write_all(&h).await.unwrap();
-                if write {
-                    wr.write_all(&data).await.unwrap();
-                }
+                wr.write_all(&req).await.unwrap();
             }
             // The fence: a read of nothing, marked; its answer comes after every other.
             let mut fence = [0u8; REQ_HEADER];
@@ -197,6 +205,8 @@ fn main() {
     let secs = Duration::from_secs_f64(
         std::env::var("SOCKETS_SECS").ok().and_then(|s| s.parse::<f64>().ok()).filter(|s| *s > 0.0).unwrap_or(5.0),
     );
+    let reps =
+        std::env::var("SOCKETS_ROUNDS").ok().and_then(|s| s.parse::<usize>().ok()).filter(|&r| r > 0).unwrap_or(3);
     println!("load average before: {}", loadavg());
     let (target_addr, th) = server_thread(|| {
         Box::pin(async {
@@ -259,28 +269,56 @@ fn main() {
                 }
             }
         };
-        for (write, pattern) in [(false, Pattern::SeqRead), (true, Pattern::SeqWrite)] {
-            let r = raw(write, 128 * 1024).await;
-            r.print();
-            let off = nvme(pattern, 128 * 1024, Digests::None).await;
-            off.print();
-            let on = nvme(pattern, 128 * 1024, Digests::Both).await;
-            on.print();
-            println!(
-                "  ratio to raw TCP: digests off {:.2}, digests on {:.2}",
-                off.mib_s() / r.mib_s(),
-                on.mib_s() / r.mib_s()
-            );
-            cases.extend([r, off, on]);
-        }
-        for (write, pattern) in [(false, Pattern::RandRead), (true, Pattern::RandWrite)] {
-            let r = raw(write, 4096).await;
-            r.print();
-            let off = nvme(pattern, 4096, Digests::None).await;
-            off.print();
-            println!("  ratio to raw TCP: {:.2}", off.iops() / r.iops());
-            cases.extend([r, off]);
+        for rep in 1..=reps {
+            println!("round {rep} of {reps} (load average {})", loadavg());
+            for (write, pattern) in [(false, Pattern::SeqRead), (true, Pattern::SeqWrite)] {
+                let r = raw(write, 128 * 1024).await;
+                r.print();
+                let off = nvme(pattern, 128 * 1024, Digests::None).await;
+                off.print();
+                let on = nvme(pattern, 128 * 1024, Digests::Both).await;
+                on.print();
+                println!(
+                    "  ratio to raw TCP: digests off {:.2}, digests on {:.2}",
+                    off.mib_s() / r.mib_s(),
+                    on.mib_s() / r.mib_s()
+                );
+                cases.extend([r, off, on]);
+            }
+            for (write, pattern) in [(false, Pattern::RandRead), (true, Pattern::RandWrite)] {
+                let r = raw(write, 4096).await;
+                r.print();
+                let off = nvme(pattern, 4096, Digests::None).await;
+                off.print();
+                println!("  ratio to raw TCP: {:.2}", off.iops() / r.iops());
+                cases.extend([r, off]);
+            }
         }
     });
+    // The median of each case over the rounds, as a Markdown table.
+    println!(
+        "\n| case | IOPS | MiB/s | ratio to raw TCP | CPU/IO host (us) | CPU/IO server (us) |\n|---|---|---|---|---|---|"
+    );
+    let names: Vec<String> = cases.iter().take(cases.len() / reps.max(1)).map(|c| c.name.clone()).collect();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut raw_mib = 0.0;
+    for name in &names {
+        let of: Vec<&Case> = cases.iter().filter(|c| &c.name == name).collect();
+        let per = |c: &Case, cpu: Duration| cpu.as_secs_f64() * 1e6 / c.ops.max(1) as f64;
+        let mib = median(&mut of.iter().map(|c| c.mib_s()).collect());
+        if name.starts_with("raw") {
+            raw_mib = mib;
+        }
+        println!(
+            "| {name} | {:.0} | {mib:.1} | {} | {:.1} | {:.1} |",
+            median(&mut of.iter().map(|c| c.iops()).collect()),
+            if name.starts_with("raw") { "1".to_string() } else { format!("{:.2}", mib / raw_mib) },
+            median(&mut of.iter().map(|c| per(c, c.host_cpu)).collect()),
+            median(&mut of.iter().map(|c| per(c, c.server_cpu)).collect()),
+        );
+    }
     println!("load average after: {}", loadavg());
 }
