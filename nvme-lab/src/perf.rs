@@ -392,7 +392,9 @@ pub async fn run(args: &PerfArgs, live: bool) -> Result<PerfReport, (u8, String)
     pb.set_style(
         ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut rec = Recorder::new(Duration::from_millis(1), duration + Duration::from_secs(5));
+    // The horizon is the run: the commands still completing after it (the drain) are counted in `beyond_horizon`,
+    // not as a fall of the rate in the last windows.
+    let mut rec = Recorder::new(Duration::from_millis(1), duration);
     let interval = Duration::from_millis(args.interval_ms);
     let mut intervals = Vec::new();
     let (mut acc, mut until) = (Acc::default(), interval);
