@@ -1,4 +1,4 @@
-//! `nvme-lab perf`: a fio-style load (nvme-tokio's [`perf`](nvme_tokio::perf)) through nvme-fabric's host on
+//! `nvme-lab perf`: a fio-style load (nvme-tokio's [`nvme_tokio::perf`]) through nvme-fabric's host on
 //! tokio against an NVMe/TCP target (`nvme-lab target`, or any other), with IOPS, bandwidth and latency per interval,
 //! a live progress line, JSON, and the simulator's metrics ([`nvme_sim::metrics`]: throughput over time, the dip,
 //! p99 / p99.9 / p99.99 and the maximum split into reads and writes) fed from real completions.
