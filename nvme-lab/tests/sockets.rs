@@ -195,6 +195,11 @@ fn socket_subcommands_reject_bad_arguments() {
         &["target", "--fopcode", "1"],
         &["target", "--listen", "nowhere"],
         &["target", "-v", "-q"],
+        &["perf", "--paths", "127.0.0.1:1", "--workload", "bogus"],
+        &["perf", "--paths", "127.0.0.1:1", "--fault", "fopcode"],
+        &["perf", "--paths", "127.0.0.1:1", "--bs", "0"],
+        &["perf", "--paths", "127.0.0.1:1", "--seconds", "0"],
+        &["perf", "--paths", "127.0.0.1:1", "--workload", "randrw", "--read-percent", "101"],
     ] {
         let o = lab(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
@@ -280,4 +285,19 @@ fn perf_over_loopback_reports_intervals_latencies_and_the_dip_of_a_fault_mid_run
     assert!(num(&dip["start_ms"]) >= 1000.0, "{s}");
     assert!(num(&dip["depth"]) > 0.0 && num(&dip["depth"]) <= 1.0, "{s}");
     target.log_line(&["fault fired: command held", "opcode=0x01", "delay_ms=300"]);
+}
+
+/// The target's `after MS LINE` control line: answered at once, the line applied MS later (its answer then says so);
+/// malformed, refused.
+#[test]
+fn the_targets_after_line_applies_a_line_later() {
+    let nqn = nqn("after");
+    let mut target = LabTarget::start(&nqn, &[]);
+    assert_eq!(target.control("after 200 fail-ccr on"), "ok: in 200 ms: fail-ccr on");
+    let later = target.next_line("the delayed answer", |l| l.contains("(after 200 ms)"));
+    assert_eq!(later, "ok: fail-ccr on (after 200 ms)");
+    assert!(target.control("status").contains("fail-ccr on"));
+    for bad in ["after soon status", "after 100", "after 99999999999 status"] {
+        assert!(target.control(bad).starts_with("error: after MS LINE"), "{bad}");
+    }
 }
