@@ -10,7 +10,7 @@ use crate::error::{CcrError, CompleteError, LogError, PathError, SubmitError};
 use crate::facts::{ControllerFacts, Instance};
 use crate::hold::{Fence, FilterProof, ReleaseProof};
 use crate::output::{CcrFailure, Event, PathAction, ReadCcrLog, Release, ReleaseAction, SendCcr};
-use crate::policy::{CommandKind, Config};
+use crate::policy::{CcrSources, CommandKind, Config};
 use crate::source::{self, Pick};
 use crate::table::{CommandInfo, CommandTable};
 use crate::time::Instant;
@@ -843,16 +843,27 @@ impl Engine {
         }
     }
 
+    /// The next source for `impacted`: none once one was tried under [`CcrSources::FirstOnly`].
     fn pick(&self, impacted: PathId, fence: &Fence) -> Pick {
+        if self.config.ccr_sources == CcrSources::FirstOnly && fence.tried != 0 {
+            return Pick::NoneLeft;
+        }
         source::pick(&self.paths, &self.attempts, impacted, fence, self.config.source_order)
     }
 
+    /// No CCR (left) for `path`: the time-based hold decides, reported once; under [`Cqt0Rule::Immediate`] a
+    /// controller that reported no CQT is released at once instead (the Linux RFC, unsafe).
     fn fall_back(&mut self, path: PathId) {
         let now = self.now;
+        let cqt = self.paths[path.index()].facts.cqt;
         if let Some(f) = &mut self.paths[path.index()].fence {
             f.fell_back = true;
             let remaining = f.remaining(now);
+            let started = f.started;
             self.events.push_back(Event::FellBackToTimer { path, remaining });
+            if let Some(proof) = ReleaseProof::cqt0_immediate(self.config.cqt0_rule, cqt) {
+                self.release(path, proof, started, now);
+            }
         }
     }
 

@@ -9,7 +9,9 @@
 use core::time::Duration;
 
 use crate::facts::Instance;
-use crate::policy::{CommandKind, Policy};
+use nvme_proto::cmd::Cqt;
+
+use crate::policy::{CommandKind, Cqt0Rule, Policy};
 use crate::time::Instant;
 use crate::{CcrId, PathId};
 
@@ -26,7 +28,9 @@ pub enum ReleaseReason {
     HoldDeadline,
     /// Nothing was outstanding when the controller failed: there is nothing to protect.
     NothingHeld,
-    /// Policy [`Policy::Legacy`]: released at once, without any proof (unsafe by design).
+    /// Policy [`Policy::Legacy`], or the Linux RFC's CQT = 0 rule
+    /// ([`Cqt0Rule::Immediate`](crate::Cqt0Rule::Immediate)) for a controller that reports no CQT: released without
+    /// any proof (unsafe by design).
     Legacy,
     /// Policy [`Policy::CcrFilter`]: a command without side effects, released at fencing start.
     SideEffectFree,
@@ -96,6 +100,11 @@ impl ReleaseProof {
         (policy == Policy::Legacy).then_some(Self { reason: ReleaseReason::Legacy })
     }
 
+    /// The Linux RFC's CQT = 0 rule, opted in, for a controller that reported no CQT: no proof needed (unsafe).
+    pub(crate) fn cqt0_immediate(rule: Cqt0Rule, cqt: Cqt) -> Option<Self> {
+        (rule == Cqt0Rule::Immediate && cqt.duration().is_none()).then_some(Self { reason: ReleaseReason::Legacy })
+    }
+
     pub(crate) fn reason(&self) -> ReleaseReason {
         self.reason
     }
@@ -162,6 +171,11 @@ mod tests {
     fn legacy_and_filter_proofs_only_under_their_policy() {
         assert!(ReleaseProof::legacy(Policy::Legacy).is_some());
         assert!(ReleaseProof::legacy(Policy::Ccr).is_none());
+        let none = nvme_proto::cmd::Cqt::from_raw(0);
+        let one = nvme_proto::cmd::Cqt::from_raw(1);
+        assert!(ReleaseProof::cqt0_immediate(Cqt0Rule::Immediate, none).is_some());
+        assert!(ReleaseProof::cqt0_immediate(Cqt0Rule::Immediate, one).is_none());
+        assert!(ReleaseProof::cqt0_immediate(Cqt0Rule::Fallback, none).is_none());
         assert!(FilterProof::new(Policy::Ccr).is_none());
         let p = FilterProof::new(Policy::CcrFilter { release_admin: false }).unwrap();
         assert!(p.allows(CommandKind::Read));

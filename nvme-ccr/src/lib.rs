@@ -157,8 +157,8 @@ pub use hold::ReleaseReason;
 pub use nvme_proto::cmd::{Ccrl, Cqt};
 pub use output::{CCR_LOG_BYTES, CcrFailure, Event, PathAction, ReadCcrLog, Release, ReleaseAction, SendCcr};
 pub use policy::{
-    CcrWait, CommandKind, Config, DEFAULT_ACCEPTED_CCR_RECHECK, DEFAULT_CQT_FALLBACK, DEFAULT_FINAL_LOG_WAIT, Policy,
-    SourceCandidate, SourceOrder, UnknownPolicy,
+    CcrSources, CcrWait, CommandKind, Config, Cqt0Rule, DEFAULT_ACCEPTED_CCR_RECHECK, DEFAULT_CQT_FALLBACK,
+    DEFAULT_FINAL_LOG_WAIT, Policy, SourceCandidate, SourceOrder, UnknownPolicy,
 };
 pub use table::CommandInfo;
 pub use time::Instant;

@@ -34,13 +34,25 @@ impl Policy {
     /// The four policies in the order reports list them; `ccr-filter` releases reads only, not admin commands.
     pub const ALL: [Policy; 4] = [Policy::Legacy, Policy::Cqt, Policy::Ccr, Policy::CcrFilter { release_admin: false }];
 
-    /// The policy's name on command lines and in reports: `legacy`, `cqt`, `ccr` or `ccr-filter`.
+    /// The five levels of the failover experiment: [`Policy::ALL`] and `ccr-filter-admin` (side-effect-free admin
+    /// commands released at once too). Every name [`Policy::name`] gives is here.
+    pub const LEVELS: [Policy; 5] = [
+        Policy::Legacy,
+        Policy::Cqt,
+        Policy::Ccr,
+        Policy::CcrFilter { release_admin: false },
+        Policy::CcrFilter { release_admin: true },
+    ];
+
+    /// The policy's name on command lines and in reports: `legacy`, `cqt`, `ccr`, `ccr-filter` (reads released at
+    /// once) or `ccr-filter-admin` (reads and side-effect-free admin commands).
     pub const fn name(self) -> &'static str {
         match self {
             Policy::Legacy => "legacy",
             Policy::Cqt => "cqt",
             Policy::Ccr => "ccr",
-            Policy::CcrFilter { .. } => "ccr-filter",
+            Policy::CcrFilter { release_admin: false } => "ccr-filter",
+            Policy::CcrFilter { release_admin: true } => "ccr-filter-admin",
         }
     }
 
@@ -61,22 +73,22 @@ impl fmt::Display for Policy {
     }
 }
 
-/// A policy name that is none of `legacy`, `cqt`, `ccr`, `ccr-filter`.
+/// A policy name that is none of `legacy`, `cqt`, `ccr`, `ccr-filter`, `ccr-filter-admin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnknownPolicy;
 
 impl fmt::Display for UnknownPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown policy (expected legacy, cqt, ccr or ccr-filter)")
+        f.write_str("unknown policy (expected legacy, cqt, ccr, ccr-filter or ccr-filter-admin)")
     }
 }
 
 impl FromStr for Policy {
     type Err = UnknownPolicy;
 
-    /// Parses [`Policy::name`]; `ccr-filter` is the variant in [`Policy::ALL`] (admin commands held).
+    /// Parses [`Policy::name`] (any of [`Policy::LEVELS`]).
     fn from_str(s: &str) -> Result<Self, UnknownPolicy> {
-        Policy::ALL.into_iter().find(|p| p.name() == s).ok_or(UnknownPolicy)
+        Policy::LEVELS.into_iter().find(|p| p.name() == s).ok_or(UnknownPolicy)
     }
 }
 
@@ -107,6 +119,32 @@ impl CcrWait {
             Self::UntilDeadline => Duration::MAX,
         }
     }
+}
+
+/// Which sources one fencing episode sends CCRs through ([notes::ccr_cqt §12](crate::notes::ccr_cqt), the review
+/// debate "one CCR versus every source").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum CcrSources {
+    /// Every live capable source in turn, in [`SourceOrder`], until one succeeds or none is left; then the timer.
+    /// The default (the Linux series).
+    #[default]
+    EveryInTurn,
+    /// The first source only: when its CCR fails or times out, the hold falls back to the timer.
+    FirstOnly,
+}
+
+/// What CQT = 0 ("not reported") means when no CCR proved the failed controller reset
+/// ([notes::ccr_cqt §6.3](crate::notes::ccr_cqt)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Cqt0Rule {
+    /// Hold until `(TBKAS ? 3 : 2) x KATO + F` ([`Config::cqt_fallback`]): the one CQT = 0 rule of this
+    /// project. The default.
+    #[default]
+    Fallback,
+    /// The Linux TP8028 RFC: no hold, retry at once as [`Policy::Legacy`] does. **Unsafe** (the stale-write hazard
+    /// of [notes::ccr_cqt §14](crate::notes::ccr_cqt)); an opt-in baseline for comparison. Releases are reported
+    /// with [`ReleaseReason::Legacy`](crate::ReleaseReason::Legacy).
+    Immediate,
 }
 
 /// What a custom [`SourceOrder`] sees of one candidate source.
@@ -167,6 +205,10 @@ pub struct Config {
     pub final_log_wait: Duration,
     /// The order sources are tried in (default ascending CNTLID).
     pub source_order: SourceOrder,
+    /// Every source in turn (default) or the first one only.
+    pub ccr_sources: CcrSources,
+    /// What CQT = 0 means (default: the fallback F).
+    pub cqt0_rule: Cqt0Rule,
     /// How long past the hold deadline the engine keeps holding for a CCR that a live source **accepted**
     /// (success with IRS = 0) or has not answered yet, and that is still unresolved (`ccr` and `ccr-filter` only).
     ///
@@ -197,6 +239,8 @@ impl Config {
             ccr_wait: CcrWait::KatoPlusCqt,
             final_log_wait: DEFAULT_FINAL_LOG_WAIT,
             source_order: SourceOrder::AscendingCntlid,
+            ccr_sources: CcrSources::EveryInTurn,
+            cqt0_rule: Cqt0Rule::Fallback,
             accepted_ccr_limit: None,
             accepted_ccr_recheck: DEFAULT_ACCEPTED_CCR_RECHECK,
         }
@@ -331,7 +375,11 @@ mod tests {
         for p in Policy::ALL {
             assert_eq!(p.name().parse::<Policy>(), Ok(p));
         }
-        assert_eq!(Policy::CcrFilter { release_admin: true }.name(), "ccr-filter");
+        assert_eq!(Policy::LEVELS.map(Policy::name)[4], "ccr-filter-admin");
+        for p in Policy::LEVELS {
+            assert_eq!(p.name().parse::<Policy>(), Ok(p));
+        }
+        assert_eq!("ccr-filter-admin".parse::<Policy>(), Ok(Policy::CcrFilter { release_admin: true }));
         assert_eq!("CCR".parse::<Policy>(), Err(UnknownPolicy));
         assert_eq!("".parse::<Policy>(), Err(UnknownPolicy));
     }

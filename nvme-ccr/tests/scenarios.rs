@@ -1272,3 +1272,59 @@ fn an_accepted_ccr_given_up_on_before_the_deadline_still_extends_the_hold() {
     let rel = h.take_releases();
     assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::CcrSucceeded { source: c2 }));
 }
+
+/// `CcrSources::FirstOnly`: the first source's failure ends the CCRs (ctrl3 is never asked) and the timer releases
+/// at the deadline, 15 001 ms; the default asks ctrl3 next. (1)(2)
+#[test]
+fn first_source_only_falls_back_to_the_timer_after_one_ccr() {
+    let mut cfg = Config::new(Policy::Ccr);
+    cfg.ccr_sources = nvme_ccr::CcrSources::FirstOnly;
+    let mut h = Host::with(cfg);
+    let [c1, c2, _c3] = h.paths(&[1, 2, 3])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    let ccr = h.one_ccr();
+    assert_eq!(ccr.source, c2);
+    h.e.handle_ccr_completion(ms(1_000), ccr.id, status(StatusCode::CCR_LIMIT_EXCEEDED), 0).unwrap();
+    assert!(h.ccrs.is_empty(), "no second source under first-only");
+    assert!(
+        h.saw(|e| matches!(e, Event::FellBackToTimer { remaining, .. } if *remaining == Duration::from_millis(14_001)))
+    );
+    h.e.handle_timeout(ms(15_000));
+    assert!(h.take_releases().is_empty());
+    h.e.handle_timeout(ms(15_001));
+    let rel = h.take_releases();
+    assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline));
+}
+
+/// `Cqt0Rule::Immediate` (the Linux RFC): a CQT = 0 controller is released at once when the CCRs run out (ccr) or at
+/// detection (cqt), with the legacy reason; a controller reporting CQT keeps its hold; the default keeps F. (1) is
+/// deliberately given up for the opted-in rule only.
+#[test]
+fn cqt0_immediate_releases_at_once_only_for_cqt_zero() {
+    for (policy, cqt, rule, released_at) in [
+        (Policy::Cqt, Cqt::NotReported, nvme_ccr::Cqt0Rule::Immediate, Some(0)),
+        (Policy::Ccr, Cqt::NotReported, nvme_ccr::Cqt0Rule::Immediate, Some(1_000)),
+        (Policy::Cqt, Cqt::from_raw(1), nvme_ccr::Cqt0Rule::Immediate, None),
+        (Policy::Cqt, Cqt::NotReported, nvme_ccr::Cqt0Rule::Fallback, None),
+    ] {
+        let mut cfg = Config::new(policy);
+        cfg.cqt0_rule = rule;
+        let mut h = Host::with(cfg);
+        let mut f1 = facts(1);
+        f1.cqt = cqt;
+        let c1 = h.e.add_controller(ms(0), f1).unwrap();
+        let _c2 = h.e.add_controller(ms(0), facts(2)).unwrap();
+        h.submit(ms(0), c1, 5, W);
+        h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+        if policy == Policy::Ccr {
+            let ccr = h.one_ccr();
+            h.e.handle_ccr_completion(ms(1_000), ccr.id, status(StatusCode::CCR_LIMIT_EXCEEDED), 0).unwrap();
+        }
+        let rel = h.take_releases();
+        match released_at {
+            Some(_) => assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::Legacy), "{policy} {cqt:?} {rule:?}"),
+            None => assert!(rel.is_empty(), "{policy} {cqt:?} {rule:?}"),
+        }
+    }
+}

@@ -4,10 +4,12 @@
 //! Exit status: `target` runs until killed (1 when it cannot start); `rw-test` 0 or 1 exactly as the Linux test's
 //! program (ccr-cqt.md §10); `ccr-check` 0 pass, 1 a failed check, 3 "CCR not supported"; 2 for bad arguments.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use std::ffi::OsStr;
@@ -35,7 +37,7 @@ pub const DEFAULT_NQN: &str = "nqn.2026-01.org.example:nvme-tokio";
 /// Exit status of `ccr-check` for a target that answers CCR with Invalid Command Opcode.
 pub const EXIT_NOT_SUPPORTED: u8 = 3;
 
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
 
@@ -80,7 +82,8 @@ impl TypedValueParser for SecretParser {
     fopcode off                     disarm it\n  \
     fail-ccr on|off                 accepted CCRs end with CCRS = Failed\n  \
     no-ccr on|off                   answer CCR with Invalid Command Opcode\n  \
-    status                          list controllers and switches\n\n\
+    status                          list controllers and switches\n  \
+    after MS LINE                   apply LINE in MS ms (a fault on a timer)\n\n\
     Log: one line per event on standard error (UTC timestamp, level, fields): controllers created, ready, failed \
     and torn down, faults fired and held commands reaching the media, CCR, control lines (info and warn); \
     connections, I/O queues and every media operation with a summary of its data (debug, -v). -q: warnings \
@@ -143,6 +146,10 @@ pub struct TargetArgs {
     /// are refused with Connect Invalid Host.
     #[arg(long = "allow-host", value_name = "NQN")]
     pub allow_host: Vec<String>,
+    /// Also read control lines from TCP connections on this address (127.0.0.1:PORT; one answer line per line):
+    /// how `perf --control` arms a fault mid-run.
+    #[arg(long)]
+    pub control: Option<SocketAddr>,
     /// Log level flags.
     #[command(flatten)]
     pub log: LogArgs,
@@ -268,15 +275,86 @@ pub fn target(args: TargetArgs) -> ExitCode {
         std::thread::spawn(move || {
             for line in std::io::stdin().lock().lines() {
                 let Ok(line) = line else { return };
-                match control.apply_line(&line) {
-                    Ok(msg) if msg.is_empty() => {}
-                    Ok(msg) => eprintln!("ok: {msg}"),
-                    Err(e) => eprintln!("error: {e}"),
+                if let Some(answer) = control_line(&control, &line) {
+                    eprintln!("{answer}");
                 }
             }
         });
+        if let Some(addr) = args.control {
+            let l = match std::net::TcpListener::bind(addr) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("cannot listen for control lines on {addr}: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            if let Ok(a) = l.local_addr() {
+                eprintln!("control on {a}");
+            }
+            let control = t.clone();
+            std::thread::spawn(move || control_listener(l, control));
+        }
         std::future::pending::<ExitCode>().await
     })
+}
+
+/// Most control connections served at once (each a thread reading lines).
+const MAX_CONTROL_CONNECTIONS: usize = 8;
+
+/// Serves control lines on TCP: each connection sends lines and reads one answer line per line (`ok: ...` or
+/// `error: ...`). Connections beyond [`MAX_CONTROL_CONNECTIONS`] are closed at once.
+fn control_listener(l: std::net::TcpListener, t: Target) {
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for conn in l.incoming() {
+        let Ok(conn) = conn else { continue };
+        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONTROL_CONNECTIONS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let (t, open) = (t.clone(), open.clone());
+        std::thread::spawn(move || {
+            if let Ok(mut w) = conn.try_clone() {
+                for line in BufReader::new(conn).lines() {
+                    let Ok(line) = line else { break };
+                    let answer = control_line(&t, &line).unwrap_or_else(|| "ok: ".to_string());
+                    if writeln!(w, "{answer}").is_err() {
+                        break;
+                    }
+                }
+            }
+            open.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// The longest delay `after` accepts, ms (one day).
+const MAX_AFTER_MS: u64 = 86_400_000;
+
+/// One control line: the target's own ([`Target::apply_line`]) or `after MS LINE`, which applies LINE MS
+/// milliseconds from now (a fault armed on a timer, so that it falls mid-run). The answer to print (`ok: ...` or
+/// `error: ...`), `None` for an empty line.
+pub fn control_line(t: &Target, line: &str) -> Option<String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if let ["after", ms, rest @ ..] = words.as_slice() {
+        let ms = match ms.parse::<u64>() {
+            Ok(ms) if ms <= MAX_AFTER_MS && !rest.is_empty() => ms,
+            _ => return Some(format!("error: after MS LINE: MS a number of ms up to {MAX_AFTER_MS}, then a line")),
+        };
+        let (t, rest) = (t.clone(), rest.join(" "));
+        let answer = format!("ok: in {ms} ms: {rest}");
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            if let Some(a) = control_line(&t, &rest) {
+                eprintln!("{a} (after {ms} ms)");
+            }
+        });
+        return Some(answer);
+    }
+    match t.apply_line(line) {
+        Ok(msg) if msg.is_empty() => None,
+        Ok(msg) => Some(format!("ok: {msg}")),
+        Err(e) => Some(format!("error: {e}")),
+    }
 }
 
 /// Connection options shared by `rw-test` and `ccr-check`.
@@ -307,7 +385,7 @@ pub struct HostArgs {
 }
 
 impl HostArgs {
-    fn host_config(&self, name: &str) -> Result<HostConfig, String> {
+    pub(crate) fn host_config(&self, name: &str) -> Result<HostConfig, String> {
         let mut h = HostConfig::new(&self.nqn, name);
         if let Some(n) = &self.hostnqn {
             h.fabric.hostnqn = n.clone();

@@ -8,6 +8,8 @@
 //! * `target`, `rw-test`, `ccr-check`: nvme-tokio's target, the Linux failover test's rw_test and a CCR conformance probe over real
 //!   sockets (`cli`), with in-band authentication (DH-HMAC-CHAP) on both sides.
 //! * `gen-dhchap-key`: a `DHHC-1` secret for a host, as nvme-cli 2.x prints it.
+//! * `perf`: a fio-style load over real sockets with per-interval IOPS, bandwidth and latency and the simulator's
+//!   metrics (`perf`).
 //!
 //! Exit status: 0 success; 1 a finding (a matrix expectation failed, explore found forbidden corruption, decode met
 //! an undecodable PDU, a bad digest or a truncated stream); 2 bad arguments or unreadable input.
@@ -20,6 +22,7 @@ mod json;
 mod log;
 mod matrix;
 mod names;
+mod perf;
 mod progress;
 mod run;
 mod svg;
@@ -82,6 +85,8 @@ enum Cmd {
     CcrCheck(cli::CcrCheckArgs),
     /// Generate a DH-HMAC-CHAP secret (DHHC-1) for a host, as nvme-cli 2.x's gen-dhchap-key.
     GenDhchapKey(cli::GenKeyArgs),
+    /// A fio-style load over real sockets: IOPS, bandwidth and latency per interval, the dip around a fault.
+    Perf(perf::PerfArgs),
 }
 
 const MATRIX_HELP: &str = "Simulate the 64 cells policies {legacy, cqt, ccr, ccr-filter} x workloads {rw_test, read, \
@@ -276,6 +281,7 @@ fn main() -> ExitCode {
         Cmd::RwTest(args) => cli::rw_test(args),
         Cmd::CcrCheck(args) => cli::ccr_check(args),
         Cmd::GenDhchapKey(args) => cli::gen_dhchap_key(args),
+        Cmd::Perf(args) => perf::perf(args),
     }
 }
 

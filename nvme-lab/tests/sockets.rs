@@ -257,6 +257,11 @@ fn socket_subcommands_reject_bad_arguments() {
         &["target", "--fopcode", "1"],
         &["target", "--listen", "nowhere"],
         &["target", "-v", "-q"],
+        &["perf", "--paths", "127.0.0.1:1", "--workload", "bogus"],
+        &["perf", "--paths", "127.0.0.1:1", "--fault", "fopcode"],
+        &["perf", "--paths", "127.0.0.1:1", "--bs", "0"],
+        &["perf", "--paths", "127.0.0.1:1", "--seconds", "0"],
+        &["perf", "--paths", "127.0.0.1:1", "--workload", "randrw", "--read-percent", "101"],
     ] {
         let o = lab(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
@@ -280,4 +285,92 @@ fn socket_subcommands_reject_bad_arguments() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(text(&o.stderr).starts_with("RUST_LOG=\"nvme_tokio=loud\": "), "{}", text(&o.stderr));
+}
+
+/// `perf` against `nvme-lab target` over loopback, two paths, policy ccr, with `fopcode` armed through the
+/// target's control port on the target's own timer 1 s into a 3 s randrw load (the write that triggers it is held
+/// 300 ms): the JSON has the intervals, the per-kind latencies whose counts add up to the completions, the series,
+/// a baseline before the fault and a dip that starts at or after it; the write held by the fault waited at least
+/// its 300 ms; nothing failed (ccr holds and retries); the target's log shows the fault fired.
+#[test]
+fn perf_over_loopback_reports_intervals_latencies_and_the_dip_of_a_fault_mid_run() {
+    let nqn = nqn("perf");
+    let mut target = LabTarget::start_listening(&nqn, 2, &["--cqt", "1", "--control", "127.0.0.1:0"]);
+    let control = target.next_line("control address", |l| l.starts_with("control on "));
+    let control = control.trim_start_matches("control on ").trim().to_string();
+    let paths = target.addrs.join(",");
+    let o = lab(&[
+        "perf",
+        "--paths",
+        &paths,
+        "--workload",
+        "randrw",
+        "--bs",
+        "4k",
+        "--qd",
+        "8",
+        "--seconds",
+        "3",
+        "--interval-ms",
+        "500",
+        "--policy",
+        "ccr",
+        "--kato",
+        "1000",
+        "--fault",
+        "fopcode",
+        "--fault-at",
+        "1",
+        "--fault-delay-ms",
+        "300",
+        "--control",
+        &control,
+        "--json",
+        "-",
+        "--nqn",
+        &nqn,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o.stdout), text(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let num = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+    let ok = num(&j["ok"]);
+    assert!(ok > 100.0, "{j}");
+    assert_eq!(num(&j["failed"]), 0.0, "ccr fails nothing: {j}");
+    assert_eq!(
+        (j["workload"].as_str(), j["fault"].as_str(), j["policy"].as_str()),
+        (Some("randrw"), Some("fopcode"), Some("ccr"))
+    );
+    let iv = j["intervals"].as_array().unwrap();
+    assert!(iv.len() >= 6, "3 s in 500 ms intervals: {}", iv.len());
+    assert!(num(&iv[0]["read_iops"]) > 0.0 && num(&iv[0]["write_iops"]) > 0.0, "{}", iv[0]);
+    let s = &j["summary"];
+    let (reads, writes) = (num(&s["reads"]["count"]), num(&s["writes"]["count"]));
+    assert_eq!(reads + writes, ok, "every completion is in the histograms");
+    let series: f64 = ["read_ios", "write_ios"]
+        .iter()
+        .flat_map(|k| j["series_100ms"][k].as_array().unwrap().iter().map(num).collect::<Vec<_>>())
+        .sum();
+    assert_eq!(series + num(&s["beyond_horizon"]), ok, "every completion is in the series");
+    assert_eq!(num(&s["fault_ms"]), 1000.0);
+    assert!(num(&s["baseline_iops"]) > 0.0, "{s}");
+    assert!(num(&s["writes"]["max_ms"]) >= 300.0, "the write held by the fault: {s}");
+    let dip = &s["dip"];
+    assert!(num(&dip["start_ms"]) >= 1000.0, "{s}");
+    assert!(num(&dip["depth"]) > 0.0 && num(&dip["depth"]) <= 1.0, "{s}");
+    target.log_line(&["fault fired: command held", "opcode=0x01", "delay_ms=300"]);
+}
+
+/// The target's `after MS LINE` control line: answered at once, the line applied MS later (its answer then says so);
+/// malformed, refused.
+#[test]
+fn the_targets_after_line_applies_a_line_later() {
+    let nqn = nqn("after");
+    let mut target = LabTarget::start(&nqn, &[]);
+    assert_eq!(target.control("after 200 fail-ccr on"), "ok: in 200 ms: fail-ccr on");
+    let later = target.next_line("the delayed answer", |l| l.contains("(after 200 ms)"));
+    assert_eq!(later, "ok: fail-ccr on (after 200 ms)");
+    assert!(target.control("status").contains("fail-ccr on"));
+    for bad in ["after soon status", "after 100", "after 99999999999 status"] {
+        assert!(target.control(bad).starts_with("error: after MS LINE"), "{bad}");
+    }
 }

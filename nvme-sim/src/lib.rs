@@ -49,6 +49,8 @@ mod sim;
 mod target;
 mod workload;
 
+pub mod metrics;
+
 pub use nvme_ccr::Policy;
 pub use report::{LatencySample, Report, TimelineEntry, WireRecord};
 pub use scenario::{FaultKind, FaultSpec, PathFault, Scenario, UnknownName, WorkloadKind};

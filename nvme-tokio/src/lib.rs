@@ -11,6 +11,8 @@
 //!   Linux host sends, keep-alive expiry, CQT from configuration, Cross-Controller Reset, the `fopcode` / `fail-ccr`
 //!   / `no-ccr` fault switches of [`nvme_ccr::notes::ccr_cqt`] §11, every per-connection bound) on a TCP listener
 //!   with a connection cap, its namespace in memory or in a file, and a run-time control line.
+//! * [`perf`]: a fio-style load (random or sequential, reads, writes or both, closed loop at a queue depth) whose
+//!   every completion goes to the caller.
 //! * [`rw_test`] and [`ccr_check`]: the Linux failover test's rw_test over real sockets and a CCR conformance probe (the
 //!   command line that runs them, with `target`, is nvme-lab's).
 //!
@@ -51,6 +53,7 @@ pub mod ccr_check;
 mod driver;
 pub mod entropy;
 pub mod host;
+pub mod perf;
 pub mod rw_test;
 pub mod target;
 

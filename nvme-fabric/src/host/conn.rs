@@ -23,8 +23,12 @@ use crate::conn::{
 pub enum DataOut {
     /// None.
     None,
-    /// Controller-to-host data of this many bytes (C2HData).
+    /// Controller-to-host data of this many bytes (C2HData), into a buffer the host allocates.
     Read(usize),
+    /// Controller-to-host data into this caller's buffer: its length is the transfer; it comes back as the
+    /// completion's [`IoDone::data`](crate::host::IoDone::data) (so a runtime can lend the same buffers again and
+    /// again, with no allocation per read).
+    ReadInto(Vec<u8>),
     /// Host-to-controller data: in the capsule when it fits the queue's in-capsule limit, else by R2T/H2CData.
     Write(Arc<[u8]>),
 }
@@ -267,6 +271,10 @@ impl HostQueue {
             DataOut::Read(n) => {
                 sqe.dptr = SglDescriptor::transport_data(n as u32);
                 cmd.read = alloc::vec![0; n];
+            }
+            DataOut::ReadInto(buf) => {
+                sqe.dptr = SglDescriptor::transport_data(buf.len() as u32);
+                cmd.read = buf;
             }
             // Fabrics commands (Connect, Authentication Send) carry up to the admin limit in the capsule on every
             // queue, as the Linux host sends them (NVME_TCP_ADMIN_CCSZ).

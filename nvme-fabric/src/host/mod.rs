@@ -741,6 +741,8 @@ enum AdminUse {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Req {
     io: Io,
+    /// A read's buffer lent by the caller ([`Host::submit_read_into`]), until it is sent.
+    buf: Option<Vec<u8>>,
     path: Option<usize>,
     retries: u8,
     avoid: Option<usize>,
@@ -1042,7 +1044,31 @@ impl Host {
         }
         let id = self.next_tag;
         self.next_tag += 1;
-        self.reqs.insert(id, Req { io, path: None, retries: 0, avoid: None });
+        self.reqs.insert(id, Req { io, buf: None, path: None, retries: 0, avoid: None });
+        self.dispatch(now, id, None);
+        self.drain_engine(now);
+        Ok(IoId(id))
+    }
+
+    /// Submits a read of `blocks` blocks from `slba` into the caller's `buf`: the host resizes it to the transfer
+    /// (which allocates only when its capacity is short) and hands it back as the completion's
+    /// [`IoDone::data`]. A runtime that lends the buffers of its completions again reads with no allocation per
+    /// command in the steady state. A read retried after its connection failed gets a buffer of the host's own.
+    /// Refused (the host is busy), the buffer comes back with the error.
+    pub fn submit_read_into(
+        &mut self,
+        now: Instant,
+        slba: u64,
+        blocks: u32,
+        buf: Vec<u8>,
+    ) -> Result<IoId, (SubmitError, Vec<u8>)> {
+        if self.reqs.len() >= self.cfg.max_outstanding {
+            return Err((SubmitError::Busy, buf));
+        }
+        let id = self.next_tag;
+        self.next_tag += 1;
+        let req = Req { io: Io::Read { slba, blocks }, buf: Some(buf), path: None, retries: 0, avoid: None };
+        self.reqs.insert(id, req);
         self.dispatch(now, id, None);
         self.drain_engine(now);
         Ok(IoId(id))
@@ -1304,6 +1330,10 @@ impl Host {
         } else {
             req.retries += 1;
             req.avoid = st.code.is_path_related().then_some(p);
+            if matches!(req.io, Io::Read { .. }) {
+                // The read's buffer serves the retry.
+                req.buf = Some(data);
+            }
             self.dispatch(now, tag, None);
         }
         self.pump_waiting(now);
@@ -1334,9 +1364,15 @@ impl Host {
         let Some(req) = self.reqs.get(&id) else { return };
         let avoid = req.avoid;
         let path = prefer.filter(|&p| p < n && self.usable(p)).or_else(|| {
-            let order = (0..n).map(|k| (self.rr + k) % n);
-            let usable: Vec<usize> = order.filter(|&p| self.usable(p)).collect();
-            usable.iter().copied().find(|&p| Some(p) != avoid).or_else(|| usable.first().copied())
+            // The first usable path in round-robin order that is not `avoid`, else `avoid` itself.
+            let mut first = None;
+            for p in (0..n).map(|k| (self.rr + k) % n).filter(|&p| self.usable(p)) {
+                if Some(p) != avoid {
+                    return Some(p);
+                }
+                first.get_or_insert(p);
+            }
+            first
         });
         let Some(p) = path else {
             self.waiting.push_back(id);
@@ -1352,11 +1388,22 @@ impl Host {
         };
         let Some(ns) = a.ns else { return };
         let max_transfer = a.max_transfer;
-        let req = self.reqs.get(&id).cloned().expect("checked above");
+        let Some(req) = self.reqs.get_mut(&id) else { return };
+        let kind = req.io.kind();
         let built = match &req.io {
             Io::Read { slba, blocks } => ReadWrite::new(ns.nsid, *slba, *blocks, ns.block_size)
                 .filter(|rw| rw.blocks() as usize * ns.block_size as usize <= max_transfer)
-                .map(|rw| (rw.to_read_sqe(0), DataOut::Read(*blocks as usize * ns.block_size as usize))),
+                .map(|rw| {
+                    let len = *blocks as usize * ns.block_size as usize;
+                    let data = match req.buf.take() {
+                        Some(mut buf) => {
+                            buf.resize(len, 0);
+                            DataOut::ReadInto(buf)
+                        }
+                        None => DataOut::Read(len),
+                    };
+                    (rw.to_read_sqe(0), data)
+                }),
             Io::Write { slba, data } => {
                 let bs = ns.block_size as usize;
                 let blocks = u32::try_from(data.len() / bs).ok().filter(|_| data.len() % bs == 0 && !data.is_empty());
@@ -1372,7 +1419,10 @@ impl Host {
             return;
         };
         let Some(engine_id) = self.paths[p].engine else { return };
-        if self.engine.handle_submit(now, engine_id, id, req.io.kind()).is_err() {
+        if self.engine.handle_submit(now, engine_id, id, kind).is_err() {
+            if let (DataOut::ReadInto(buf), Some(r)) = (data, self.reqs.get_mut(&id)) {
+                r.buf = Some(buf);
+            }
             self.waiting.push_back(id);
             return;
         }

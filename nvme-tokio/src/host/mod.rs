@@ -194,6 +194,29 @@ impl Multipath {
         self.own.0.write(slba, data).await
     }
 
+    /// Reads `out.len()` bytes (whole blocks) from block `slba` into `out` (through buffers the host keeps and
+    /// lends again: no allocation per read once warm).
+    pub async fn read_into(&self, slba: u64, out: &mut [u8]) -> Result<(), HostError> {
+        self.own.0.read_into(slba, out).await
+    }
+
+    /// Reads `buf.len()` bytes (whole blocks, one command: at most the transfer limit) from block `slba` into `buf`
+    /// itself, and gives it back. Lending the same buffers again reads with no allocation and no copy per read.
+    pub async fn read_buf(&self, slba: u64, buf: Vec<u8>) -> Result<Vec<u8>, HostError> {
+        self.own.0.read_buf(slba, buf).await
+    }
+
+    /// Writes `data` (whole blocks, one command: at most the transfer limit) at block `slba` from the caller's
+    /// shared buffer, without copying it.
+    pub async fn write_shared(&self, slba: u64, data: Arc<[u8]>) -> Result<(), HostError> {
+        self.own.0.write_shared(slba, data).await
+    }
+
+    /// The largest transfer of one command valid on every live path, bytes (the configured one when none is live).
+    pub fn max_transfer(&self) -> usize {
+        self.own.0.max_transfer()
+    }
+
     /// Flushes the namespace.
     pub async fn flush(&self) -> Result<(), HostError> {
         self.own.0.run(nvme_fabric::host::Io::Flush).await.map(drop)
@@ -329,6 +352,11 @@ impl Controller {
     /// Writes `data` (whole blocks) at block `slba`.
     pub async fn write(&self, slba: u64, data: &[u8]) -> Result<(), HostError> {
         self.own.0.write(slba, data).await
+    }
+
+    /// Reads `out.len()` bytes (whole blocks) from block `slba` into `out` (see [`Multipath::read_into`]).
+    pub async fn read_into(&self, slba: u64, out: &mut [u8]) -> Result<(), HostError> {
+        self.own.0.read_into(slba, out).await
     }
 
     /// Flushes the namespace.

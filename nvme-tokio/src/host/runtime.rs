@@ -65,6 +65,8 @@ pub(crate) struct HostState {
     /// Links when the watchers were last told.
     links_seen: usize,
     stopped: bool,
+    /// Read buffers of [`Runtime::read_into`] kept for the next reads (at most the host's outstanding limit).
+    pool: Vec<Vec<u8>>,
 }
 
 /// The host's runtime, shared by its tasks and its handles ([`Controller`](super::Controller),
@@ -192,6 +194,7 @@ impl Runtime {
             events,
             links_seen: 0,
             stopped: false,
+            pool: Vec::new(),
         };
         let rt = Arc::new_cyclic(|me| Runtime {
             base: Base::new(host, state, tx_len),
@@ -297,6 +300,11 @@ impl Runtime {
         Ok((ns, limit.unwrap_or(core.ep.config().max_transfer)))
     }
 
+    /// The largest transfer valid on every live path.
+    pub(crate) fn max_transfer(&self) -> usize {
+        self.io_shape().map_or(self.base.lock().ep.config().max_transfer, |(_, l)| l)
+    }
+
     /// Reads `len` bytes (whole blocks) from block `slba`, in commands of at most the transfer limit, one after the
     /// other.
     pub(crate) async fn read(&self, slba: u64, len: usize) -> Result<Vec<u8>, HostError> {
@@ -314,6 +322,62 @@ impl Runtime {
             out.extend_from_slice(&done.data);
         }
         Ok(out)
+    }
+
+    /// Reads `buf.len()` bytes (whole blocks, at most the transfer limit: one command) from block `slba` into `buf`
+    /// and gives it back: nvme-fabric reads into the buffer itself ([`Host::submit_read_into`]), so a caller that
+    /// lends the same buffers again allocates none per read.
+    pub(crate) async fn read_buf(&self, slba: u64, buf: Vec<u8>) -> Result<Vec<u8>, HostError> {
+        let (ns, limit) = self.io_shape()?;
+        let bs = ns.block_size as usize;
+        if buf.is_empty() || !buf.len().is_multiple_of(bs) || buf.len() > limit {
+            return Err(HostError::Io(IoError::Invalid));
+        }
+        let blocks = u32::try_from(buf.len() / bs).map_err(|_| HostError::Io(IoError::Invalid))?;
+        let (tx, rx) = oneshot::channel();
+        self.call(|core, now| {
+            if core.x.stopped {
+                return Err(HostError::Closed);
+            }
+            let id = core.ep.submit_read_into(now, slba, blocks, buf).map_err(|(e, _)| HostError::Submit(e))?;
+            core.x.waiters.insert(id.0, tx);
+            Ok(())
+        })?;
+        Ok(rx.await.map_err(|_| HostError::Closed)?.map_err(HostError::Io)?.data)
+    }
+
+    /// Reads `out.len()` bytes (whole blocks) from block `slba` into `out`, in commands of at most the transfer
+    /// limit, one after the other, each into a buffer of the runtime's pool (kept for the next reads) and copied
+    /// out.
+    pub(crate) async fn read_into(&self, slba: u64, out: &mut [u8]) -> Result<(), HostError> {
+        let (ns, limit) = self.io_shape()?;
+        let bs = ns.block_size as usize;
+        if out.is_empty() || !out.len().is_multiple_of(bs) {
+            return Err(HostError::Io(IoError::Invalid));
+        }
+        let step = (limit / bs).max(1) * bs;
+        for (i, chunk) in out.chunks_mut(step).enumerate() {
+            let mut buf = self.base.lock().x.pool.pop().unwrap_or_default();
+            buf.resize(chunk.len(), 0);
+            let got = self.read_buf(slba + (i * step / bs) as u64, buf).await?;
+            chunk.copy_from_slice(&got);
+            let mut core = self.base.lock();
+            if core.x.pool.len() < core.ep.config().max_outstanding {
+                core.x.pool.push(got);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `data` (whole blocks, at most the transfer limit: one command) at block `slba`, sending from the
+    /// caller's shared buffer (no copy; a caller that shares the same buffer again allocates none per write).
+    pub(crate) async fn write_shared(&self, slba: u64, data: Arc<[u8]>) -> Result<(), HostError> {
+        let (ns, limit) = self.io_shape()?;
+        let bs = ns.block_size as usize;
+        if data.is_empty() || !data.len().is_multiple_of(bs) || data.len() > limit {
+            return Err(HostError::Io(IoError::Invalid));
+        }
+        self.run(Io::Write { slba, data }).await.map(drop)
     }
 
     /// Writes `data` (whole blocks) at block `slba`, in commands of at most the transfer limit, one after the other.
