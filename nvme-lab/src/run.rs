@@ -82,7 +82,7 @@ pub fn describe(s: &Scenario) -> String {
         s.kato.as_millis(),
         if s.tbkas { "on" } else { "off" },
         if s.cqt.is_zero() { "0 (not reported)".to_string() } else { format!("{} ms", ms(s.cqt)) },
-        s.paths,
+        s.effective_paths(),
         s.seed
     );
     match s.workload {
