@@ -7,7 +7,46 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nvme_sim::{Policy, Scenario};
 use rayon::prelude::*;
 
+use crate::names::DebateArgs;
 use crate::run::describe;
+
+/// What every random scenario gets instead of its random value (`explore --fault/--cqt` and the debated options).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Overrides {
+    /// The fault.
+    pub fault: Option<nvme_sim::FaultKind>,
+    /// The CQT the target reports.
+    pub cqt: Option<Duration>,
+    /// The debated host options.
+    pub debate: DebateArgs,
+}
+
+impl Overrides {
+    /// The random scenario of `seed` with the overrides.
+    pub fn scenario(&self, seed: u64, policy: Policy, noncompliant: bool) -> Scenario {
+        let mut s = Scenario::random(seed, policy, noncompliant);
+        if let Some(f) = self.fault {
+            s.fault = f;
+        }
+        if let Some(c) = self.cqt {
+            s.cqt = c;
+        }
+        self.debate.apply(&mut s);
+        s
+    }
+
+    /// The overrides as command-line flags, each with a leading space.
+    pub fn flags(&self) -> String {
+        let mut out = String::new();
+        if let Some(f) = self.fault {
+            out.push_str(&format!(" --fault {f}"));
+        }
+        if let Some(c) = self.cqt {
+            out.push_str(&format!(" --cqt {}", c.as_millis()));
+        }
+        out + &self.debate.flags()
+    }
+}
 
 /// One seed whose run corrupted data.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +57,38 @@ pub struct Finding {
     pub scenario: String,
     /// The checker's violations.
     pub violations: Vec<String>,
+    /// Whether the scenario's host is unsafe by design (legacy, or the immediate CQT = 0 rule against CQT 0).
+    pub unsafe_by_design: bool,
+}
+
+/// Sums over every seed (for the debates: stall, fallbacks, CCRs).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Totals {
+    /// Sum of the seeds' max stall (largest application latency), ms.
+    pub stall_sum_ms: f64,
+    /// The largest max stall of any seed, ms.
+    pub stall_max_ms: f64,
+    /// Seeds where the host fell back to the timer at least once.
+    pub seeds_with_fallback: u64,
+    /// Fallbacks to the timer, all seeds.
+    pub fallbacks: u64,
+    /// CCRs sent, all seeds.
+    pub ccrs: u64,
+    /// Seeds whose scenario is unsafe by design.
+    pub unsafe_seeds: u64,
+}
+
+impl Totals {
+    fn add(self, o: Totals) -> Totals {
+        Totals {
+            stall_sum_ms: self.stall_sum_ms + o.stall_sum_ms,
+            stall_max_ms: self.stall_max_ms.max(o.stall_max_ms),
+            seeds_with_fallback: self.seeds_with_fallback + o.seeds_with_fallback,
+            fallbacks: self.fallbacks + o.fallbacks,
+            ccrs: self.ccrs + o.ccrs,
+            unsafe_seeds: self.unsafe_seeds + o.unsafe_seeds,
+        }
+    }
 }
 
 /// What an exploration found.
@@ -29,6 +100,8 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// Wall-clock time.
     pub wall: Duration,
+    /// Sums over every seed.
+    pub totals: Totals,
 }
 
 /// Whether corruption under `policy` is a failure: never for `legacy` (the unsafe baseline), not for `cqt` when the
@@ -43,11 +116,12 @@ pub fn corruption_forbidden(policy: Policy, noncompliant: bool) -> bool {
 }
 
 /// The command that reproduces one seed.
-pub fn reproduce(seed: u64, policy: Policy, noncompliant: bool) -> String {
+pub fn reproduce(seed: u64, policy: Policy, noncompliant: bool, o: &Overrides) -> String {
     format!(
-        "nvme-lab run --random --seed {seed} --policy {}{}",
+        "nvme-lab run --random --seed {seed} --policy {}{}{}",
         policy.name(),
-        if noncompliant { " --noncompliant" } else { "" }
+        if noncompliant { " --noncompliant" } else { "" },
+        o.flags()
     )
 }
 
@@ -57,6 +131,7 @@ pub fn explore(
     seeds: std::ops::Range<u64>,
     policy: Policy,
     noncompliant: bool,
+    o: &Overrides,
     threads: usize,
 ) -> Result<Outcome, rayon::ThreadPoolBuildError> {
     let started = Instant::now();
@@ -72,34 +147,67 @@ pub fn explore(
         }
     }
     let corrupted = std::sync::atomic::AtomicU64::new(0);
-    let mut findings: Vec<Finding> = pool.install(|| {
+    let (mut findings, totals): (Vec<Finding>, Totals) = pool.install(|| {
         seeds
             .into_par_iter()
-            .filter_map(|seed| {
-                let s = Scenario::random(seed, policy, noncompliant);
+            .map(|seed| {
+                let s = o.scenario(seed, policy, noncompliant);
                 let r = nvme_sim::run(&s);
                 bar.inc(1);
+                let stall = r.max_latency.as_secs_f64() * 1e3;
+                let t = Totals {
+                    stall_sum_ms: stall,
+                    stall_max_ms: stall,
+                    seeds_with_fallback: u64::from(r.fallbacks > 0),
+                    fallbacks: r.fallbacks,
+                    ccrs: r.ccrs_sent,
+                    unsafe_seeds: u64::from(s.unsafe_by_design()),
+                };
                 if !r.corrupted {
-                    return None;
+                    return (Vec::new(), t);
                 }
                 let n = corrupted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 bar.set_message(format!("{n} corrupted"));
-                Some(Finding { seed, scenario: describe(&s), violations: r.violations })
+                let f = Finding {
+                    seed,
+                    scenario: describe(&s),
+                    violations: r.violations,
+                    unsafe_by_design: s.unsafe_by_design(),
+                };
+                (vec![f], t)
             })
-            .collect()
+            .reduce(
+                || (Vec::new(), Totals::default()),
+                |(mut a, ta), (b, tb)| {
+                    a.extend(b);
+                    (a, ta.add(tb))
+                },
+            )
     });
     bar.finish_and_clear();
     findings.sort_by_key(|f| f.seed);
-    Ok(Outcome { seeds: count, findings, wall: started.elapsed() })
+    Ok(Outcome { seeds: count, findings, wall: started.elapsed(), totals })
 }
 
 /// The report: each finding (all of them when corruption is forbidden, else the first `max_print`), then a summary
 /// line. Returns the text and whether the run is a failure.
-pub fn report(o: &Outcome, policy: Policy, noncompliant: bool, max_print: usize, threads: usize) -> (String, bool) {
+pub fn report(
+    o: &Outcome,
+    policy: Policy,
+    noncompliant: bool,
+    over: &Overrides,
+    max_print: usize,
+    threads: usize,
+) -> (String, bool) {
     let forbidden = corruption_forbidden(policy, noncompliant);
-    let shown = if forbidden { o.findings.len() } else { o.findings.len().min(max_print) };
+    // Corruption that fails the run: where the policy forbids it, in a scenario not unsafe by design.
+    let failing = |f: &Finding| forbidden && !f.unsafe_by_design;
+    let bad = o.findings.iter().filter(|f| failing(f)).count();
+    let mut shown: Vec<&Finding> = o.findings.iter().filter(|f| failing(f)).collect();
+    shown.extend(o.findings.iter().filter(|f| !failing(f)).take(max_print));
+    shown.sort_by_key(|f| f.seed);
     let mut out = String::new();
-    for f in &o.findings[..shown] {
+    for &f in &shown {
         out.push_str(&format!("seed {}: corrupted ({})\n", f.seed, f.scenario));
         for v in f.violations.iter().take(3) {
             out.push_str(&format!("    {v}\n"));
@@ -107,10 +215,13 @@ pub fn report(o: &Outcome, policy: Policy, noncompliant: bool, max_print: usize,
         if f.violations.len() > 3 {
             out.push_str(&format!("    ... and {} more violations\n", f.violations.len() - 3));
         }
-        out.push_str(&format!("  reproduce: {}\n", reproduce(f.seed, policy, noncompliant)));
+        out.push_str(&format!("  reproduce: {}\n", reproduce(f.seed, policy, noncompliant, over)));
     }
-    if shown < o.findings.len() {
-        out.push_str(&format!("... and {} more corrupting seeds (--max-print shows more)\n", o.findings.len() - shown));
+    if shown.len() < o.findings.len() {
+        out.push_str(&format!(
+            "... and {} more corrupting seeds (--max-print shows more)\n",
+            o.findings.len() - shown.len()
+        ));
     }
     let name = policy.name();
     let pct = if o.seeds == 0 { 0.0 } else { 100.0 * o.findings.len() as f64 / o.seeds as f64 };
@@ -122,7 +233,18 @@ pub fn report(o: &Outcome, policy: Policy, noncompliant: bool, max_print: usize,
         o.wall.as_secs_f64(),
         threads,
     ));
-    let failed = forbidden && !o.findings.is_empty();
+    let t = &o.totals;
+    out.push_str(&format!(
+        "  stall (largest latency per seed): mean {:.1} ms, max {:.1} ms; fell back to the timer in {} seeds ({} \
+         fallbacks); {} CCRs sent; {} seeds unsafe by design (legacy, or --cqt0-rule immediate with CQT 0)\n",
+        if o.seeds == 0 { 0.0 } else { t.stall_sum_ms / o.seeds as f64 },
+        t.stall_max_ms,
+        t.seeds_with_fallback,
+        t.fallbacks,
+        t.ccrs,
+        t.unsafe_seeds,
+    ));
+    let failed = bad > 0;
     if failed {
         out.push_str(&format!("FAIL: policy {name} must never corrupt data in these scenarios\n"));
     } else if policy == Policy::Legacy && o.findings.is_empty() && o.seeds > 0 {
@@ -147,9 +269,19 @@ mod tests {
 
     #[test]
     fn report_lists_findings_and_the_rule() {
-        let f = |seed| Finding { seed, scenario: "x".into(), violations: vec!["stale".into()] };
-        let o = Outcome { seeds: 100, findings: vec![f(3), f(9), f(12)], wall: Duration::from_millis(1500) };
-        let (text, failed) = report(&o, Policy::Legacy, false, 2, 2);
+        let f =
+            |seed| Finding { seed, scenario: "x".into(), violations: vec!["stale".into()], unsafe_by_design: false };
+        let totals = Totals {
+            stall_sum_ms: 1000.0,
+            stall_max_ms: 30.0,
+            seeds_with_fallback: 4,
+            fallbacks: 5,
+            ccrs: 9,
+            unsafe_seeds: 0,
+        };
+        let o = Outcome { seeds: 100, findings: vec![f(3), f(9), f(12)], wall: Duration::from_millis(1500), totals };
+        let none_over = Overrides::default();
+        let (text, failed) = report(&o, Policy::Legacy, false, &none_over, 2, 2);
         assert!(!failed);
         assert!(text.contains(
             "seed 3: corrupted (x)\n    stale\n  reproduce: nvme-lab run --random --seed 3 --policy legacy\n"
@@ -159,12 +291,25 @@ mod tests {
         assert!(
             text.contains("explored 100 seeds of policy legacy (target keeps its CQT promise): 3 corrupted (3.0 %)")
         );
-        let (text, failed) = report(&o, Policy::Ccr, true, 2, 2);
+        assert!(text.contains("stall (largest latency per seed): mean 10.0 ms, max 30.0 ms; fell back to the timer in 4 seeds (5 fallbacks); 9 CCRs sent"), "{text}");
+        let (text, failed) = report(&o, Policy::Ccr, true, &none_over, 2, 2);
         assert!(failed);
         assert!(text.contains("seed 12:") && text.contains("--policy ccr --noncompliant"));
         assert!(text.contains("FAIL: policy ccr"));
-        let none = Outcome { seeds: 5, findings: vec![], wall: Duration::ZERO };
-        assert!(report(&none, Policy::Legacy, false, 2, 1).0.contains("note: no corruption"));
-        assert!(!report(&none, Policy::Cqt, false, 2, 1).1);
+        let none = Outcome { seeds: 5, findings: vec![], wall: Duration::ZERO, totals: Totals::default() };
+        assert!(report(&none, Policy::Legacy, false, &none_over, 2, 1).0.contains("note: no corruption"));
+        assert!(!report(&none, Policy::Cqt, false, &none_over, 2, 1).1);
+        // A ccr seed unsafe by design (the immediate CQT = 0 rule) is counted, not a failure.
+        let mut u = f(4);
+        u.unsafe_by_design = true;
+        let o = Outcome { seeds: 10, findings: vec![u], wall: Duration::ZERO, totals: Totals::default() };
+        let over = Overrides {
+            fault: Some(nvme_sim::FaultKind::NodeFailover),
+            cqt: Some(Duration::ZERO),
+            debate: DebateArgs { cqt0_rule: crate::names::Cqt0Arg::Immediate, ..DebateArgs::default() },
+        };
+        let (text, failed) = report(&o, Policy::Ccr, false, &over, 2, 1);
+        assert!(!failed, "{text}");
+        assert!(text.contains("--policy ccr --fault node-failover --cqt 0 --cqt0-rule immediate"), "{text}");
     }
 }

@@ -24,6 +24,7 @@ mod matrix;
 mod names;
 mod perf;
 mod progress;
+mod report;
 mod run;
 mod svg;
 mod wire;
@@ -35,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use names::{FaultArg, OnOff, PolicyArg, WorkloadArg};
+use names::{DebateArgs, FAULT_HELP, OnOff, PolicyArg, WorkloadArg, parse_fault};
 
 /// Exit status for a finding (see the crate documentation).
 const EXIT_FINDING: u8 = 1;
@@ -74,6 +75,9 @@ enum Cmd {
     /// Run random fault schedules over many seeds and report every seed that corrupts data.
     #[command(long_about = EXPLORE_HELP)]
     Explore(ExploreArgs),
+    /// Run the failover experiment's grid and write report.md, SVG figures and JSON to a directory.
+    #[command(long_about = REPORT_HELP)]
+    Report(ReportArgs),
     /// Decode NVMe/TCP PDUs from hex text or a pcap/pcapng into JSON lines.
     #[command(long_about = DECODE_HELP)]
     Decode(DecodeArgs),
@@ -133,6 +137,12 @@ struct MatrixArgs {
     /// Random seed of every cell (link jitter, service times, workload choices).
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
+    /// CQT the target reports in every cell, ms (0: not reported) [default: 1]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=65_535))]
+    cqt: Option<u64>,
+    /// The debated host options.
+    #[command(flatten)]
+    debate: DebateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -144,13 +154,18 @@ struct RunArgs {
     #[arg(long, value_enum, conflicts_with = "random")]
     workload: Option<WorkloadArg>,
     /// Injected fault [default: fopcode]
-    #[arg(long, value_enum, conflicts_with = "random")]
-    fault: Option<FaultArg>,
+    #[arg(long, value_name = "FAULT", value_parser = parse_fault, long_help = FAULT_HELP)]
+    fault: Option<nvme_sim::FaultKind>,
+    /// The report's cell: queue depth 32, no think time, random 4 KiB over 1 GiB (sequential 128 KiB for seqread and
+    /// seqwrite), 0.5-1 ms per command, I/O from 5 s before the fault to 10 s after its span.
+    #[arg(long, conflicts_with = "random")]
+    grid: bool,
     /// Keep Alive Timeout, ms [default: 5000]
     #[arg(long, value_name = "MS", conflicts_with = "random", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     kato: Option<u64>,
     /// Command Quiesce Time the target reports, ms; 0 = not reported (the host then uses --cqt-fallback) [default: 1]
-    #[arg(long, value_name = "MS", conflicts_with = "random", value_parser = clap::value_parser!(u64).range(0..=65_535))]
+    /// (with --random: overrides the random one, as `explore --cqt`)
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=65_535))]
     cqt: Option<u64>,
     /// The host's fallback F in CQT's place when the target reports CQT 0, ms [default: 10000]
     #[arg(long, value_name = "MS", conflicts_with = "random", value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
@@ -195,6 +210,29 @@ struct RunArgs {
     /// Print every rw_test output line (by default long output is shortened).
     #[arg(long)]
     full_output: bool,
+    /// The debated host options.
+    #[command(flatten)]
+    debate: DebateArgs,
+}
+
+const REPORT_HELP: &str = "Simulate the failover experiment's grid in parallel (a progress bar on a terminal): the \
+    five levels (legacy, cqt, ccr, ccr-filter, ccr-filter-admin) x the workloads (read, write, readwrite at queue \
+    depth 32 over 1 GiB, sequential 128 KiB reads and writes, rw_test) x the faults (fopcode, node-failover, loss-1, \
+    loss-5, loss-20, loss-burst, freeze, ccr-fail, ccr-unsupported) x CQT (1 ms; 10 000 ms, 0 with F and 0 \
+    immediate for readwrite). Writes DIR/report.md (a table of every cell and the figures), DIR/tput-*.svg \
+    (throughput over time per level) and DIR/stall-*.svg (max read and write stall per level) for each workload, \
+    fault and CQT case, and DIR/cells.json (every cell's metrics, 100 ms series and reproducing command).\n\n\
+    --quick runs a reduced grid (every level x readwrite x fopcode, node-failover, loss-5, and rw_test x fopcode).\n\n\
+    Exit status 1 when the expectations fail (legacy corrupts under fopcode with rw_test; no safe level corrupts).";
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Directory to write report.md, *.svg and cells.json into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The reduced grid (20 cells).
+    #[arg(long)]
+    quick: bool,
 }
 
 #[derive(Args, Debug)]
@@ -218,6 +256,15 @@ struct ExploreArgs {
     /// given, and for the other policies every finding is printed.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_print: usize,
+    /// Every seed's fault is this one instead of the random one (node-failover: at least four paths).
+    #[arg(long, value_name = "FAULT", value_parser = parse_fault, long_help = FAULT_HELP)]
+    fault: Option<nvme_sim::FaultKind>,
+    /// Every seed's target reports this CQT, ms (0: not reported), instead of the random one.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=65_535))]
+    cqt: Option<u64>,
+    /// The debated host options.
+    #[command(flatten)]
+    debate: DebateArgs,
 }
 
 const DECODE_HELP: &str = "Decode NVMe/TCP PDUs into one JSON object per line.\n\n\
@@ -276,6 +323,7 @@ fn main() -> ExitCode {
         Cmd::Matrix(args) => run_matrix(args),
         Cmd::Run(args) => run_run(args),
         Cmd::Explore(args) => run_explore(args),
+        Cmd::Report(args) => run_report(args),
         Cmd::Decode(args) => run_decode(args),
         Cmd::Target(args) => cli::target(args),
         Cmd::RwTest(args) => cli::rw_test(args),
@@ -290,6 +338,8 @@ fn run_matrix(args: MatrixArgs) -> ExitCode {
         iterations: args.iterations,
         duration: args.duration.map(Duration::from_secs),
         seed: args.seed,
+        cqt: ms_opt(args.cqt),
+        debate: args.debate,
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -314,13 +364,15 @@ fn ms_opt(v: Option<u64>) -> Option<Duration> {
 fn run_run(args: RunArgs) -> ExitCode {
     let policy = args.policy.policy();
     let mut s = if args.random {
-        nvme_sim::Scenario::random(args.seed.unwrap_or(0), policy, args.noncompliant)
+        let over = explore::Overrides { fault: args.fault, cqt: ms_opt(args.cqt), debate: args.debate };
+        over.scenario(args.seed.unwrap_or(0), policy, args.noncompliant)
     } else {
         let base = nvme_sim::Scenario::new(
             policy,
             args.workload.unwrap_or(WorkloadArg::RwTest).workload(),
-            args.fault.unwrap_or(FaultArg::Fopcode).fault(),
+            args.fault.unwrap_or(nvme_sim::FaultKind::Fopcode),
         );
+        let base = if args.grid { report::cell(base.policy, base.workload, base.fault) } else { base };
         let knobs = run::Knobs {
             kato: ms_opt(args.kato),
             cqt: ms_opt(args.cqt),
@@ -333,8 +385,13 @@ fn run_run(args: RunArgs) -> ExitCode {
             duration: args.duration.map(Duration::from_secs),
             paths: args.paths.map(|p| p as usize),
         };
-        run::scenario(base, &knobs)
+        let mut s = run::scenario(base, &knobs);
+        if args.grid && args.duration.is_none() {
+            s.duration = s.cell_duration();
+        }
+        s
     };
+    args.debate.apply(&mut s);
     s.capture = args.pcap.is_some();
     let started = Instant::now();
     let report = nvme_sim::run(&s);
@@ -366,7 +423,8 @@ fn run_run(args: RunArgs) -> ExitCode {
             t.push_str(&format!("  pcap:       {} ({} segments)\n", path.display(), report.wire.len()));
         }
         if args.random {
-            t.push_str(&format!("  reproduce:  {}\n", explore::reproduce(s.seed, policy, args.noncompliant)));
+            let over = explore::Overrides { fault: args.fault, cqt: ms_opt(args.cqt), debate: args.debate };
+            t.push_str(&format!("  reproduce:  {}\n", explore::reproduce(s.seed, policy, args.noncompliant, &over)));
         }
         t
     };
@@ -381,17 +439,34 @@ fn run_explore(args: ExploreArgs) -> ExitCode {
     let policy = args.policy.policy();
     let threads = args.threads.map_or_else(rayon::current_num_threads, |t| t as usize);
     let end = args.start.saturating_add(args.seeds);
-    let outcome = match explore::explore(args.start..end, policy, args.noncompliant, threads) {
+    let opts = explore::Overrides { fault: args.fault, cqt: ms_opt(args.cqt), debate: args.debate };
+    let outcome = match explore::explore(args.start..end, policy, args.noncompliant, &opts, threads) {
         Ok(o) => o,
         Err(e) => return usage_error(format!("cannot start {threads} threads: {e}")),
     };
-    let (text, failed) = explore::report(&outcome, policy, args.noncompliant, args.max_print, threads);
+    let (text, failed) = explore::report(&outcome, policy, args.noncompliant, &opts, args.max_print, threads);
     if let Err(e) = io::stdout().lock().write_all(text.as_bytes())
         && e.kind() != io::ErrorKind::BrokenPipe
     {
         return usage_error(format!("cannot write the output: {e}"));
     }
     if failed { ExitCode::from(EXIT_FINDING) } else { ExitCode::SUCCESS }
+}
+
+fn run_report(args: ReportArgs) -> ExitCode {
+    match report::write_report(&args.out, args.quick) {
+        Ok(failed) if failed.is_empty() => {
+            println!("wrote {}", args.out.join("report.md").display());
+            ExitCode::SUCCESS
+        }
+        Ok(failed) => {
+            for f in &failed {
+                eprintln!("nvme-lab: expectation failed: {f}");
+            }
+            ExitCode::from(EXIT_FINDING)
+        }
+        Err(e) => usage_error(e),
+    }
 }
 
 /// Prints `msg` on stderr and returns the usage exit status.

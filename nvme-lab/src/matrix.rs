@@ -8,9 +8,18 @@ use nvme_sim::{FaultKind, Report, Scenario, WorkloadKind};
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// The faults of the matrix (the issue's four; `none` is left out).
-pub const FAULTS: [FaultKind; 4] =
-    [FaultKind::Fopcode, FaultKind::Freeze, FaultKind::CcrFail, FaultKind::CcrUnsupported];
+use crate::names::DebateArgs;
+
+/// The faults of the matrix (`none` is left out; the report's grid adds the loss rates 1 % and 20 %).
+pub const FAULTS: [FaultKind; 7] = [
+    FaultKind::Fopcode,
+    FaultKind::Freeze,
+    FaultKind::CcrFail,
+    FaultKind::CcrUnsupported,
+    FaultKind::NodeFailover,
+    FaultKind::Loss(5),
+    FaultKind::LossBurst,
+];
 
 /// Milliseconds with microsecond resolution.
 pub fn ms(d: Duration) -> f64 {
@@ -25,7 +34,11 @@ pub struct CellJson {
     /// Workload name.
     pub workload: &'static str,
     /// Fault name.
-    pub fault: &'static str,
+    pub fault: String,
+    /// CQT the target reported, ms (0: not reported).
+    pub cqt_ms: u64,
+    /// The host may corrupt by design (legacy, or `--cqt0-rule immediate` with CQT 0): outside the expectations.
+    pub unsafe_baseline: bool,
     /// Checker verdict.
     pub corrupted: bool,
     /// Application commands completed.
@@ -38,6 +51,20 @@ pub struct CellJson {
     pub detect_ms: Option<f64>,
     /// Detection to release of the held commands, ms (null when nothing was held).
     pub release_ms: Option<f64>,
+    /// Commands held at fencing starts.
+    pub held: u64,
+    /// CCRs sent.
+    pub ccrs_sent: u64,
+    /// Fallbacks to the time-based hold.
+    pub fallbacks: u64,
+    /// Largest read latency, ms.
+    pub read_stall_ms: f64,
+    /// Largest write latency, ms.
+    pub write_stall_ms: f64,
+    /// From the fault to the rate back at 90 % of its baseline, ms (null: no dip, or not back before the end).
+    pub back_to_90_ms: Option<f64>,
+    /// Share of the baseline rate lost at the dip's lowest 100 ms (null: no dip).
+    pub dip_depth: Option<f64>,
 }
 
 impl CellJson {
@@ -47,12 +74,21 @@ impl CellJson {
             policy: s.policy.name(),
             workload: s.workload.name(),
             fault: s.fault.name(),
+            cqt_ms: s.cqt.as_millis() as u64,
+            unsafe_baseline: s.unsafe_by_design(),
             corrupted: r.corrupted,
             completed: r.commands_completed,
             max_stall_ms: ms(r.max_latency),
             p99_ms: ms(r.p99_latency),
             detect_ms: r.detect.map(ms),
             release_ms: r.release.map(ms),
+            held: r.held,
+            ccrs_sent: r.ccrs_sent,
+            fallbacks: r.fallbacks,
+            read_stall_ms: r.metrics.reads.max_ms,
+            write_stall_ms: r.metrics.writes.max_ms,
+            back_to_90_ms: r.metrics.dip.and_then(|d| d.back_to_90_ms),
+            dip_depth: r.metrics.dip.map(|d| d.depth),
         }
     }
 }
@@ -65,12 +101,16 @@ pub struct Options {
     pub duration: Option<Duration>,
     /// Seed for every cell.
     pub seed: u64,
+    /// CQT for every cell (None: nvme-sim's default, 1 ms).
+    pub cqt: Option<Duration>,
+    /// The debated host options.
+    pub debate: DebateArgs,
 }
 
-/// The 64 scenarios, in table order (policy, then workload, then fault).
+/// The 140 scenarios (5 levels x 4 workloads x 7 faults), in table order (policy, then workload, then fault).
 pub fn scenarios(opts: &Options) -> Vec<Scenario> {
     let mut out = Vec::new();
-    for policy in nvme_sim::Policy::ALL {
+    for policy in nvme_sim::Policy::LEVELS {
         for workload in WorkloadKind::ALL {
             for fault in FAULTS {
                 let mut s = Scenario::new(policy, workload, fault);
@@ -79,6 +119,10 @@ pub fn scenarios(opts: &Options) -> Vec<Scenario> {
                     s.duration = d;
                 }
                 s.seed = opts.seed;
+                if let Some(c) = opts.cqt {
+                    s.cqt = c;
+                }
+                opts.debate.apply(&mut s);
                 out.push(s);
             }
         }
@@ -92,7 +136,8 @@ pub fn run_all(scenarios: &[Scenario]) -> Vec<CellJson> {
 }
 
 /// The issue's expectations that do not hold, one message each (empty when all hold): `legacy` corrupts under
-/// `fopcode` with rw_test; no other policy corrupts anywhere.
+/// `fopcode` with rw_test; no safe level corrupts anywhere (the unsafe baselines, legacy and the immediate CQT = 0
+/// rule against CQT 0, may).
 pub fn failed_expectations(cells: &[CellJson]) -> Vec<String> {
     let mut out = Vec::new();
     for c in cells {
@@ -102,8 +147,11 @@ pub fn failed_expectations(cells: &[CellJson]) -> Vec<String> {
                     .into(),
             );
         }
-        if c.policy != "legacy" && c.corrupted {
-            out.push(format!("{} / {} / {} corrupted data: only legacy may", c.policy, c.workload, c.fault));
+        if !c.unsafe_baseline && c.corrupted {
+            out.push(format!(
+                "{} / {} / {} corrupted data: only the unsafe baselines may",
+                c.policy, c.workload, c.fault
+            ));
         }
     }
     out
@@ -115,20 +163,38 @@ fn opt_ms(v: Option<f64>) -> String {
 
 /// The aligned table.
 pub fn table(cells: &[CellJson]) -> String {
-    let headers =
-        ["policy", "workload", "fault", "corrupted", "completed", "max stall ms", "p99 ms", "detect→release ms"];
-    let rows: Vec<[String; 8]> = cells
+    let headers = [
+        "policy",
+        "workload",
+        "fault",
+        "corrupted",
+        "completed",
+        "max stall ms",
+        "p99 ms",
+        "detect→release ms",
+        "held",
+        "CCRs",
+        "fallbacks",
+    ];
+    let rows: Vec<[String; 11]> = cells
         .iter()
         .map(|c| {
             [
                 c.policy.to_string(),
                 c.workload.to_string(),
                 c.fault.to_string(),
-                if c.corrupted { "YES".to_string() } else { "no".to_string() },
+                match (c.corrupted, c.unsafe_baseline) {
+                    (true, _) => "YES".to_string(),
+                    (false, true) => "no (unsafe)".to_string(),
+                    (false, false) => "no".to_string(),
+                },
                 c.completed.to_string(),
                 format!("{:.1}", c.max_stall_ms),
                 format!("{:.1}", c.p99_ms),
                 opt_ms(c.release_ms),
+                c.held.to_string(),
+                c.ccrs_sent.to_string(),
+                c.fallbacks.to_string(),
             ]
         })
         .collect();
@@ -139,7 +205,7 @@ pub fn table(cells: &[CellJson]) -> String {
         }
     }
     // Text columns left-aligned, numbers right-aligned.
-    let numeric = [false, false, false, false, true, true, true, true];
+    let numeric = [false, false, false, false, true, true, true, true, true, true, true];
     let mut out = String::new();
     let line = |out: &mut String, cells: &[String]| {
         let mut s = String::new();
@@ -181,6 +247,7 @@ pub fn legend(s: &Scenario) -> String {
          max stall ms       the longest one application command took, submission to completion, retries and holds \
          included: the I/O stall a user sees\n\
          p99 ms             99th percentile command latency\n\
+         held, CCRs         commands held at fencing, CCRs sent; fallbacks: times the host fell back to the timer\n\
          detect→release ms  from the host detecting the failure to releasing the commands it held for retry on another \
          path; 0 when nothing is held (legacy retries at once, ccr-filter releases reads at once)\n\
          \n\
@@ -215,7 +282,7 @@ pub fn run(opts: &Options, json: bool, out: &mut dyn std::io::Write) -> std::io:
         if failed.is_empty() {
             writeln!(
                 out,
-                "expectations hold: legacy corrupts under fopcode (rw_test), no other policy corrupts ({} cells in \
+                "expectations hold: legacy corrupts under fopcode (rw_test), no safe level corrupts ({} cells in \
                  {:.2} s)",
                 cells.len(),
                 started.elapsed().as_secs_f64()
@@ -234,26 +301,38 @@ mod tests {
         CellJson {
             policy,
             workload,
-            fault,
+            fault: fault.to_string(),
+            cqt_ms: 1,
+            unsafe_baseline: policy == "legacy",
             corrupted,
             completed: 10,
             max_stall_ms: 1.0,
             p99_ms: 0.5,
             detect_ms: None,
             release_ms: None,
+            held: 0,
+            ccrs_sent: 0,
+            fallbacks: 0,
+            read_stall_ms: 0.0,
+            write_stall_ms: 0.0,
+            back_to_90_ms: None,
+            dip_depth: None,
         }
     }
 
     #[test]
-    fn sixty_four_cells_in_order() {
-        let s = scenarios(&Options { iterations: Some(2), duration: None, seed: 7 });
-        assert_eq!(s.len(), 64);
+    fn a_hundred_and_forty_cells_in_order() {
+        let o = Options { iterations: Some(2), duration: None, seed: 7, cqt: None, debate: DebateArgs::default() };
+        let s = scenarios(&o);
+        assert_eq!(s.len(), 140);
         assert_eq!(
             (s[0].policy, s[0].workload, s[0].fault),
             (Policy::Legacy, WorkloadKind::RwTest, FaultKind::Fopcode)
         );
-        assert_eq!(s[63].fault, FaultKind::CcrUnsupported);
+        assert_eq!((s[139].policy, s[139].fault), (Policy::CcrFilter { release_admin: true }, FaultKind::LossBurst));
         assert!(s.iter().all(|s| s.iterations == Some(2) && s.seed == 7));
+        let o = Options { cqt: Some(Duration::ZERO), ..o };
+        assert!(scenarios(&o).iter().all(|s| s.cqt.is_zero()));
     }
 
     #[test]
@@ -264,6 +343,10 @@ mod tests {
         let f = failed_expectations(&bad);
         assert_eq!(f.len(), 2);
         assert!(f[0].contains("did not corrupt") && f[1].contains("cqt / write / freeze corrupted"));
+        // The immediate CQT = 0 rule is an unsafe baseline too.
+        let mut immediate = cell("ccr", "write", "fopcode", true);
+        immediate.unsafe_baseline = true;
+        assert!(failed_expectations(&[immediate, good[0].clone()]).is_empty());
         // legacy corrupting elsewhere is allowed.
         assert!(failed_expectations(&[cell("legacy", "write", "freeze", true), good[0].clone()]).is_empty());
     }
@@ -275,13 +358,15 @@ mod tests {
         let mut b = cell("ccr-filter", "readwrite", "ccr-unsupported", false);
         b.release_ms = Some(15001.25);
         b.max_stall_ms = 15003.0;
+        b.fallbacks = 1;
         let t = table(&[a, b]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5); // header, rule, row, blank line between policies, row
         assert!(lines[0].starts_with("policy      workload   fault"), "{t}");
-        assert!(lines[2].contains("YES") && lines[2].ends_with('-'), "{t}");
+        assert!(lines[2].contains("YES") && lines[2].contains("   -     0     0          0"), "{t}");
         assert_eq!(lines[3], "");
-        assert!(lines[4].ends_with("15001.2") || lines[4].ends_with("15001.3"), "{t}");
+        assert!(lines[4].contains("15001.2   ") || lines[4].contains("15001.3   "), "{t}");
+        assert!(lines[4].ends_with("  1"), "{t}");
         // Right-aligned numbers end in the same column.
         assert_eq!(lines[2].chars().count(), lines[4].chars().count());
     }

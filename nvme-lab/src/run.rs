@@ -82,7 +82,7 @@ pub fn describe(s: &Scenario) -> String {
         s.kato.as_millis(),
         if s.tbkas { "on" } else { "off" },
         if s.cqt.is_zero() { "0 (not reported)".to_string() } else { format!("{} ms", ms(s.cqt)) },
-        s.paths,
+        s.effective_paths(),
         s.seed
     );
     match s.workload {
@@ -162,6 +162,20 @@ pub fn text(s: &Scenario, r: &Report, full_output: bool, wall: Duration) -> Stri
             let _ = writeln!(o, "  detected:   no failure detected");
         }
     }
+    let m = &r.metrics;
+    let _ = writeln!(
+        o,
+        "  stalls:     reads {:.3} ms (p99.9 {:.3}), writes {:.3} ms (p99.9 {:.3}); held {}, CCRs {}, fallbacks {}",
+        m.reads.max_ms, m.reads.p999_ms, m.writes.max_ms, m.writes.p999_ms, r.held, r.ccrs_sent, r.fallbacks
+    );
+    if let (Some(b), Some(d)) = (m.baseline_iops, m.dip) {
+        let back = d.back_to_90_ms.map_or_else(|| "not before the end".to_string(), |t| format!("after {t:.0} ms"));
+        let _ = writeln!(
+            o,
+            "  dip:        baseline {b:.0} IOPS; {:.0} % lost at the lowest 100 ms; back to 90 % {back}",
+            d.depth * 100.0
+        );
+    }
     let _ = writeln!(
         o,
         "  simulated:  {:.3} s of virtual time, {} events, in {:.3} s",
@@ -196,6 +210,10 @@ pub struct RunJson {
     pub violations: Vec<String>,
     /// rw_test's exit status (null for other workloads).
     pub rw_test_exit: Option<i32>,
+    /// Throughput and latency metrics (reads and writes apart, the dip).
+    pub metrics: nvme_sim::metrics::Summary,
+    /// Completions per 100 ms.
+    pub throughput: nvme_sim::metrics::Series,
     /// Recovery timeline.
     pub timeline: Vec<TimelineJson>,
 }
@@ -207,6 +225,8 @@ pub fn json(s: &Scenario, r: &Report) -> RunJson {
         seed: s.seed,
         violations: r.violations.clone(),
         rw_test_exit: r.rw_test_exit,
+        metrics: r.metrics.clone(),
+        throughput: r.throughput.clone(),
         timeline: r
             .timeline
             .iter()

@@ -29,8 +29,26 @@ fn temp(name: &str) -> TempFile {
     TempFile(std::env::temp_dir().join(format!("nvme-lab-test-{}-{name}", std::process::id())))
 }
 
-const CELL_KEYS: [&str; 9] =
-    ["policy", "workload", "fault", "corrupted", "completed", "max_stall_ms", "p99_ms", "detect_ms", "release_ms"];
+const CELL_KEYS: [&str; 18] = [
+    "policy",
+    "workload",
+    "fault",
+    "cqt_ms",
+    "unsafe_baseline",
+    "corrupted",
+    "completed",
+    "max_stall_ms",
+    "p99_ms",
+    "detect_ms",
+    "release_ms",
+    "held",
+    "ccrs_sent",
+    "fallbacks",
+    "read_stall_ms",
+    "write_stall_ms",
+    "back_to_90_ms",
+    "dip_depth",
+];
 
 #[test]
 fn run_json_legacy_corrupts_ccr_does_not() {
@@ -155,7 +173,7 @@ fn matrix_json_has_every_cell_and_key() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = stdout(&out);
     let cells: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(cells.len(), 64);
+    assert_eq!(cells.len(), 140);
     for (line, c) in text.lines().zip(&cells) {
         // Every key, in the documented order.
         let at: Vec<usize> = CELL_KEYS.iter().map(|k| line.find(&format!("\"{k}\":")).expect(k)).collect();
@@ -163,11 +181,25 @@ fn matrix_json_has_every_cell_and_key() {
         assert_eq!(c.as_object().unwrap().len(), CELL_KEYS.len());
         assert!(c["release_ms"].is_null() || c["release_ms"].is_f64());
     }
+    // The debated options reach the matrix: CQT 0 with the immediate rule makes every level an unsafe baseline.
+    let out =
+        lab(&["matrix", "--json", "--iterations", "1", "--duration", "8", "--cqt", "0", "--cqt0-rule", "immediate"]);
+    let text = stdout(&out);
+    let imm: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(imm.iter().all(|c| c["unsafe_baseline"] == true && c["cqt_ms"] == 0));
+    let fails = |p: &str| {
+        imm.iter().find(|c| c["policy"] == p && c["workload"] == "rw_test" && c["fault"] == "ccr-fail").unwrap()["corrupted"].clone()
+    };
+    assert_eq!((fails("cqt"), fails("ccr")), (Value::Bool(true), Value::Bool(true)));
     let cell = |p: &str, w: &str, f: &str| {
         cells.iter().find(|c| c["policy"] == p && c["workload"] == w && c["fault"] == f).unwrap().clone()
     };
     assert_eq!(cell("legacy", "rw_test", "fopcode")["corrupted"], true);
     assert!(cells.iter().filter(|c| c["policy"] != "legacy").all(|c| c["corrupted"] == false));
+    assert_eq!(cell("ccr-filter-admin", "rw_test", "node-failover")["corrupted"], false);
+    assert_eq!(cell("cqt", "rw_test", "fopcode")["fallbacks"], 1);
+    assert_eq!(cell("ccr", "rw_test", "fopcode")["ccrs_sent"], 1);
+    assert!(cell("ccr", "write", "loss-burst")["detect_ms"].is_null());
     assert_eq!(cell("cqt", "rw_test", "fopcode")["release_ms"], 15001.0);
     assert_eq!(cell("ccr", "read", "ccr-unsupported")["release_ms"], 15001.0);
     // ccr-filter lets reads through at detection.

@@ -289,9 +289,9 @@ fn socket_subcommands_reject_bad_arguments() {
 
 /// `perf` against `nvme-lab target` over loopback, two paths, policy ccr, with `fopcode` armed through the
 /// target's control port on the target's own timer 1 s into a 3 s randrw load (the write that triggers it is held
-/// 300 ms): the JSON has the intervals, the per-kind latencies whose counts add up to the completions, the series,
+/// 1000 ms): the JSON has the intervals, the per-kind latencies whose counts add up to the completions, the series,
 /// a baseline before the fault and a dip that starts at or after it; the write held by the fault waited at least
-/// its 300 ms; nothing failed (ccr holds and retries); the target's log shows the fault fired.
+/// its 1000 ms; nothing failed (ccr holds and retries); the target's log shows the fault fired.
 #[test]
 fn perf_over_loopback_reports_intervals_latencies_and_the_dip_of_a_fault_mid_run() {
     let nqn = nqn("perf");
@@ -322,7 +322,7 @@ fn perf_over_loopback_reports_intervals_latencies_and_the_dip_of_a_fault_mid_run
         "--fault-at",
         "1",
         "--fault-delay-ms",
-        "300",
+        "1000",
         "--control",
         &control,
         "--json",
@@ -353,11 +353,11 @@ fn perf_over_loopback_reports_intervals_latencies_and_the_dip_of_a_fault_mid_run
     assert_eq!(series + num(&s["beyond_horizon"]), ok, "every completion is in the series");
     assert_eq!(num(&s["fault_ms"]), 1000.0);
     assert!(num(&s["baseline_iops"]) > 0.0, "{s}");
-    assert!(num(&s["writes"]["max_ms"]) >= 300.0, "the write held by the fault: {s}");
+    assert!(num(&s["writes"]["max_ms"]) >= 1000.0, "the write held by the fault: {s}");
     let dip = &s["dip"];
     assert!(num(&dip["start_ms"]) >= 1000.0, "{s}");
     assert!(num(&dip["depth"]) > 0.0 && num(&dip["depth"]) <= 1.0, "{s}");
-    target.log_line(&["fault fired: command held", "opcode=0x01", "delay_ms=300"]);
+    target.log_line(&["fault fired: command held", "opcode=0x01", "delay_ms=1000"]);
 }
 
 /// The target's `after MS LINE` control line: answered at once, the line applied MS later (its answer then says so);

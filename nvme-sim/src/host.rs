@@ -103,6 +103,12 @@ pub(crate) struct Host {
     pub(crate) first_release: Option<Nanos>,
     /// Whether every path has been live once (the application starts then).
     pub(crate) all_connected: bool,
+    /// Commands held at fencing starts.
+    pub(crate) held: u64,
+    /// CCRs sent.
+    pub(crate) ccrs_sent: u64,
+    /// Fallbacks to the time-based hold.
+    pub(crate) fallbacks: u64,
 }
 
 impl Host {
@@ -123,6 +129,9 @@ impl Host {
             first_detect: None,
             first_release: None,
             all_connected: false,
+            held: 0,
+            ccrs_sent: 0,
+            fallbacks: 0,
         }
     }
 
@@ -137,7 +146,7 @@ impl Host {
         let io = if app.write {
             Io::Write { slba: app.lba, data: Arc::clone(&app.data) }
         } else {
-            Io::Read { slba: app.lba, blocks: 1 }
+            Io::Read { slba: app.lba, blocks: app.blocks }
         };
         match self.host.submit(inst(ctx.now), io) {
             Ok(id) => {
@@ -345,6 +354,7 @@ impl Host {
     fn on_engine_event(&mut self, ctx: &mut Ctx, ev: EngEvent) {
         match ev {
             EngEvent::FencingStarted { path, instance, held, released_at_once, deadline } => {
+                self.held += held as u64;
                 let (p, _) = self.cntlid_of(path);
                 let left = ns(deadline.elapsed()).saturating_sub(ctx.now);
                 let mut s = format!(
@@ -362,6 +372,7 @@ impl Host {
                 ctx.note(p, s);
             }
             EngEvent::CcrSent { path, source, .. } => {
+                self.ccrs_sent += 1;
                 let (p, i) = self.cntlid_of(path);
                 let (_, s) = self.cntlid_of(source);
                 ctx.note(p, format!("host: CCR for controller {i} sent via controller {s}"));
@@ -391,6 +402,7 @@ impl Host {
                 ctx.note(p, format!("host: controller {s} marked CCR-incapable until it reconnects"));
             }
             EngEvent::FellBackToTimer { path, remaining } => {
+                self.fallbacks += 1;
                 let (p, i) = self.cntlid_of(path);
                 ctx.note(
                     p,

@@ -53,7 +53,8 @@ pub mod metrics;
 
 pub use nvme_ccr::Policy;
 pub use report::{LatencySample, Report, TimelineEntry, WireRecord};
-pub use scenario::{FaultKind, FaultSpec, PathFault, Scenario, UnknownName, WorkloadKind};
+pub use scenario::{FaultKind, FaultSpec, PathFault, SEQ_IO_BLOCKS, Scenario, UnknownName, WorkloadKind};
+pub use sim::{DIP_WINDOW, SERIES_BIN};
 
 /// Simulate one scenario from connect to the end of its workload (and until every stuck command has landed), then
 /// run the checker.

@@ -347,7 +347,7 @@ pub struct Dip {
 }
 
 /// What [`Recorder::summary`] computes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Summary {
     /// Reads.
     pub reads: LatencyStats,

@@ -4,6 +4,8 @@ use core::time::Duration;
 
 use serde::Serialize;
 
+use crate::metrics::{Series, Summary};
+
 /// One line of the recovery timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TimelineEntry {
@@ -26,6 +28,8 @@ pub struct LatencySample {
     pub opcode: u8,
     /// Path (0-based) whose controller completed it.
     pub path: usize,
+    /// Bytes moved (4096, or 131072 for the sequential workloads).
+    pub bytes: u32,
 }
 
 /// One segment on the simulated wire: whole PDUs, as many as one `poll_transmit` of the sender gave (recorded when
@@ -78,4 +82,15 @@ pub struct Report {
     pub sim_time: Duration,
     /// Number of discrete events processed (a cost measure).
     pub events: u64,
+    /// Commands held at fencing starts (sum over every fenced controller; released-at-once ones not counted).
+    pub held: u64,
+    /// CCRs the host sent.
+    pub ccrs_sent: u64,
+    /// Times the host fell back to the time-based hold (no CCR source left, or a policy without CCR).
+    pub fallbacks: u64,
+    /// Throughput and latency metrics ([`crate::metrics`]): latencies split into reads and writes, and the dip
+    /// around the fault time (in 100 ms windows).
+    pub metrics: Summary,
+    /// Completions per 100 ms bin over the run.
+    pub throughput: Series,
 }

@@ -7,6 +7,8 @@ use core::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use nvme_ccr::{CcrSources, CcrWait, Cqt0Rule};
+
 use crate::Policy;
 
 /// The application workload the simulated host runs.
@@ -21,12 +23,38 @@ pub enum WorkloadKind {
     Write,
     /// Mixed reads and writes (half each), queue depth [`Scenario::queue_depth`].
     ReadWrite,
+    /// Sequential reads of 128 KiB ([`SEQ_IO_BLOCKS`] blocks), queue depth [`Scenario::queue_depth`], wrapping
+    /// around the first [`Scenario::blocks`] blocks.
+    SeqRead,
+    /// Sequential writes of 128 KiB, as [`WorkloadKind::SeqRead`].
+    SeqWrite,
 }
 
+/// Blocks (4 KiB) per I/O of the sequential workloads: 128 KiB.
+pub const SEQ_IO_BLOCKS: u32 = 32;
+
 impl WorkloadKind {
-    /// Every workload, in matrix order.
+    /// The matrix's workloads, in matrix order (those `explore` draws from).
     pub const ALL: [WorkloadKind; 4] =
         [WorkloadKind::RwTest, WorkloadKind::Read, WorkloadKind::Write, WorkloadKind::ReadWrite];
+
+    /// Every workload: [`WorkloadKind::ALL`] and the sequential 128 KiB ones.
+    pub const GRID: [WorkloadKind; 6] = [
+        WorkloadKind::RwTest,
+        WorkloadKind::Read,
+        WorkloadKind::Write,
+        WorkloadKind::ReadWrite,
+        WorkloadKind::SeqRead,
+        WorkloadKind::SeqWrite,
+    ];
+
+    /// Blocks per I/O (1, or [`SEQ_IO_BLOCKS`] for the sequential workloads).
+    pub const fn io_blocks(self) -> u32 {
+        match self {
+            WorkloadKind::SeqRead | WorkloadKind::SeqWrite => SEQ_IO_BLOCKS,
+            _ => 1,
+        }
+    }
 
     /// The command-line name.
     pub const fn name(self) -> &'static str {
@@ -35,6 +63,8 @@ impl WorkloadKind {
             WorkloadKind::Read => "read",
             WorkloadKind::Write => "write",
             WorkloadKind::ReadWrite => "readwrite",
+            WorkloadKind::SeqRead => "seqread",
+            WorkloadKind::SeqWrite => "seqwrite",
         }
     }
 }
@@ -67,15 +97,15 @@ impl std::error::Error for UnknownName {}
 impl FromStr for WorkloadKind {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        WorkloadKind::ALL.into_iter().find(|w| w.name() == s).ok_or_else(|| UnknownName {
+        WorkloadKind::GRID.into_iter().find(|w| w.name() == s).ok_or_else(|| UnknownName {
             what: "workload",
             given: s.to_string(),
-            expected: &["rw_test", "read", "write", "readwrite"],
+            expected: &["rw_test", "read", "write", "readwrite", "seqread", "seqwrite"],
         })
     }
 }
 
-/// The injected fault ([`nvme_ccr::notes::ccr_cqt`] §11).
+/// The injected fault ([`nvme_ccr::notes::ccr_cqt`] §11; `spec-notes/simulator.md` for the new ones).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FaultKind {
     /// `fopcode <opcode> <delay>` on controller 1: the first matching command is accepted, lands on the media only
@@ -88,41 +118,101 @@ pub enum FaultKind {
     CcrFail,
     /// As `Fopcode`, and the target answers the CCR opcode with Invalid Command Opcode (DNR).
     CcrUnsupported,
+    /// An HA node failover: the subsystem has two nodes of two paths each (at least four paths); node A (paths 0
+    /// and 1) fails. Path 0 fails as `Fopcode`; at the same instant path 1 goes silent as `Freeze` (its controller
+    /// holds a stuck command too), so the first CCR source for controller 1 (ascending CNTLID: controller 2) is on
+    /// the failing node and never answers; node B (paths 2, 3) stays healthy.
+    NodeFailover,
+    /// Partial packet loss: from the fault time, for [`Scenario::loss_window`], each segment on path 0 is lost with
+    /// this probability, in percent (1..=50), and retransmitted after the RTO (doubled per repeated loss).
+    Loss(u8),
+    /// A loss burst: every segment sent on path 0 during [`Scenario::burst`] from the fault time is lost until the
+    /// burst ends; TCP retransmits it at `now + RTO x (2^k - 1)`, the first such time after the burst.
+    LossBurst,
     /// No fault.
     None,
 }
 
 impl FaultKind {
-    /// Every fault, in matrix order (`None` last).
+    /// The matrix's faults, in matrix order (`None` last).
     pub const ALL: [FaultKind; 5] =
         [FaultKind::Fopcode, FaultKind::Freeze, FaultKind::CcrFail, FaultKind::CcrUnsupported, FaultKind::None];
 
-    /// The command-line name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            FaultKind::Fopcode => "fopcode",
-            FaultKind::Freeze => "freeze",
-            FaultKind::CcrFail => "ccr-fail",
-            FaultKind::CcrUnsupported => "ccr-unsupported",
-            FaultKind::None => "none",
-        }
+    /// Every fault of the experiment's grid (the loss rates 1 %, 5 % and 20 %; `None` left out).
+    pub const GRID: [FaultKind; 9] = [
+        FaultKind::Fopcode,
+        FaultKind::NodeFailover,
+        FaultKind::Loss(1),
+        FaultKind::Loss(5),
+        FaultKind::Loss(20),
+        FaultKind::LossBurst,
+        FaultKind::Freeze,
+        FaultKind::CcrFail,
+        FaultKind::CcrUnsupported,
+    ];
+
+    /// The command-line name: `fopcode`, `freeze`, `ccr-fail`, `ccr-unsupported`, `node-failover`, `loss-<pct>`,
+    /// `loss-burst`, `none`.
+    pub fn name(self) -> String {
+        self.to_string()
+    }
+
+    /// Whether the fault makes a controller fail (so that commands are held), as opposed to loss, which only delays.
+    pub const fn fails_a_controller(self) -> bool {
+        !matches!(self, FaultKind::Loss(_) | FaultKind::LossBurst | FaultKind::None)
     }
 }
 
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        match self {
+            FaultKind::Fopcode => f.write_str("fopcode"),
+            FaultKind::Freeze => f.write_str("freeze"),
+            FaultKind::CcrFail => f.write_str("ccr-fail"),
+            FaultKind::CcrUnsupported => f.write_str("ccr-unsupported"),
+            FaultKind::NodeFailover => f.write_str("node-failover"),
+            FaultKind::Loss(p) => write!(f, "loss-{p}"),
+            FaultKind::LossBurst => f.write_str("loss-burst"),
+            FaultKind::None => f.write_str("none"),
+        }
     }
 }
 
 impl FromStr for FaultKind {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FaultKind::ALL.into_iter().find(|w| w.name() == s).ok_or_else(|| UnknownName {
+        let unknown = || UnknownName {
             what: "fault",
             given: s.to_string(),
-            expected: &["fopcode", "freeze", "ccr-fail", "ccr-unsupported", "none"],
-        })
+            expected: &[
+                "fopcode",
+                "freeze",
+                "ccr-fail",
+                "ccr-unsupported",
+                "node-failover",
+                "loss-<pct> (1..=50)",
+                "loss-burst",
+                "none",
+            ],
+        };
+        if let Some(p) = s.strip_prefix("loss-").filter(|p| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty()) {
+            return match p.parse::<u8>() {
+                Ok(p @ 1..=50) => Ok(FaultKind::Loss(p)),
+                _ => Err(unknown()),
+            };
+        }
+        [
+            FaultKind::Fopcode,
+            FaultKind::Freeze,
+            FaultKind::CcrFail,
+            FaultKind::CcrUnsupported,
+            FaultKind::NodeFailover,
+            FaultKind::LossBurst,
+            FaultKind::None,
+        ]
+        .into_iter()
+        .find(|w| w.name() == s)
+        .ok_or_else(unknown)
     }
 }
 
@@ -219,6 +309,20 @@ pub struct Scenario {
     pub immediate_reset: bool,
     /// CCRL the target reports (default 4, Linux nvmet).
     pub ccrl: u8,
+    /// The host's wait for one CCR (default `KATO + CQT`).
+    pub ccr_wait: CcrWait,
+    /// Every CCR source in turn (default) or the first one only.
+    pub ccr_sources: CcrSources,
+    /// What CQT = 0 means to the host (default: the fallback F; `Immediate` is the Linux RFC, unsafe).
+    pub cqt0_rule: Cqt0Rule,
+    /// `loss-<pct>`: how long the loss lasts from the fault time (default 10 s).
+    pub loss_window: Duration,
+    /// Media bandwidth per controller, bytes per second: a command's transfer time (its length / bandwidth) is added
+    /// to its service time; 0 (the default) adds nothing.
+    pub media_bandwidth: u64,
+    /// `loss-burst`: how long every segment on path 0 is lost (default 3 s, less than KATO: a stall without
+    /// failover at the defaults).
+    pub burst: Duration,
 }
 
 impl Default for Scenario {
@@ -253,6 +357,12 @@ impl Default for Scenario {
             reconnect_delay: Duration::from_secs(1),
             immediate_reset: false,
             ccrl: 4,
+            ccr_wait: CcrWait::KatoPlusCqt,
+            ccr_sources: CcrSources::EveryInTurn,
+            cqt0_rule: Cqt0Rule::Fallback,
+            loss_window: Duration::from_secs(10),
+            media_bandwidth: 0,
+            burst: Duration::from_secs(3),
         }
     }
 }
@@ -275,6 +385,52 @@ impl Scenario {
     pub fn cqt_promise(&self) -> Duration {
         let m = if self.tbkas { 3 } else { 2 };
         self.kato * m + self.cqt
+    }
+
+    /// Whether this scenario's host may corrupt by design: [`Policy::Legacy`], or the Linux RFC's CQT = 0 rule
+    /// ([`Cqt0Rule::Immediate`]) against a target reporting CQT = 0. The expectations ("no safe level corrupts")
+    /// leave these out.
+    pub fn unsafe_by_design(&self) -> bool {
+        self.policy == Policy::Legacy || (self.cqt0_rule == Cqt0Rule::Immediate && self.cqt.is_zero())
+    }
+
+    /// The paths a scenario simulates: [`Scenario::paths`], at least four for [`FaultKind::NodeFailover`] (two
+    /// nodes of two paths).
+    pub fn effective_paths(&self) -> usize {
+        if self.fault == FaultKind::NodeFailover { self.paths.max(4) } else { self.paths }
+    }
+
+    /// How long the fault lasts at most, from the moment it fires to the moment it stops mattering to a host that
+    /// keeps its promise: the time-based hold for faults that fail a controller, the loss window or the burst.
+    pub fn fault_span(&self) -> Duration {
+        match self.fault {
+            FaultKind::Loss(_) => self.loss_window,
+            FaultKind::LossBurst => self.burst,
+            FaultKind::None => Duration::ZERO,
+            _ => self.hold().max(self.delay),
+        }
+    }
+
+    /// The report's throughput cell for `policy`, `workload` and `fault`: queue depth 32 and no think time, random
+    /// 4 KiB over 1 GiB (the sequential workloads: 128 KiB from LBA 0, wrapping at 1 GiB), a device serving one
+    /// command at a time per controller in 0.5-1 ms plus its transfer at 400 MB/s, I/O from 5 s before the fault to
+    /// 10 s after its span ([`Scenario::cell_duration`]); rw_test runs as written (255 iterations). The Linux failover test's
+    /// values otherwise (KATO 5 s, TBKAS, CQT 1 ms, fopcode 1 with 2000 ms).
+    pub fn cell(policy: Policy, workload: WorkloadKind, fault: FaultKind) -> Scenario {
+        let mut s = Scenario::new(policy, workload, fault);
+        s.queue_depth = 32;
+        s.think_time = Duration::ZERO;
+        s.blocks = 1 << 18;
+        s.service_min = Duration::from_micros(500);
+        s.service_max = Duration::from_micros(1000);
+        s.media_bandwidth = 400_000_000;
+        s.duration = s.cell_duration();
+        s
+    }
+
+    /// The throughput cell's I/O time: from 5 s before the fault to 10 s after its span ([`Scenario::fault_span`]).
+    pub fn cell_duration(&self) -> Duration {
+        self.effective_fault_at() + self.fault_span() + Duration::from_secs(10)
     }
 
     /// When the primary fault is armed (see [`Scenario::fault_at`]).

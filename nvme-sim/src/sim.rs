@@ -1,6 +1,7 @@
 //! The discrete-event loop that ties the target, the links, the host and the workload together.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use nvme_ccr::Config;
 use nvme_fabric::controller::MediaId;
@@ -11,15 +12,22 @@ use rand_chacha::ChaCha8Rng;
 use crate::checker::Checker;
 use crate::clock::{EventQueue, MS, Nanos, SEC, dur, ns, secs};
 use crate::host::{Host, HostCfg};
+use crate::metrics::{IoKind, Recorder};
 use crate::net::{ConnId, LinkCfg, Net};
 use crate::report::{LatencySample, Report, TimelineEntry};
 use crate::scenario::{FaultKind, PathFault, Scenario, WorkloadKind};
 use crate::target::{Armed, CcrMode, FaultState, Target, TgtCfg};
-use crate::workload::{AppIo, Codec, RW_ITERATIONS, WlOut, Workload};
+use crate::workload::{AppIo, BLOCK, Codec, RW_ITERATIONS, WlOut, Workload};
 
 /// Virtual time allowed beyond the workload's nominal length before a run is stopped (a run whose application can
 /// never finish, e.g. every path frozen, ends there).
 const TIME_CAP_MARGIN: Nanos = 600 * SEC;
+/// Resolution of the throughput counts ([`Recorder`]).
+const METRICS_RESOLUTION: Duration = Duration::from_millis(1);
+/// The window the dip is measured in.
+pub const DIP_WINDOW: Duration = Duration::from_millis(100);
+/// The bin of [`Report::throughput`].
+pub const SERIES_BIN: Duration = Duration::from_millis(100);
 /// Nominal virtual length of one rw_test iteration (5 s + 3 s of sleeps, plus I/O).
 const RW_ITERATION_NOMINAL: Nanos = 8_100 * MS;
 
@@ -81,12 +89,13 @@ impl Ctx {
 pub(crate) fn faults_of(s: &Scenario, paths: usize, notes: &mut Vec<String>) -> (Vec<Armed>, CcrMode) {
     let mut armed = Vec::new();
     let mut opcode = s.fopcode;
-    if s.workload == WorkloadKind::Read && opcode == IoOpcode::WRITE.0 && s.fault != FaultKind::None {
+    let read_only = matches!(s.workload, WorkloadKind::Read | WorkloadKind::SeqRead);
+    if read_only && opcode == IoOpcode::WRITE.0 && s.fault.fails_a_controller() {
         notes.push("fault: a read-only workload never sends a Write; the fault triggers on Read (0x02) instead".into());
         opcode = IoOpcode::READ.0;
     }
     let kind = match s.fault {
-        FaultKind::None => None,
+        FaultKind::None | FaultKind::Loss(_) | FaultKind::LossBurst => None,
         FaultKind::Freeze => Some(PathFault::Freeze),
         _ => Some(PathFault::Fatal),
     };
@@ -122,7 +131,7 @@ pub(crate) fn faults_of(s: &Scenario, paths: usize, notes: &mut Vec<String>) -> 
 
 /// Run one scenario to the end.
 pub(crate) fn run(s: &Scenario) -> Report {
-    let paths = s.paths.clamp(1, nvme_ccr::MAX_PATHS);
+    let paths = s.effective_paths().clamp(1, nvme_ccr::MAX_PATHS);
     let mut notes = Vec::new();
     if paths != s.paths {
         notes.push(format!("scenario asked for {} paths; simulating {paths}", s.paths));
@@ -150,6 +159,18 @@ pub(crate) fn run(s: &Scenario) -> Report {
         checker: Checker::default(),
         codec: workload.codec,
     };
+    let fault_at = ns(s.effective_fault_at());
+    match s.fault {
+        FaultKind::Loss(pct) => {
+            ctx.net.set_loss_window(0, fault_at, fault_at + ns(s.loss_window), f64::from(pct) / 100.0);
+            notes.push(format!("fault: path 0 loses {pct} % of its segments for {}", secs(ns(s.loss_window))));
+        }
+        FaultKind::LossBurst => {
+            ctx.net.set_burst(0, fault_at, fault_at + ns(s.burst));
+            notes.push(format!("fault: path 0 loses every segment for {}", secs(ns(s.burst))));
+        }
+        _ => {}
+    }
     for n in notes {
         ctx.note(None, n);
     }
@@ -166,6 +187,11 @@ pub(crate) fn run(s: &Scenario) -> Report {
             teardown: ns(s.teardown),
             immediate_reset: s.immediate_reset,
             ccr_mode,
+            node_mate: (s.fault == FaultKind::NodeFailover && paths >= 4).then_some(1),
+            per_kib: match s.media_bandwidth {
+                0 => 0,
+                bw => 1_024 * SEC / bw,
+            },
         },
         faults,
         target_seed,
@@ -175,6 +201,9 @@ pub(crate) fn run(s: &Scenario) -> Report {
     }
     let mut config = Config::new(s.policy);
     config.cqt_fallback = s.cqt_fallback;
+    config.ccr_wait = s.ccr_wait;
+    config.ccr_sources = s.ccr_sources;
+    config.cqt0_rule = s.cqt0_rule;
     let host = Host::new(HostCfg { kato, reconnect_delay: ns(s.reconnect_delay), engine: config }, paths);
 
     let nominal = match s.workload {
@@ -218,7 +247,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
     }
     let codec = ctx.codec;
     let now = ctx.now;
-    ctx.checker.finish(now, |lba| codec.value(target.block(lba)));
+    ctx.checker.finish(now, |lba| target.value(lba, codec));
     let violations = core::mem::take(&mut ctx.checker.violations);
     let exit = sim.workload.exit();
     let rw_failed = exit == Some(1);
@@ -237,6 +266,14 @@ pub(crate) fn run(s: &Scenario) -> Report {
             ctx.note(None, format!("checker: {v}"));
         }
     }
+    let mut recorder = Recorder::new(METRICS_RESOLUTION, dur(now));
+    for l in &sim.latencies {
+        let kind = if l.opcode == IoOpcode::WRITE.0 { IoKind::Write } else { IoKind::Read };
+        recorder.record(l.at, kind, l.latency, u64::from(l.bytes));
+    }
+    let fault = s.fault.ne(&FaultKind::None).then(|| s.effective_fault_at());
+    let metrics = recorder.summary(fault, DIP_WINDOW);
+    let throughput = recorder.series(SERIES_BIN);
     let mut lat: Vec<Nanos> = sim.latencies.iter().map(|l| ns(l.latency)).collect();
     lat.sort_unstable();
     let p99 = if lat.is_empty() { 0 } else { lat[(lat.len() * 99).div_ceil(100).saturating_sub(1)] };
@@ -263,6 +300,11 @@ pub(crate) fn run(s: &Scenario) -> Report {
         rw_test_exit: exit,
         sim_time: dur(now),
         events: sim.events,
+        held: host.held,
+        ccrs_sent: host.ccrs_sent,
+        fallbacks: host.fallbacks,
+        metrics,
+        throughput,
     }
 }
 
@@ -321,12 +363,17 @@ impl Sim {
                     latency: dur(now - invoke),
                     opcode: if io.write { IoOpcode::WRITE.0 } else { IoOpcode::READ.0 },
                     path,
+                    bytes: io.blocks * BLOCK as u32,
                 });
-                if io.write {
-                    self.ctx.checker.write_acked(io.op, io.lba, now);
-                } else {
-                    let v = self.ctx.codec.value(&data);
-                    self.ctx.checker.read_done(io.op, io.lba, v, now);
+                for k in 0..io.blocks {
+                    let lba = io.lba + u64::from(k);
+                    if io.write {
+                        self.ctx.checker.write_acked(io.op, lba, now);
+                    } else {
+                        let b = k as usize * BLOCK;
+                        let v = self.ctx.codec.value(data.get(b..b + BLOCK).unwrap_or(&[]));
+                        self.ctx.checker.read_done(io.op, lba, v, now);
+                    }
                 }
                 let mut out = WlOut::default();
                 self.workload.complete(now, &mut self.ctx.rng, &io, &data, &mut out);
@@ -338,7 +385,9 @@ impl Sim {
                 let now = self.ctx.now;
                 self.invoked.remove(&io.op);
                 if !io.write {
-                    self.ctx.checker.read_failed(io.op, io.lba);
+                    for k in 0..io.blocks {
+                        self.ctx.checker.read_failed(io.op, io.lba + u64::from(k));
+                    }
                 }
                 let mut out = WlOut::default();
                 self.workload.failed(now, &io, &mut out);
@@ -360,10 +409,13 @@ impl Sim {
         }
         for io in out.submit {
             self.invoked.insert(io.op, now);
-            if io.write {
-                self.ctx.checker.write_invoked(io.op, io.lba, io.value, now);
-            } else {
-                self.ctx.checker.read_invoked(io.op, io.lba, now);
+            for k in 0..io.blocks {
+                let lba = io.lba + u64::from(k);
+                if io.write {
+                    self.ctx.checker.write_invoked(io.op, lba, io.value, now);
+                } else {
+                    self.ctx.checker.read_invoked(io.op, lba, now);
+                }
             }
             self.host.submit(&mut self.ctx, io);
         }

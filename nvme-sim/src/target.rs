@@ -16,12 +16,13 @@ use nvme_fabric::controller::{
 use nvme_proto::cmd::{Ccrl, Cqt, IoOpcode};
 use rand::Rng;
 
+use crate::checker::Value;
 use crate::clock::{Nanos, dur, inst, millis, ns};
 use crate::host::SUBNQN;
 use crate::net::{ConnId, Seg};
 use crate::scenario::PathFault;
 use crate::sim::{Ctx, Event};
-use crate::workload::BLOCK;
+use crate::workload::{BLOCK, Codec};
 
 /// The namespace's size in blocks: far more than any workload touches (the store only keeps written blocks).
 const NAMESPACE_BLOCKS: u64 = 1 << 24;
@@ -52,6 +53,10 @@ pub(crate) struct TgtCfg {
     pub(crate) teardown: Nanos,
     pub(crate) immediate_reset: bool,
     pub(crate) ccr_mode: CcrMode,
+    /// HA node failover: the path on path 0's node that goes silent the instant path 0's fault fires.
+    pub(crate) node_mate: Option<usize>,
+    /// Media transfer time per KiB, on top of the service time (0: none).
+    pub(crate) per_kib: Nanos,
 }
 
 impl TgtCfg {
@@ -118,7 +123,7 @@ pub(crate) struct Target {
     by_sub: BTreeMap<SubConn, ConnId>,
     /// CNTLID -> path, from its creation to its teardown.
     ctrl_path: BTreeMap<u16, usize>,
-    media: BTreeMap<u64, Vec<u8>>,
+    media: BTreeMap<u64, Stored>,
     pub(crate) faults: Vec<Armed>,
     arm_seq: u64,
     /// Media operations a fault holds: they land the instant the subsystem releases them, with no service time.
@@ -154,8 +159,17 @@ impl Target {
     }
 
     /// The block at `lba` (zeros if never written).
-    pub(crate) fn block(&self, lba: u64) -> &[u8] {
-        block(&self.media, lba)
+    /// The value the checker reads in block `lba`.
+    pub(crate) fn value(&self, lba: u64, codec: Codec) -> Value {
+        match self.media.get(&lba) {
+            None => codec.value(&[0u8; BLOCK]),
+            Some(Stored::Raw(b)) => codec.value(b),
+            Some(stored) => {
+                let mut b = [0u8; BLOCK];
+                stored.expand(&mut b);
+                codec.value(&b)
+            }
+        }
     }
 
     /// Whether a command accepted by some controller may still reach the media (queued, in service or held by a
@@ -354,6 +368,15 @@ impl Target {
         }
     }
 
+    /// Silences `path` now: nothing more is delivered in either direction, nobody sees a close.
+    fn freeze_path(&mut self, ctx: &mut Ctx, path: usize) {
+        for link in self.links.values_mut().filter(|l| l.path == path) {
+            link.frozen = true;
+            link.pending.clear();
+        }
+        ctx.net.freeze(path);
+    }
+
     /// A media operation starts: a held one lands at once (its delay is over), any other takes a random service
     /// time.
     fn start_media(&mut self, ctx: &mut Ctx, req: MediaRequest) {
@@ -365,7 +388,7 @@ impl Target {
             return;
         }
         let (min, max) = (self.cfg.service_min, self.cfg.service_max.max(self.cfg.service_min));
-        let t = ctx.rng.random_range(min..=max);
+        let t = ctx.rng.random_range(min..=max) + self.cfg.per_kib * (req.len as u64 / 1024);
         ctx.q.push(ctx.now + t, Event::TgtMediaDone { id: req.id });
         self.in_service.insert(req.id, req);
     }
@@ -380,15 +403,17 @@ impl Target {
                 for (k, b) in data.chunks(BLOCK).enumerate() {
                     let lba = req.slba + k as u64;
                     let value = ctx.codec.value(b);
-                    self.media.insert(lba, b.to_vec());
+                    self.media.insert(lba, Stored::of(b));
                     ctx.checker.landed(op, lba, value, ctx.now);
                 }
             }
             MediaKind::Read => {
                 let Some(buf) = self.sub.media_buffer(req.id) else { return };
                 for (k, b) in buf.chunks_mut(BLOCK).enumerate() {
-                    let src = block(&self.media, req.slba + k as u64);
-                    b.copy_from_slice(&src[..b.len()]);
+                    match self.media.get(&(req.slba + k as u64)) {
+                        Some(stored) => stored.expand(b),
+                        None => b.fill(0),
+                    }
                 }
             }
             MediaKind::Flush => {}
@@ -467,6 +492,10 @@ impl Target {
                     f.state = FaultState::Fired;
                 }
                 let path = self.ctrl_path.get(&cntlid).copied();
+                if let (Some(0), Some(mate)) = (path, self.cfg.node_mate.take()) {
+                    self.freeze_path(ctx, mate);
+                    ctx.note(Some(mate), format!("fault: node failover: path {mate}, on path 0's node, frozen too"));
+                }
                 let name = if opcode == IoOpcode::WRITE.0 { "Write" } else { "Read" };
                 let held = millis(ns(delay));
                 let what = match action {
@@ -511,8 +540,49 @@ impl Target {
     }
 }
 
-fn block(media: &BTreeMap<u64, Vec<u8>>, lba: u64) -> &[u8] {
-    media.get(&lba).map_or(&[0u8; BLOCK][..], |b| &b[..])
+/// One stored block, compact when it has the shape the workloads write (a block of one byte value, or a
+/// queue-depth workload's tagged block: the op number in the first 8 bytes, its low byte everywhere else), so a run
+/// of millions of writes keeps 16 bytes per block instead of 4 KiB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Stored {
+    /// Every byte is this value.
+    Fill(u8),
+    /// The first 8 bytes are this number (little endian), every other byte its low byte.
+    Tagged(u64),
+    /// Anything else, as written.
+    Raw(Box<[u8]>),
+}
+
+impl Stored {
+    fn of(b: &[u8]) -> Stored {
+        if b.len() == BLOCK {
+            if b.iter().all(|&x| x == b[0]) {
+                return Stored::Fill(b[0]);
+            }
+            let tag = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+            if b[8..].iter().all(|&x| x == tag as u8) {
+                return Stored::Tagged(tag);
+            }
+        }
+        Stored::Raw(b.into())
+    }
+
+    /// Writes the block into `out` (a block, or the start of one).
+    fn expand(&self, out: &mut [u8]) {
+        match self {
+            Stored::Fill(v) => out.fill(*v),
+            Stored::Tagged(t) => {
+                out.fill(*t as u8);
+                let n = out.len().min(8);
+                out[..n].copy_from_slice(&t.to_le_bytes()[..n]);
+            }
+            Stored::Raw(b) => {
+                let n = out.len().min(b.len());
+                out[..n].copy_from_slice(&b[..n]);
+                out[n..].fill(0);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -533,6 +603,8 @@ mod tests {
                 teardown,
                 immediate_reset: flag,
                 ccr_mode,
+                node_mate: None,
+                per_kib: 0,
             };
             let sub = Subsystem::new(cfg.subsystem(), 1).unwrap();
             assert_eq!(sub.config().cqt.to_raw(), cqt_ms);
@@ -542,6 +614,21 @@ mod tests {
                 (ccr_mode == CcrMode::Fail, ccr_mode == CcrMode::Unsupported)
             );
             assert_eq!(sub.config().media_concurrency, 1);
+        }
+    }
+
+    #[test]
+    fn stored_blocks_expand_to_what_was_written() {
+        let mut tagged = vec![0x2au8; BLOCK];
+        tagged[..8].copy_from_slice(&0x1234_5678_9abc_de2au64.to_le_bytes());
+        let mut odd = vec![7u8; BLOCK];
+        odd[100] = 8;
+        for (b, compact) in [(vec![9u8; BLOCK], true), (tagged, true), (odd, false), (vec![1u8; 512], false)] {
+            let s = Stored::of(&b);
+            assert_eq!(matches!(s, Stored::Fill(_) | Stored::Tagged(_)), compact);
+            let mut out = vec![0xffu8; b.len()];
+            s.expand(&mut out);
+            assert_eq!(out, b);
         }
     }
 }

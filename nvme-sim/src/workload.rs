@@ -34,6 +34,8 @@ pub(crate) struct AppIo {
     pub(crate) data: Arc<[u8]>,
     pub(crate) worker: usize,
     pub(crate) value: Value,
+    /// Blocks the I/O covers, from `lba` (1, or 32 for the 128 KiB sequential workloads).
+    pub(crate) blocks: u32,
 }
 
 /// What a workload asks of the simulator.
@@ -94,6 +96,10 @@ struct Qd {
     think: Nanos,
     blocks: u64,
     busy: usize,
+    /// Blocks per I/O.
+    io_blocks: u32,
+    /// Sequential workloads: the next LBA.
+    cursor: u64,
 }
 
 enum Kind {
@@ -126,8 +132,10 @@ impl Workload {
                     until: ns(s.duration),
                     depth: s.queue_depth.max(1),
                     think: ns(s.think_time),
-                    blocks: s.blocks.max(1),
+                    blocks: s.blocks.max(u64::from(k.io_blocks())),
                     busy: 0,
+                    io_blocks: k.io_blocks(),
+                    cursor: 0,
                 }),
                 Codec::Tagged,
             ),
@@ -135,19 +143,22 @@ impl Workload {
         Workload { kind, next_op: 1, codec }
     }
 
-    fn io(&mut self, write: bool, lba: u64, fill: Option<u8>, worker: usize) -> AppIo {
+    fn io(&mut self, write: bool, lba: u64, fill: Option<u8>, worker: usize, blocks: u32) -> AppIo {
         let op = self.next_op;
         self.next_op += 1;
         let (data, value): (Arc<[u8]>, Value) = match (write, fill) {
             (false, _) => (Arc::new([]), 0),
-            (true, Some(b)) => (vec![b; BLOCK].into(), Value::from(b)),
+            (true, Some(b)) => (vec![b; BLOCK * blocks as usize].into(), Value::from(b)),
             (true, None) => {
-                let mut d = vec![op as u8; BLOCK];
-                d[..8].copy_from_slice(&op.to_le_bytes());
+                // Every block carries the writer's op number (`Codec::Tagged`).
+                let mut d = vec![op as u8; BLOCK * blocks as usize];
+                for b in d.chunks_mut(BLOCK) {
+                    b[..8].copy_from_slice(&op.to_le_bytes());
+                }
                 (d.into(), op)
             }
         };
-        AppIo { op, write, lba, data, worker, value }
+        AppIo { op, write, lba, data, worker, value, blocks }
     }
 
     /// Start: the first submissions.
@@ -159,7 +170,7 @@ impl Workload {
                     return;
                 }
                 out.lines.push("iteration number 0, writing data".to_string());
-                let io = self.io(true, 0, Some(0), 0);
+                let io = self.io(true, 0, Some(0), 0, 1);
                 out.submit.push(io);
             }
             Kind::Qd(q) => {
@@ -177,13 +188,21 @@ impl Workload {
             return;
         }
         let write = match q.kind {
-            WorkloadKind::Read => false,
-            WorkloadKind::Write => true,
+            WorkloadKind::Read | WorkloadKind::SeqRead => false,
+            WorkloadKind::Write | WorkloadKind::SeqWrite => true,
             _ => rng.random_bool(0.5),
         };
-        let lba = rng.random_range(0..q.blocks);
+        let n = u64::from(q.io_blocks);
+        let lba = if matches!(q.kind, WorkloadKind::SeqRead | WorkloadKind::SeqWrite) {
+            let lba = q.cursor;
+            q.cursor = (q.cursor + n) % (q.blocks - q.blocks % n).max(n);
+            lba
+        } else {
+            rng.random_range(0..q.blocks)
+        };
         q.busy += 1;
-        let io = self.io(write, lba, None, worker);
+        let blocks = q.io_blocks;
+        let io = self.io(write, lba, None, worker, blocks);
         out.submit.push(io);
     }
 
@@ -193,7 +212,7 @@ impl Workload {
             Kind::Rw(rw) => match rw.step {
                 RwStep::Writing(k) if k + 1 < RW_WRITES => {
                     rw.step = RwStep::Writing(k + 1);
-                    let io = self.io(true, 0, Some(k + 1), 0);
+                    let io = self.io(true, 0, Some(k + 1), 0, 1);
                     out.submit.push(io);
                 }
                 RwStep::Writing(_) => {
@@ -242,7 +261,7 @@ impl Workload {
                 RwStep::SleepBeforeRead => {
                     out.lines.push("validating written data".to_string());
                     rw.step = RwStep::Reading;
-                    let io = self.io(false, 0, None, 0);
+                    let io = self.io(false, 0, None, 0, 1);
                     out.submit.push(io);
                 }
                 RwStep::SleepAfterRead => {
@@ -252,7 +271,7 @@ impl Workload {
                     } else {
                         out.lines.push(format!("iteration number {}, writing data", rw.iter));
                         rw.step = RwStep::Writing(0);
-                        let io = self.io(true, 0, Some(0), 0);
+                        let io = self.io(true, 0, Some(0), 0, 1);
                         out.submit.push(io);
                     }
                 }
