@@ -55,6 +55,13 @@ pub use conn::DataOut;
 
 use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, ConnUsage, PDU_OVERHEAD};
 
+/// The recovery engine the host drives: with the `check` feature, nvme-ccr's engine with its invariant monitor in
+/// front ([`nvme_ccr::check::Checked`], monitoring on only through [`Host::with_engine_check`]).
+#[cfg(feature = "check")]
+type RecoveryEngine = nvme_ccr::check::Checked;
+#[cfg(not(feature = "check"))]
+type RecoveryEngine = Engine;
+
 /// In-capsule data the host puts in an admin or Fabrics capsule at most (the Linux host's `NVME_TCP_ADMIN_CCSZ`).
 pub const ADMIN_IN_CAPSULE: usize = 8192;
 
@@ -68,7 +75,7 @@ pub struct Digests {
 }
 
 /// Everything a [`Host`] is configured with. [`HostConfig::new`] gives the defaults below (Linux's where it has one).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HostConfig {
     /// The subsystem to connect to.
     pub subnqn: String,
@@ -450,7 +457,7 @@ pub struct OpenRequest {
 }
 
 /// What happened, for logs, timelines and tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HostEvent {
     /// A path starts connecting (attempt 0 is the first connect).
     Connecting {
@@ -563,10 +570,12 @@ struct Req {
 }
 
 /// The multipath NVMe/TCP host. See the module docs for the call order.
-#[derive(Debug)]
+///
+/// `Clone + Eq + Hash` (a model checker keeps host states in a visited set); undrained outputs and events count.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Host {
     cfg: HostConfig,
-    engine: Engine,
+    engine: RecoveryEngine,
     paths: Vec<PathSlot>,
     conn_path: BTreeMap<ConnId, usize>,
     /// Connections being closed after their association ended: still polled for their last bytes.
@@ -602,6 +611,9 @@ impl Host {
             ever_live: false,
         };
         Ok(Host {
+            #[cfg(feature = "check")]
+            engine: nvme_ccr::check::Checked::unmonitored(cfg.engine),
+            #[cfg(not(feature = "check"))]
             engine: Engine::new(cfg.engine),
             cfg,
             paths: alloc::vec![slot; paths],
@@ -621,6 +633,22 @@ impl Host {
             ns: None,
             stopping: false,
         })
+    }
+
+    /// A host as [`Host::new`] whose recovery engine is watched by nvme-ccr's invariant monitor
+    /// ([`nvme_ccr::check`]): [`engine_violation`](Self::engine_violation) reports the first invariant it broke.
+    #[cfg(feature = "check")]
+    pub fn with_engine_check(cfg: HostConfig, paths: usize) -> Result<Self, HostConfigError> {
+        let mut host = Self::new(cfg, paths)?;
+        host.engine = nvme_ccr::check::Checked::new(host.cfg.engine);
+        Ok(host)
+    }
+
+    /// The first invariant of the recovery engine that the monitor saw broken (a host built by
+    /// [`with_engine_check`](Self::with_engine_check)).
+    #[cfg(feature = "check")]
+    pub fn engine_violation(&self) -> Option<&nvme_ccr::check::Violation> {
+        self.engine.violation()
     }
 
     /// The configuration.
