@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Interop with the real Linux NVMe/TCP stack: Debian's own kernel booted under qemu (TCG) with a busybox initramfs.
 #
-#   scripts/interop.sh [target|host|all|probe|prepare]
+#   scripts/interop.sh [target|host|rwtest|all|probe|prepare]
 #
 #   target   Linux as the TARGET (nvmet-tcp, memory-backed null_blk namespace), reached on 127.0.0.1:14420 (and a second
 #            path on 127.0.0.1:14421); runs nvme-tokio's `linux_interop` test against it.
 #   host     Linux as the HOST (nvme-tcp with header and data digests) connecting to our target
 #            (`nvme-lab target --listen 127.0.0.1:4420`): writes pattern regions, reads them back, compares.
-#   all      target, then host (the default; what CI runs).
+#   rwtest   the Linux failover test with the Linux HOST against one `nvme-lab target` with two listeners
+#            (127.0.0.1:4420 and :4421): two paths with header and data digests, iopolicy round-robin, rw_test
+#            (scripts/interop/rw_test.c, built with gcc -static). Three scenarios, each asserted: no fault (every
+#            iteration validates); `fopcode 1 2000` on the first controller (the unpatched host retries the held Write
+#            on the other path at once: "validation failed" in the first iteration, and the timeline from the target's
+#            log, the capture and the guest's kernel log is printed); the same with `--cqt 1` (still corrupted: the
+#            host ignores CQT).
+#   all      target, then host, then rwtest (the default; what CI runs).
 #   probe    checks the Linux peers and this harness without any of our code: an ICReq to the Linux target must get
 #            an ICResp, the Linux host guest's whole test must pass against the Linux target, and the Linux host's
 #            ICReq must reach a silent listener on 127.0.0.1:4420.
@@ -25,6 +32,8 @@
 #   NVME_INTEROP_LISTEN_TIMEOUT seconds until our target listens (default 60)
 #   NVME_INTEROP_TARGET_CMD     host mode: a shell command that runs the target under test instead of nvme-lab; it
 #                               gets NVME_INTEROP_LISTEN (127.0.0.1:4420) and NVME_INTEROP_NQN in its environment
+#   NVME_INTEROP_RWTEST_ITERATIONS  rwtest: rw_test's iterations (default 2; the fault scenarios stop at the first)
+#   NVME_INTEROP_RWTEST_SCENARIOS   rwtest: which scenarios, in order (default "nofault fopcode cqt")
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,6 +50,12 @@ LISTEN_TIMEOUT=${NVME_INTEROP_LISTEN_TIMEOUT:-60}
 TARGET_PORT1=14420
 TARGET_PORT2=14421
 HOST_PORT=4420
+# The second listener of our target in rwtest (the Linux host's second path).
+HOST_PORT2=4421
+# rwtest: rw_test's iterations in each scenario (with the fault it stops after the first), and how long the fopcode
+# scenario waits for the Linux host to reconnect the failed path (its reconnect_delay is 10 s).
+RWTEST_ITERATIONS=${NVME_INTEROP_RWTEST_ITERATIONS:-2}
+RWTEST_RECONNECT_WAIT=30
 # Guest memory: null_blk keeps every written page in guest RAM.
 GUEST_MEM=1024
 
@@ -119,11 +134,15 @@ stop_bg() {
 # ---------------------------------------------------------------------------------------------------------------
 # Preparation: packages, kernel, initramfs.
 
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+
 install_packages() {
-	step "packages: qemu-system-x86 and busybox-static"
+	step "packages: qemu-system-x86, busybox-static, gcc and libc6-dev (rw_test is linked statically)"
 	local missing=()
 	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
-	[ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" = "install ok installed" ] || missing+=(busybox-static)
+	installed busybox-static || missing+=(busybox-static)
+	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+	installed libc6-dev || missing+=(libc6-dev)
 	if [ "${#missing[@]}" -gt 0 ]; then
 		info "installing ${missing[*]}"
 		$SUDO apt-get update -qq
@@ -133,6 +152,18 @@ install_packages() {
 	[ -x /bin/busybox ] || die "/bin/busybox not found after installing busybox-static"
 	check "$(qemu-system-x86_64 --version | head -n 1)"
 	check "$(/bin/busybox | head -n 1) (static, from busybox-static)"
+	command -v gcc >/dev/null || die "gcc not found after installing gcc"
+	check "$(gcc --version | head -n 1)"
+}
+
+# Sets RW_TEST: scripts/interop/rw_test.c built statically (it runs in the guest's busybox initramfs, no libc there).
+build_rw_test() {
+	RW_TEST=$CACHE/rw_test
+	mkdir -p "$CACHE"
+	gcc -static -O2 -Wall -Wextra -Werror -o "$RW_TEST.tmp" "$REPO/scripts/interop/rw_test.c" ||
+		die "cannot build rw_test: gcc -static scripts/interop/rw_test.c (needs gcc and libc6-dev)"
+	mv "$RW_TEST.tmp" "$RW_TEST"
+	check "rw_test: $RW_TEST (gcc -static, $(du -k "$RW_TEST" | cut -f1) KiB)"
 }
 
 # The kernel package linux-image-amd64 depends on, per the local package lists (empty when there are none).
@@ -255,16 +286,18 @@ write_order() {
 
 # Sets INITRD. Rebuilt every run (about a second) so that edits of init.sh always count.
 build_initramfs() {
-	step "initramfs: busybox-static, the modules in load order, scripts/interop/init.sh as /init"
+	step "initramfs: busybox-static, rw_test, the modules in load order, scripts/interop/init.sh as /init"
 	index_modules
 	local root=$CACHE/initramfs-$KVER
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,modules}
 	cp /bin/busybox "$root/bin/busybox"
+	install -m 0755 "$RW_TEST" "$root/bin/rw_test"
 	install -m 0755 "$REPO/scripts/interop/init.sh" "$root/init"
 	write_order "$root/modules/target.order" "${TARGET_MODULES[@]}"
 	write_order "$root/modules/host.order" "${HOST_MODULES[@]}"
 	cp "$root/modules/host.order" "$root/modules/probe.order"
+	cp "$root/modules/host.order" "$root/modules/rwtest.order"
 	INITRD=$CACHE/initrd-$KVER.gz
 	# The cpio program is not installed and plain find | cpio made empty archives (interop doc): busybox cpio.
 	(cd "$root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1 >"$INITRD.tmp")
@@ -277,6 +310,7 @@ build_initramfs() {
 prepare() {
 	install_packages
 	fetch_kernel
+	build_rw_test
 	build_initramfs
 }
 
@@ -285,18 +319,22 @@ prepare() {
 
 # boot_guest ROLE CONSOLE NETDEV_OPTIONS [PORT]: starts qemu in the background; sets QEMU_PID. PORT: where the host and
 # probe roles connect (10.0.2.2:PORT is the development machine's 127.0.0.1:PORT). The guest's network traffic (as
-# the guest sees it: Ethernet, guest ports) is written to CONSOLE with .pcap for .log.
+# the guest sees it: Ethernet, guest ports) is written to CONSOLE with .pcap for .log. GUEST_APPEND (more kernel
+# command line words) and GUEST_QEMU (more qemu arguments) are added when set.
+GUEST_APPEND=""
+GUEST_QEMU=()
 boot_guest() {
 	local role=$1 console=$2 nic=$3 port=${4:-$HOST_PORT}
 	rm -f "$console" "${console%.log}.pcap"
 	CONSOLES+=("$console")
 	local append="console=ttyS0 quiet panic=-1 interop_role=$role interop_nqn=$NQN"
 	append+=" interop_port=$port interop_hostnqn=$HOSTNQN interop_hostid=$HOSTID"
+	if [ -n "$GUEST_APPEND" ]; then append+=" $GUEST_APPEND"; fi
 	start_bg "$console.qemu" qemu-system-x86_64 -accel tcg -smp 2 -m "$GUEST_MEM" \
 		-display none -monitor none -serial "file:$console" -no-reboot \
 		-kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$INITRD" -append "$append" \
 		-netdev "user,id=n0$nic" -device virtio-net-pci,netdev=n0 \
-		-object "filter-dump,id=d0,netdev=n0,file=${console%.log}.pcap"
+		-object "filter-dump,id=d0,netdev=n0,file=${console%.log}.pcap" "${GUEST_QEMU[@]}"
 	QEMU_PID=$BG_PID
 	LOGS+=("$console.qemu")
 	info "qemu pid $QEMU_PID, role $role, console $console"
@@ -427,7 +465,7 @@ run_target() {
 # Checks the last host guest run: the console verdict.
 host_verdict() {
 	local console=$1 line
-	line=$(grep -aE '^INTEROP-(PASS|FAIL)' "$console" | tail -n 1 | tr -d '\r')
+	line=$(grep -aE '^INTEROP-(PASS|FAIL)' "$console" | tail -n 1 | tr -d '\r' || true)
 	[ -n "$line" ] || die "the Linux host guest printed neither INTEROP-PASS nor INTEROP-FAIL"
 	case "$line" in
 	INTEROP-PASS*) check "${line#INTEROP-PASS }" ;;
@@ -471,6 +509,250 @@ run_host() {
 	kill -0 "$target_pid" 2>/dev/null || die "the target died during the host test"
 	check "the target served Linux $KVER nvme-tcp"
 	stop_bg "$target_pid"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# rwtest: the failover test with the Linux host against one `nvme-lab target` (spec-notes/interop.md, "rwtest").
+
+# Our target's release binary (built by build_lab).
+LAB=${CARGO_TARGET_DIR:-$REPO/target}/release/nvme-lab
+
+build_lab() {
+	step "building nvme-lab (our target)"
+	(cd "$REPO" && cargo build --release -p nvme-lab) || die "cannot build: cargo build --release -p nvme-lab"
+	[ -x "$LAB" ] || die "no $LAB after cargo build --release -p nvme-lab"
+}
+
+# start_lab_target LOG ARGS...: `nvme-lab target -v ARGS` listening on 127.0.0.1:HOST_PORT and :HOST_PORT2, its
+# standard input a FIFO held open on fd LAB_CTL (control lines: echo LINE >&"$LAB_CTL"), its log in LOG; waits until
+# both ports listen. Sets LAB_PID.
+start_lab_target() {
+	local log=$1
+	shift
+	local port
+	for port in "$HOST_PORT" "$HOST_PORT2"; do
+		if listening "$port"; then die "127.0.0.1:$port is already in use"; fi
+	done
+	local fifo=${log%.log}.ctl
+	rm -f "$fifo" "$log"
+	mkfifo "$fifo"
+	exec {LAB_CTL}<>"$fifo"
+	LOGS+=("$log")
+	setsid "$LAB" target --listen "127.0.0.1:$HOST_PORT" --listen "127.0.0.1:$HOST_PORT2" --nqn "$NQN" -v "$@" \
+		<"$fifo" >"$log" 2>&1 &
+	LAB_PID=$!
+	LAB_LOG=$log
+	PIDS+=("$LAB_PID")
+	local start=$SECONDS
+	until listening "$HOST_PORT" && listening "$HOST_PORT2"; do
+		kill -0 "$LAB_PID" 2>/dev/null || die "the target exited before listening"
+		[ $((SECONDS - start)) -lt "$LISTEN_TIMEOUT" ] || die "the target is not listening after $LISTEN_TIMEOUT s"
+		sleep 0.1
+	done
+	check "nvme-lab target -v $* listening on 127.0.0.1:$HOST_PORT and 127.0.0.1:$HOST_PORT2 (pid $LAB_PID, log $log)"
+}
+
+stop_lab_target() {
+	exec {LAB_CTL}>&-
+	stop_bg "$LAB_PID"
+}
+
+# rwtest_guest NAME ARM ITERATIONS RECONNECT_WAIT: boots the rwtest guest against the running target; when ARM is 1,
+# answers its INTEROP-ARM request: `fopcode 1 2000 CNTLID` on the target's control input, then "armed" on the
+# guest's second serial port (a FIFO pair, qemu's pipe chardev). Waits for the guest to power off. Sets CONSOLE.
+rwtest_guest() {
+	local name=$1 arm=$2 iterations=$3 reconnect=$4
+	CONSOLE=$CACHE/console-rwtest-$name.log
+	local serial=$CACHE/rwtest-$name.serial
+	rm -f "$serial.in" "$serial.out"
+	mkfifo "$serial.in" "$serial.out"
+	# Drains what the guest might write on the channel, so that qemu never blocks on it.
+	start_bg "$CACHE/rwtest-$name.serial-out" cat "$serial.out"
+	GUEST_APPEND="interop_port2=$HOST_PORT2 interop_iterations=$iterations interop_arm=$arm interop_reconnect=$reconnect"
+	GUEST_QEMU=(-serial "pipe:$serial")
+	boot_guest rwtest "$CONSOLE" ""
+	GUEST_APPEND=""
+	GUEST_QEMU=()
+	local start=$SECONDS armed=0 line cntlid
+	while kill -0 "$QEMU_PID" 2>/dev/null; do
+		if [ "$arm" = 1 ] && [ "$armed" = 0 ] && line=$(grep -a -m1 -E '^INTEROP-ARM cntlid=[0-9]+' "$CONSOLE" 2>/dev/null); then
+			cntlid=$(tr -d '\r' <<<"${line#INTEROP-ARM cntlid=}")
+			echo "fopcode 1 2000 $cntlid" >&"$LAB_CTL"
+			local t=$SECONDS
+			until grep -q "^ok: fopcode 0x01 2000 ms armed on controller $cntlid\$" "$LAB_LOG"; do
+				! grep -q '^error: ' "$LAB_LOG" || die "the target refused 'fopcode 1 2000 $cntlid': $(grep '^error: ' "$LAB_LOG")"
+				[ $((SECONDS - t)) -lt 10 ] || die "the target did not answer 'fopcode 1 2000 $cntlid' within 10 s"
+				sleep 0.05
+			done
+			# shellcheck disable=SC2016 # $1 and $2 are expanded by the inner bash
+			timeout 5 bash -c 'echo "armed: fopcode 1 2000 on controller $1" >"$2"' answer "$cntlid" "$serial.in" ||
+				die "cannot answer the guest on $serial.in"
+			info "armed fopcode 1 2000 on controller $cntlid (the guest's nvme0), told the guest"
+			armed=1
+		fi
+		[ $((SECONDS - start)) -lt "$HOST_TIMEOUT" ] || die "the rwtest guest still runs after $HOST_TIMEOUT s"
+		sleep 0.1
+	done
+	# The console, then from the kernel log the nvme messages and rw_test's -v lines (with their time stamps).
+	tr -d '\r' <"$CONSOLE" | grep -a -E '^(interop:|INTEROP-(ARM|RWTEST|PASS|FAIL)|iteration|validat|successfully|starting|finished|failed|\[.*\] nvme)' |
+		sed 's/^/    guest /' || true
+	tr -d '\r' <"$CONSOLE" | sed -n 's/^INTEROP-DMESG \(.*\] \(nvme\|rw_test: \|interop: \).*\)/    guest dmesg \1/p'
+	host_verdict "$CONSOLE"
+}
+
+# fact FACTS_LINE KEY: the value of KEY in a "FACTS|source|key=value ..." line of timeline.awk.
+fact() {
+	local line=" ${1#FACTS|*|} "
+	line=${line#* "$2"=}
+	[ "$line" != " ${1#FACTS|*|} " ] || return 0
+	echo "${line%% *}"
+}
+
+# rwtest_wire PCAP: the guest's capture as the columns scripts/interop/timeline.awk reads (empty without tshark).
+rwtest_wire() {
+	command -v tshark >/dev/null 2>&1 || return 0
+	tshark -r "$1" -d "tcp.port==$HOST_PORT,nvme-tcp" -d "tcp.port==$HOST_PORT2,nvme-tcp" \
+		-Y 'nvme-tcp || tcp.flags.fin==1 || tcp.flags.reset==1' -T fields -E separator=/t \
+		-e frame.number -e frame.time_epoch -e tcp.stream -e tcp.srcport -e tcp.dstport -e tcp.flags.fin \
+		-e tcp.flags.reset -e nvme-tcp.type -e nvme-tcp.cmd.qid -e nvme.cmd.opc -e nvme.cmd.cid -e nvme.cqe.cid \
+		-e nvme-tcp.pdo -e tcp.reassembled.data -e tcp.payload 2>/dev/null |
+		awk -F '\t' -v src=wire -v port1="$HOST_PORT" -v port2="$HOST_PORT2" -f "$REPO/scripts/interop/timeline.awk"
+}
+
+# rwtest_verdict NAME EXPECT ITERATIONS: checks the run just made (CONSOLE, LAB_LOG) against EXPECT: "valid" (every
+# iteration validates, no recovery) or "corrupt" (the stale write: validation failed in the first iteration, and the
+# target's log, the capture and the guest's log tell why), and prints what was seen; "corrupt" prints the timeline.
+rwtest_verdict() {
+	local name=$1 expect=$2 iterations=$3
+	local awkf=$REPO/scripts/interop/timeline.awk pcap=${CONSOLE%.log}.pcap
+	local rc validated started vfailed
+	rc=$(grep -a -m1 '^INTEROP-RWTEST exit=' "$CONSOLE" | tr -d '\r' || true)
+	rc=${rc#INTEROP-RWTEST exit=}
+	validated=$(grep -a -c '^successfully validated' "$CONSOLE" || true)
+	started=$(grep -a -c '^iteration number ' "$CONSOLE" || true)
+	vfailed=$(grep -a -c '^validation failed' "$CONSOLE" || true)
+	local target_events tf
+	target_events=$(awk -v src=target -f "$awkf" "$LAB_LOG")
+	tf=$(grep '^FACTS|' <<<"$target_events" || true)
+	if [ "$expect" = valid ]; then
+		[ "$rc" = 0 ] || die "$name: rw_test exited $rc, expected 0 (every iteration validated)"
+		[ "$validated" = "$iterations" ] || die "$name: rw_test validated $validated of $iterations iterations"
+		[ "$vfailed" = 0 ] || die "$name: rw_test printed 'validation failed'"
+		[ "$(fact "$tf" fault)" = 0 ] || die "$name: a fault fired in the target without being armed"
+		[ "$(fact "$tf" write_paths)" = 2 ] ||
+			die "$name: rw_test's writes reached $(fact "$tf" write_paths) controller(s), expected both (round-robin)"
+		local bad
+		bad=$(grep -a -E 'nvme.*(error recovery|Reconnecting|timeout|I/O error|resetting)' "$CONSOLE" | head -n 3 | tr -d '\r' || true)
+		[ -z "$bad" ] || die "$name: the guest kernel reported: $bad"
+		check "$name: rw_test validated $validated of $iterations iterations; both controllers executed its writes" \
+			"(round-robin); no error recovery in the guest"
+		wire_check "$pcap" strict "$HOST_PORT" "$HOST_PORT2"
+		return 0
+	fi
+	# The stale write.
+	local seen="rw_test exited $rc after $started iteration(s), $validated validated, $vfailed 'validation failed'"
+	if [ "$rc" != 1 ] || [ "$vfailed" != 1 ] || [ "$started" != 1 ] || [ "$validated" != 0 ]; then
+		die "$name: expected 'validation failed' in iteration 0 and exit status 1; $seen"
+	fi
+	local held value
+	held=$(fact "$tf" held)
+	value=$(fact "$tf" held_value)
+	[ "$(fact "$tf" fault)" = 1 ] || die "$name: no fault fired in the target's log ($tf)"
+	[ "$(fact "$tf" failed)" = 1 ] || die "$name: the held Write's controller did not fail in the target's log ($tf)"
+	case "$value" in
+	[0-8]) ;;
+	*) die "$name: the held Write carried $value, not one of the values 0..8 the test needs ($tf)" ;;
+	esac
+	[ "$(fact "$tf" retry)" = 1 ] || die "$name: the target's log shows no retry of value $value ($tf)"
+	[ "$(fact "$tf" retry_ctrl)" != "$held" ] || die "$name: the retry ran on the held Write's controller ($tf)"
+	[ "$(fact "$tf" landed)" = 1 ] || die "$name: the target's log shows no landing of the held Write ($tf)"
+	[ "$(fact "$tf" landed_value)" = "$value" ] || die "$name: the landed Write is not the held one ($tf)"
+	[ "$(fact "$tf" order)" = 1 ] ||
+		die "$name: the target's log does not show retry < value 9 written < held Write landed < read ($tf)"
+	[ "$(fact "$tf" read_value)" = "$value" ] ||
+		die "$name: the target read back value $(fact "$tf" read_value), expected the stale $value ($tf)"
+	local guest_events gf
+	guest_events=$(awk -v src=guest -v value="$value" -f "$awkf" "$CONSOLE")
+	gf=$(grep '^FACTS|' <<<"$guest_events" || true)
+	[ "$(fact "$gf" read_value)" = "$value" ] ||
+		die "$name: rw_test read back value $(fact "$gf" read_value), expected $value ($gf)"
+	local wire_events="" wf
+	if command -v tshark >/dev/null 2>&1; then
+		wire_events=$(rwtest_wire "$pcap")
+		wf=$(grep '^FACTS|' <<<"$wire_events" || true)
+		local k
+		for k in held fin retry_done newest; do
+			[ "$(fact "$wf" "$k")" = 1 ] ||
+				die "$name: the capture lacks '$k' (held Write, path 1 closed, retry completed on path 2, value 9 completed: $wf)"
+		done
+		[ "$(fact "$wf" read_value)" = "$value" ] || die "$name: the capture's read returned not value $value ($wf)"
+	else
+		info "tshark not installed: the capture's part of the timeline is skipped"
+	fi
+	info "timeline: target = nvme-lab's log, wire = the guest's capture, guest = the guest kernel's log with rw_test's"
+	info "lines; each on its own clock, 0 where it sees the held Write (fault fired / Write sent / write issued):"
+	printf '%s\n%s\n%s\n' "$target_events" "$wire_events" "$guest_events" | awk -F '|' '
+		$1 == "FACTS" || NF < 4 { next }
+		$3 == "kernel" && $4 ~ /Removing ctrl|I\/O queues|default\/read\/poll/ { next }
+		{ n++; t[n] = $1; s[n] = $2; w[n] = $3; x[n] = $4; if ($3 == "held Write" && !($2 in a)) a[$2] = $1 }
+		END {
+			for (i = 1; i <= n; i++)
+				printf "%.6f|%d|%s|%s|%s\n", t[i] - a[s[i]], s[i] == "target" ? 1 : s[i] == "wire" ? 2 : 3, s[i], w[i], x[i]
+		}' | sort -t '|' -k1,1g -k2,2n -s | awk -F '|' '{ printf "      %+8.3f s  %-6s  %-12s  %s\n", $1, $3, $4, $5 }'
+	check "$name: rw_test printed 'validation failed' in iteration 0 (read back value $value, expected 9): the host" \
+		"retried the held Write of value $value on controller $(fact "$tf" retry_ctrl) $(fact "$tf" retry_ms) ms after" \
+		"the fault, wrote values up to 9 there, and the held Write landed $(fact "$tf" landed_ms) ms after the fault," \
+		"over them"
+	wire_check "$pcap" strict "$HOST_PORT" "$HOST_PORT2"
+}
+
+# After the cqt scenario: the Linux host was told CQT (our target's log and the Identify data in the capture) and
+# corrupted all the same.
+rwtest_cqt_seen() {
+	grep -q 'target started .* cqt_ms=1 ' "$LAB_LOG" || die "cqt: the target did not start with CQT 1 ms"
+	local seen
+	seen=$("$LAB" decode --pcap "${CONSOLE%.log}.pcap" 2>/dev/null | grep -c '"identify_controller":{.*"cqt":1,"cqt_reported":true' || true)
+	[ "$seen" -ge 2 ] || die "cqt: the capture shows $seen Identify Controller answers with CQT 1, expected one per controller"
+	local tf kato
+	tf=$(awk -v src=target -f "$REPO/scripts/interop/timeline.awk" "$LAB_LOG" | grep '^FACTS|')
+	kato=$(grep -m1 -o 'controller created .* kato_ms=[0-9]*' "$LAB_LOG" | sed 's/.*kato_ms=//')
+	check "cqt: the Linux host read CQT 1 ms in Identify Controller ($seen answers in the capture, nvme-lab decode)" \
+		"and still retried the held Write on the other path $(fact "$tf" retry_ms) ms after the fault: the data is" \
+		"corrupted with CQT set. Linux $KVER has no CQT code; the host side of the recovery series would hold the" \
+		"Write (TBKAS ? 3 : 2) x KATO + CQT = 3 x $kato + 1 = $((3 * kato + 1)) ms, past the 2000 ms the target" \
+		"holds it, so the CQT promise protects only a host that honours it"
+}
+
+run_rwtest() {
+	build_lab
+	local what t0
+	for what in ${NVME_INTEROP_RWTEST_SCENARIOS:-nofault fopcode cqt}; do
+		t0=$SECONDS
+		case "$what" in
+		nofault)
+			step "rwtest, no fault: the Linux host, two paths, round-robin, rw_test $RWTEST_ITERATIONS iterations"
+			start_lab_target "$CACHE/rwtest-nofault.log"
+			rwtest_guest nofault 0 "$RWTEST_ITERATIONS" 0
+			rwtest_verdict nofault valid "$RWTEST_ITERATIONS"
+			;;
+		fopcode)
+			step "rwtest, fopcode 1 2000 on the first controller"
+			start_lab_target "$CACHE/rwtest-fopcode.log"
+			rwtest_guest fopcode 1 "$RWTEST_ITERATIONS" "$RWTEST_RECONNECT_WAIT"
+			rwtest_verdict fopcode corrupt "$RWTEST_ITERATIONS"
+			;;
+		cqt)
+			step "rwtest, fopcode 1 2000, our target reporting CQT 1 ms"
+			start_lab_target "$CACHE/rwtest-cqt.log" --cqt 1
+			rwtest_guest cqt 1 "$RWTEST_ITERATIONS" 0
+			rwtest_verdict cqt corrupt "$RWTEST_ITERATIONS"
+			rwtest_cqt_seen
+			;;
+		*) die "unknown rwtest scenario '$what' (NVME_INTEROP_RWTEST_SCENARIOS: nofault fopcode cqt)" ;;
+		esac
+		stop_lab_target
+		info "rwtest $what: $((SECONDS - t0)) s"
+	done
 }
 
 run_probe() {
@@ -522,21 +804,23 @@ run_probe() {
 main() {
 	local what=${1:-all}
 	case "$what" in
-	target | host | all | probe | prepare) ;;
+	target | host | rwtest | all | probe | prepare) ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
-	*) die "unknown mode '$what' (use target, host, all, probe or prepare)" ;;
+	*) die "unknown mode '$what' (use target, host, rwtest, all, probe or prepare)" ;;
 	esac
 	local start=$SECONDS
 	prepare
 	case "$what" in
 	target) run_target ;;
 	host) run_host ;;
+	rwtest) run_rwtest ;;
 	all)
 		run_target
 		run_host
+		run_rwtest
 		;;
 	probe) run_probe ;;
 	esac

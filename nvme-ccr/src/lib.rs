@@ -228,3 +228,8 @@ pub enum Completion {
     /// The command is held (its path is fencing): drop this completion, the command stays held.
     Held,
 }
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -22,8 +22,8 @@
 //!   examples and tests, and the smallest reference for writing one.
 //!
 //! It follows the NVMe/TCP Transport Specification 1.0, NVMe Base 2.3 (Cross-Controller Reset, TP8028) and TP4129
-//! (CQT), as summarised in [`nvme_proto::notes`] and [`nvme_ccr::notes`]; the choices where they are silent are in
-//! `spec-notes/drivers.md`.
+//! (CQT), as summarised in [`nvme_proto::notes`] and [`nvme_ccr::notes`]; the choices where they are silent are
+//! stated where they are made (the `Decisions` of [`host`], the docs of each controller bound).
 //!
 //! ## Example: the Linux failover test, in memory
 //!
@@ -74,3 +74,8 @@ pub mod host;
 pub mod loopback;
 
 pub use nvme_ccr::Instant;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -19,6 +19,7 @@ use nvme_tokio::rw_test::{self, RwTestParams};
 use nvme_tokio::target::{self, Target, TargetConfig};
 
 use crate::EXIT_USAGE;
+use crate::log::LogArgs;
 use crate::names::{HostDigests, PolicyArg};
 
 /// The default subsystem NQN of `target`, `rw-test` and `ccr-check`.
@@ -44,16 +45,21 @@ fn parse_fopcode(s: &str) -> Result<target::Fopcode, String> {
 
 /// `nvme-lab target`: serve one subsystem.
 #[derive(Args, Clone, Debug)]
-#[command(after_help = "Run-time control: one command per line on standard input, answered on standard error:\n  \
+#[command(after_help = "Run-time control: one command per line on standard input, answered on standard error \
+    (a line starting with \"ok: \" or \"error: \"):\n  \
     fopcode OPC DELAY_MS [CNTLID]   arm the fault (decimal or 0x hex opcode)\n  \
     fopcode off                     disarm it\n  \
     fail-ccr on|off                 accepted CCRs end with CCRS = Failed\n  \
     no-ccr on|off                   answer CCR with Invalid Command Opcode\n  \
-    status                          list controllers and switches")]
+    status                          list controllers and switches\n\n\
+    Log: one line per event on standard error (UTC timestamp, level, fields): controllers created, ready, failed \
+    and torn down, faults fired and held commands reaching the media, CCR, control lines (info and warn); \
+    connections, I/O queues and every media operation with a summary of its data (debug, -v). -q: warnings \
+    only. Without -v/-q, RUST_LOG (LEVEL or TARGET=LEVEL,...) sets it.")]
 pub struct TargetArgs {
-    /// Address to listen on.
+    /// Address to listen on; repeat it for more listeners (paths) to the same subsystem.
     #[arg(long, default_value = "127.0.0.1:4420")]
-    pub listen: SocketAddr,
+    pub listen: Vec<SocketAddr>,
     /// Subsystem NQN.
     #[arg(long, default_value = DEFAULT_NQN)]
     pub nqn: String,
@@ -97,10 +103,17 @@ pub struct TargetArgs {
     /// Unsent output per connection, bytes, past which its input is not read (at least 1 MiB, the largest transfer).
     #[arg(long, default_value_t = 4 << 20)]
     pub output_limit: usize,
+    /// Log level flags.
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// Runs `target` until the process is killed.
 pub fn target(args: TargetArgs) -> ExitCode {
+    if let Err(e) = args.log.init() {
+        eprintln!("{e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -116,7 +129,10 @@ pub fn target(args: TargetArgs) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         };
-        let mut cfg = TargetConfig::new(args.listen, &args.nqn);
+        // clap gives at least the default address.
+        let (first, more) = args.listen.split_first().expect("--listen has a default");
+        let mut cfg = TargetConfig::new(*first, &args.nqn);
+        cfg.more_listen = more.to_vec();
         cfg.cqt_ms = args.cqt;
         cfg.ccrl = args.ccrl;
         cfg.block_size = args.block_size;
@@ -133,11 +149,13 @@ pub fn target(args: TargetArgs) -> ExitCode {
         let t = match Target::start(cfg).await {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("cannot start the target on {}: {e}", args.listen);
+                let all: Vec<String> = args.listen.iter().map(ToString::to_string).collect();
+                eprintln!("cannot start the target on {}: {e}", all.join(", "));
                 return ExitCode::from(1);
             }
         };
-        println!("nvme-tokio target listening on {} nqn {}", t.local_addr(), args.nqn);
+        let all: Vec<String> = t.local_addrs().iter().map(ToString::to_string).collect();
+        println!("nvme-tokio target listening on {} nqn {}", all.join(","), args.nqn);
         let _ = std::io::stdout().flush();
         let control = t.clone();
         std::thread::spawn(move || {

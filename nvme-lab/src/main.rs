@@ -16,6 +16,7 @@ mod decode;
 mod explore;
 mod hex;
 mod json;
+mod log;
 mod matrix;
 mod names;
 mod run;
@@ -68,7 +69,7 @@ enum Cmd {
     /// Run random fault schedules over many seeds and report every seed that corrupts data.
     #[command(long_about = EXPLORE_HELP)]
     Explore(ExploreArgs),
-    /// Decode NVMe/TCP PDUs from hex text or a pcap into JSON lines.
+    /// Decode NVMe/TCP PDUs from hex text or a pcap/pcapng into JSON lines.
     #[command(long_about = DECODE_HELP)]
     Decode(DecodeArgs),
     /// Serve one NVMe/TCP subsystem over real sockets, with CCR and fault injection (fault switches on stdin).
@@ -211,9 +212,9 @@ struct ExploreArgs {
 }
 
 const DECODE_HELP: &str = "Decode NVMe/TCP PDUs into one JSON object per line.\n\n\
-    Input: --hex HEX, --pcap FILE (classic pcap, link type raw IP or Ethernet, IPv4/TCP; '-' reads the pcap from \
-    stdin), or, with neither, hex text on stdin. Hex text is groups of hex digits separated by spaces, commas, \
-    colons or newlines, each group optionally prefixed by 0x (\"05 01 18\", \"050118\", \"0x05,0x01\").\n\n\
+    Input: --hex HEX, --pcap FILE (pcap or pcapng; Ethernet, Linux cooked or raw IP frames; TCP over IPv4 or IPv6; \
+    '-' reads the file from stdin), or, with neither, hex text on stdin. Hex text is groups of hex digits \
+    separated by spaces, commas, colons or newlines, each group optionally prefixed by 0x (\"05 01 18\", \"050118\", \"0x05,0x01\").\n\n\
     Hex input is one byte stream that may hold PDUs of both directions: each PDU's direction comes from its type \
     (even types are host to controller). A pcap is reassembled per TCP connection and direction; PDUs are printed in \
     the order of the frames that complete them. Commands are tracked by CID per connection, so CQEs and data decode \
@@ -233,7 +234,7 @@ struct DecodeArgs {
     /// PDU bytes as hex text.
     #[arg(long, conflicts_with = "pcap", value_name = "HEX")]
     hex: Option<String>,
-    /// A classic pcap file ('-' for stdin).
+    /// A pcap or pcapng file ('-' for stdin).
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
     /// Digest expectations. auto: as negotiated by the connection's ICReq/ICResp when present, else as each PDU's
@@ -351,7 +352,7 @@ fn run_run(args: RunArgs) -> ExitCode {
             t.push_str(&format!("  svg:        {}\n", path.display()));
         }
         if let Some(path) = &args.pcap {
-            t.push_str(&format!("  pcap:       {} ({} PDUs)\n", path.display(), report.wire.len()));
+            t.push_str(&format!("  pcap:       {} ({} segments)\n", path.display(), report.wire.len()));
         }
         if args.random {
             t.push_str(&format!("  reproduce:  {}\n", explore::reproduce(s.seed, policy, args.noncompliant)));
@@ -405,10 +406,10 @@ fn run_decode(args: DecodeArgs) -> ExitCode {
     let mut out = io::BufWriter::new(stdout.lock());
     let result = if let Some(path) = &args.pcap {
         let read = if path.as_os_str() == "-" {
-            nvme_proto::capture::PcapTcpReader::read(io::stdin().lock())
+            nvme_pcap::PcapTcpReader::read(io::stdin().lock())
         } else {
             match std::fs::File::open(path) {
-                Ok(f) => nvme_proto::capture::PcapTcpReader::read(io::BufReader::new(f)),
+                Ok(f) => nvme_pcap::PcapTcpReader::read(io::BufReader::new(f)),
                 Err(e) => return usage_error(format!("cannot open {}: {e}", path.display())),
             }
         };
@@ -418,7 +419,7 @@ fn run_decode(args: DecodeArgs) -> ExitCode {
         };
         if capture.skipped_frames() > 0 {
             eprintln!(
-                "nvme-lab: {} of {} frames are not IPv4/TCP (or not usable) and were skipped",
+                "nvme-lab: {} of {} frames are not TCP over IPv4 or IPv6 (or not usable) and were skipped",
                 capture.skipped_frames(),
                 capture.frames()
             );

@@ -1,12 +1,11 @@
 //! `run --pcap`: the simulated NVMe/TCP traffic as a pcap, one TCP connection per path, queue and association.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::Ipv4Addr;
 
-use nvme_proto::capture::{Direction, NVME_TCP_PORT, PcapTcpWriter, TcpFlow};
+use nvme_pcap::{Direction, NVME_TCP_PORT, PcapTcpWriter, TcpFlow};
 use nvme_sim::WireRecord;
-use pcap_file::PcapError;
 
 /// The TCP endpoints of one simulated connection: the host at 10.0.0.1, path `p`'s controller at 10.0.0.(2 + p)
 /// port 4420; the host port encodes path, association and queue (40000 + 1000 x path + 10 x association + queue,
@@ -18,7 +17,7 @@ pub fn flow_for(path: usize, connection: u32, queue: u16) -> TcpFlow {
 }
 
 /// Writes every record, in order, as a classic pcap (link type raw IPv4); returns the number of connections.
-pub fn write_pcap<W: Write>(records: &[WireRecord], out: W) -> Result<usize, PcapError> {
+pub fn write_pcap<W: Write>(records: &[WireRecord], out: W) -> io::Result<usize> {
     let mut w = PcapTcpWriter::new(out)?;
     let mut flows: BTreeMap<(usize, u32, u16), TcpFlow> = BTreeMap::new();
     for r in records {
@@ -34,7 +33,8 @@ pub fn write_pcap<W: Write>(records: &[WireRecord], out: W) -> Result<usize, Pca
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nvme_proto::capture::PcapTcpReader;
+    use nvme_pcap::PcapTcpReader;
+    use std::net::SocketAddr;
     use std::time::Duration;
 
     #[test]
@@ -61,9 +61,9 @@ mod tests {
         assert_eq!(flows.len(), 4);
         assert_eq!(flows[0].to_controller.bytes, [1, 1, 1]);
         assert_eq!(flows[0].to_host.bytes, [4, 4, 4]);
-        assert_eq!(flows[0].controller, (Ipv4Addr::new(10, 0, 0, 2), 4420));
-        assert_eq!(flows[2].controller, (Ipv4Addr::new(10, 0, 0, 3), 4420));
-        let ports: std::collections::HashSet<u16> = flows.iter().map(|f| f.host.1).collect();
+        assert_eq!(flows[0].controller, SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 4420)));
+        assert_eq!(flows[2].controller, SocketAddr::from((Ipv4Addr::new(10, 0, 0, 3), 4420)));
+        let ports: std::collections::HashSet<u16> = flows.iter().map(|f| f.host.port()).collect();
         assert_eq!(ports.len(), 4);
     }
 }

@@ -1,12 +1,12 @@
 //! `nvme-lab decode` run as a program: the vectors of shared/spec/vectors.md, decode errors, and a pcap round trip
-//! through nvme-proto's capture writer (checked against tshark where it is installed).
+//! through nvme-pcap's capture writer, as IPv4 pcap and IPv6 pcapng (checked against tshark where it is installed).
 
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use nvme_proto::capture::{Direction, PcapTcpWriter, TcpFlow};
+use nvme_pcap::{Direction, PcapTcpWriter, TcpFlow};
 use nvme_proto::cmd::{
     AddressFamily, AnaGroupDescriptor, AnaLogPage, AnaState, AsyncEvent, AsyncEventRequest, CMIC_ANA, CcrLogEntry,
     CcrLogPage, Ccrl, Ccrs, Connect, ConnectData, Cqe, Cqt, CrossControllerReset, DiscoveryLogEntry, DiscoveryLogPage,
@@ -14,6 +14,10 @@ use nvme_proto::cmd::{
     SubsystemType, TcpSecurityType, Tsas,
 };
 use nvme_proto::tcp::{C2HData, CapsuleCmd, CapsuleResp, H2CData, IcReq, IcResp, Params, Pdu, R2T};
+use pcap_file::pcap::PcapReader;
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock, InterfaceDescriptionOption};
 use serde_json::Value;
 
 fn lab(args: &[&str], stdin: Option<&[u8]>) -> Output {
@@ -266,7 +270,7 @@ fn bad_input_gets_a_message_and_status_2() {
         (vec!["decode", "--hex", "05 011"], None, "odd number of digits"),
         (vec!["decode"], Some(&b"   \n"[..]), "no bytes"),
         (vec!["decode", "--pcap", "/nonexistent/file.pcap"], None, "cannot open"),
-        (vec!["decode", "--pcap", "-"], Some(&b"definitely not a capture file"[..]), "not a pcap file"),
+        (vec!["decode", "--pcap", "-"], Some(&b"definitely not a capture file"[..]), "not a pcap or pcapng file"),
         (vec!["decode", "--hex", "05", "--pcap", "x"], None, "cannot be used with"),
         (vec!["decode", "--digests", "maybe", "--hex", "05"], None, "invalid value"),
     ] {
@@ -280,7 +284,7 @@ fn bad_input_gets_a_message_and_status_2() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// A pcap written with nvme-proto's capture writer: two connections (admin and I/O queue) with header and data
+// A pcap written with nvme-pcap's capture writer: two connections (admin and I/O queue) with header and data
 // digests, decoded in context.
 
 fn emit(pdu: &Pdu<'_>, params: &Params) -> Vec<u8> {
@@ -366,8 +370,12 @@ fn conversation() -> Vec<(u16, Direction, Vec<u8>)> {
 }
 
 fn write_pcap(items: &[(u16, Direction, Vec<u8>)]) -> Vec<u8> {
+    write_pcap_on(items, [TcpFlow::numbered(1), TcpFlow::numbered(2)])
+}
+
+/// The items on the given two flows (1 and 2).
+fn write_pcap_on(items: &[(u16, Direction, Vec<u8>)], mut flows: [TcpFlow; 2]) -> Vec<u8> {
     let mut w = PcapTcpWriter::new(Vec::new()).unwrap();
-    let mut flows = [TcpFlow::numbered(1), TcpFlow::numbered(2)];
     for (i, (flow, dir, bytes)) in items.iter().enumerate() {
         w.write(&mut flows[usize::from(*flow) - 1], *dir, Duration::from_millis(i as u64), bytes).unwrap();
     }
@@ -556,6 +564,52 @@ fn discovery_and_ana_logs_decode_in_context() {
     assert_eq!((ic["anagrpmax"].as_u64(), ic["nanagrpid"].as_u64()), (Some(32), Some(2)));
 }
 
+/// The packets of a classic pcap as a pcapng with nanosecond timestamps (if_tsresol 9), as Wireshark writes it.
+fn to_pcapng(pcap: &[u8]) -> Vec<u8> {
+    let mut r = PcapReader::new(pcap).unwrap();
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    let options = vec![InterfaceDescriptionOption::IfTsResol(9)];
+    w.write_pcapng_block(InterfaceDescriptionBlock { linktype: r.header().datalink, snaplen: 0, options }).unwrap();
+    while let Some(p) = r.next_packet() {
+        let p = p.unwrap();
+        let epb = EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: p.timestamp,
+            original_len: p.orig_len,
+            data: p.data,
+            options: vec![],
+        };
+        w.write_pcapng_block(epb).unwrap();
+    }
+    w.into_inner()
+}
+
+/// The conversation over IPv6, in a pcapng: the same PDUs, fields, frames and times as from the classic IPv4 pcap;
+/// only the addresses differ.
+#[test]
+fn pcapng_and_ipv6_decode_like_the_classic_ipv4_pcap() {
+    let v4 = lab(&["decode", "--pcap", "-"], Some(&write_pcap(&conversation())));
+    assert_eq!(v4.status.code(), Some(0), "{}", String::from_utf8_lossy(&v4.stderr));
+    let host = |port: u16| SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)), port);
+    let ctrl: SocketAddr = "[fd00::2]:4420".parse().unwrap();
+    let v6 = write_pcap_on(&conversation(), [TcpFlow::new(host(50001), ctrl), TcpFlow::new(host(50002), ctrl)]);
+    let out = lab(&["decode", "--pcap", "-"], Some(&to_pcapng(&v6)));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (a, b) = (lines(&v4), lines(&out));
+    assert_eq!(a.len(), b.len());
+    assert!(a.len() > 20);
+    for (x, y) in a.iter().zip(&b) {
+        let mut y = y.clone();
+        let h2c = y["dir"] == "h2c";
+        let conn = y["conn"].as_u64().unwrap() as u16;
+        let (src, dst) = if h2c { (host(50001 + conn), ctrl) } else { (ctrl, host(50001 + conn)) };
+        assert_eq!((y["src"].as_str().unwrap(), y["dst"].as_str().unwrap()), (&*src.to_string(), &*dst.to_string()));
+        y["src"] = x["src"].clone();
+        y["dst"] = x["dst"].clone();
+        assert_eq!(x, &y);
+    }
+}
+
 #[test]
 fn pcap_errors() {
     let pcap = write_pcap(&conversation());
@@ -565,13 +619,18 @@ fn pcap_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("truncated pcap"), "{stderr}");
-    // An unsupported link type.
-    let mut sll = pcap.clone();
-    let link: [u8; 4] = if pcap[0] == 0xA1 { 113u32.to_be_bytes() } else { 113u32.to_le_bytes() };
-    sll[20..24].copy_from_slice(&link);
-    let out = lab(&["decode", "--pcap", "-"], Some(&sll));
+    // An unsupported link type (Linux cooked v2).
+    let mut sll2 = pcap.clone();
+    let link: [u8; 4] = if pcap[0] == 0xA1 { 276u32.to_be_bytes() } else { 276u32.to_le_bytes() };
+    sll2[20..24].copy_from_slice(&link);
+    let out = lab(&["decode", "--pcap", "-"], Some(&sll2));
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported link type 113"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported link type 276"));
+    // A pcapng cut inside a block.
+    let ng = to_pcapng(&pcap);
+    let out = lab(&["decode", "--pcap", "-"], Some(&ng[..ng.len() - 10]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated pcapng"));
     // A capture that stops in the middle of a PDU: the stream is truncated, earlier PDUs still decode.
     let p = Params { header_digest: true, data_digest: true, ..Params::default() };
     let mut keep_alive = cmd(KeepAlive.to_sqe(6), &[], &p);

@@ -94,5 +94,7 @@ pub mod crc;
 pub mod notes;
 pub mod tcp;
 
-#[cfg(feature = "pcap")]
-pub mod capture;
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -10,8 +10,9 @@
 //!   it (invoked before `rr` and not acknowledged before `ri`).
 //!
 //! Two more checks catch a stale write even when no read sees it: a write whose data lands on the media after it was
-//! superseded is a violation (the stale-write hazard, ccr-cqt.md §14), and at the end of the run (after every stuck
-//! command had time to land) each block must hold the value of a last write or of a write never acknowledged.
+//! superseded is a violation (the stale-write hazard, [`nvme_ccr::notes::ccr_cqt`] §14), and at the end of the run
+//! (after every stuck command had time to land) each block must hold the value of a last write or of a write never
+//! acknowledged.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -158,6 +159,11 @@ impl Checker {
         self.reg(lba).prune(now, &mut pruned);
         self.pruned = pruned;
         ok
+    }
+
+    /// Read `op` of `lba` failed: it returned nothing to check.
+    pub(crate) fn read_failed(&mut self, op: u64, lba: u64) {
+        self.reg(lba).reads.remove(&op);
     }
 
     /// The data of write `op` (if known) with `value` reached the media of `lba`.

@@ -1,18 +1,20 @@
 //! # nvme-sim
 //!
-//! A deterministic discrete-event simulator of NVMe/TCP multipath failover: the target is
-//! [`nvme_fabric::controller::Subsystem`], the one Sans-IO controller every runtime drives (one namespace, one
-//! controller per path, keep-alive expiry with KATO and TBKAS, CCR, teardown that waits for every accepted command,
-//! the fault injection), run on simulated media with a service time per command; links with latency, jitter and
-//! loss (as TCP retransmission delay); a multipath host that drives [`nvme_ccr::Engine`] only through its public
-//! interface; the seed's `rw_test` and queue-depth workloads; and a checker for the stale-write hazard (ccr-cqt.md
-//! §14).
+//! A deterministic discrete-event simulator of NVMe/TCP multipath failover. Both ends are nvme-fabric's Sans-IO
+//! state machines, the ones every runtime drives: the target is [`nvme_fabric::controller::Subsystem`] (one
+//! namespace, one controller per path, keep-alive expiry with KATO and TBKAS, CCR, teardown that waits for every
+//! accepted command, the fault injection), run on simulated media with a service time per command; the host is
+//! [`nvme_fabric::host::Host`] (the Linux bring-up order, keep-alive, AER, command timeouts, multipath round robin,
+//! recovery through [`nvme_ccr::Engine`]). The simulator adds what a runtime adds: a virtual clock, links with
+//! latency, jitter and loss (as TCP retransmission delay) and freezes, one simulated TCP connection per host
+//! connection; the seed's `rw_test` and queue-depth workloads; and a checker for the stale-write hazard
+//! ([`nvme_ccr::notes::ccr_cqt`] §14).
 //!
-//! Every command and completion crosses the simulated wire as NVMe/TCP PDUs with header and data digests (the
-//! host's encoded and decoded with `nvme-proto`, the target's by `nvme-fabric`); [`Scenario::capture`] keeps them for
-//! a pcap. Time is virtual, randomness comes from
-//! one ChaCha8 generator seeded with [`Scenario::seed`], there are no threads: the same scenario always gives the same
-//! [`Report`]. The model and every timing choice are described in `spec-notes/simulator.md`.
+//! Every command and completion crosses the simulated wire as NVMe/TCP PDUs with header and data digests, encoded
+//! and decoded by nvme-fabric on both sides; [`Scenario::capture`] keeps them for a pcap. Time is virtual,
+//! randomness comes from one ChaCha8 generator seeded with [`Scenario::seed`], there are no threads: the same
+//! scenario always gives the same [`Report`]. The model and every timing choice are described in
+//! `spec-notes/simulator.md`.
 //!
 //! ## Example
 //!
@@ -41,7 +43,6 @@ mod checker;
 mod clock;
 mod host;
 mod net;
-mod proto;
 mod report;
 mod scenario;
 mod sim;
@@ -57,3 +58,8 @@ pub use scenario::{FaultKind, FaultSpec, PathFault, Scenario, UnknownName, Workl
 pub fn run(s: &Scenario) -> Report {
     sim::run(s)
 }
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -28,7 +28,8 @@ pub struct LatencySample {
     pub path: usize,
 }
 
-/// One PDU on the simulated wire (recorded when [`Scenario::capture`](crate::Scenario::capture) is set).
+/// One segment on the simulated wire: whole PDUs, as many as one `poll_transmit` of the sender gave (recorded when
+/// [`Scenario::capture`](crate::Scenario::capture) is set).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WireRecord {
     /// Virtual time at which the sender put it on the wire.
@@ -39,7 +40,7 @@ pub struct WireRecord {
     pub queue: u16,
     /// `true` host to controller, `false` controller to host.
     pub to_controller: bool,
-    /// The whole PDU, digests included.
+    /// The PDUs, digests included.
     pub bytes: Vec<u8>,
     /// Which TCP connection of that path and queue (0 for the first association, 1 after the first reconnect, ...).
     pub connection: u32,
@@ -66,7 +67,7 @@ pub struct Report {
     pub timeline: Vec<TimelineEntry>,
     /// One sample per completed application I/O, in completion order.
     pub latencies: Vec<LatencySample>,
-    /// Every PDU on the wire, in time order (only when capturing).
+    /// Every segment on the wire, in time order (only when capturing).
     pub wire: Vec<WireRecord>,
     /// rw_test: the exact stdout/stderr lines the seed program prints.
     pub rw_test_output: Vec<String>,

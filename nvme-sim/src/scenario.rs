@@ -12,8 +12,8 @@ use crate::Policy;
 /// The application workload the simulated host runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WorkloadKind {
-    /// The seed's `rw_test` (ccr-cqt.md §10): per iteration 10 synchronous 4 KiB writes of byte value 0..9 to offset 0,
-    /// sleep 5 s, read back and check every byte is 9, sleep 3 s; stops at the first failure.
+    /// The seed's `rw_test` ([`nvme_ccr::notes::ccr_cqt`] §10): per iteration 10 synchronous 4 KiB writes of byte
+    /// value 0..9 to offset 0, sleep 5 s, read back and check every byte is 9, sleep 3 s; stops at the first failure.
     RwTest,
     /// Read-only, queue depth [`Scenario::queue_depth`], random blocks of [`Scenario::blocks`]. Cannot corrupt: shows stalls.
     Read,
@@ -75,7 +75,7 @@ impl FromStr for WorkloadKind {
     }
 }
 
-/// The injected fault (ccr-cqt.md §11).
+/// The injected fault ([`nvme_ccr::notes::ccr_cqt`] §11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FaultKind {
     /// `fopcode <opcode> <delay>` on controller 1: the first matching command is accepted, lands on the media only
@@ -129,9 +129,9 @@ impl FromStr for FaultKind {
 /// What a [`FaultSpec`] does to its path when it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PathFault {
-    /// The controller fails at once and closes its connections (ccr-cqt.md §11 `fopcode`).
+    /// The controller fails at once and closes its connections ([`nvme_ccr::notes::ccr_cqt`] §11 `fopcode`).
     Fatal,
-    /// The path goes silent in both directions; the connections stay open (ccr-cqt.md §11 `freeze`).
+    /// The path goes silent in both directions; the connections stay open ([`nvme_ccr::notes::ccr_cqt`] §11 `freeze`).
     Freeze,
 }
 
@@ -155,7 +155,7 @@ pub struct FaultSpec {
 }
 
 /// One simulation: policy, workload, fault and every timing knob. `Default` gives the seed's values
-/// (ccr-cqt.md §11: KATO 5000 ms, TBKAS on, CQT 1 ms, fopcode 1 (Write) with 2000 ms, two paths).
+/// ([`nvme_ccr::notes::ccr_cqt`] §11: KATO 5000 ms, TBKAS on, CQT 1 ms, fopcode 1 (Write) with 2000 ms, two paths).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
     /// Host recovery policy.
@@ -264,14 +264,14 @@ impl Scenario {
     }
 
     /// The hold a time-based recovery waits from detection: `(TBKAS ? 3 : 2) x KATO + (CQT != 0 ? CQT : F)`
-    /// (ccr-cqt.md §6.3).
+    /// ([`nvme_ccr::notes::ccr_cqt`] §6.3).
     pub fn hold(&self) -> Duration {
         let m = if self.tbkas { 3 } else { 2 };
         self.kato * m + if self.cqt.is_zero() { self.cqt_fallback } else { self.cqt }
     }
 
     /// The largest stuck-command delay a target keeping its CQT promise may have when detection is at arrival:
-    /// `(TBKAS ? 3 : 2) x KATO + CQT` (ccr-cqt.md §11; CQT 0 counts as 0, the stricter reading).
+    /// `(TBKAS ? 3 : 2) x KATO + CQT` ([`nvme_ccr::notes::ccr_cqt`] §11; CQT 0 counts as 0, the stricter reading).
     pub fn cqt_promise(&self) -> Duration {
         let m = if self.tbkas { 3 } else { 2 };
         self.kato * m + self.cqt

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-use nvme_ccr::{Config, Engine};
+use nvme_ccr::Config;
 use nvme_fabric::controller::MediaId;
+use nvme_proto::cmd::IoOpcode;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -11,7 +12,6 @@ use crate::checker::Checker;
 use crate::clock::{EventQueue, MS, Nanos, SEC, dur, ns, secs};
 use crate::host::{Host, HostCfg};
 use crate::net::{ConnId, LinkCfg, Net};
-use crate::proto::opc;
 use crate::report::{LatencySample, Report, TimelineEntry};
 use crate::scenario::{FaultKind, PathFault, Scenario, WorkloadKind};
 use crate::target::{Armed, CcrMode, FaultState, Target, TgtCfg};
@@ -43,23 +43,9 @@ pub(crate) enum Event {
     TgtArm {
         fault: usize,
     },
-    HostKa {
-        path: usize,
-        assoc: u32,
-    },
-    HostKaCheck {
-        path: usize,
-        assoc: u32,
-        cid: u16,
-    },
-    HostReconnect {
-        path: usize,
-    },
-    HostConnectTimeout {
-        path: usize,
-        assoc: u32,
-    },
-    HostEngine {
+    /// The host's next deadline (`Host::poll_timeout`): keep-alive, command and bring-up timeouts, reconnects, the
+    /// engine's holds.
+    HostTimer {
         at: Nanos,
     },
     AppTimer {
@@ -78,6 +64,8 @@ pub(crate) struct Ctx {
     pub(crate) op_map: HashMap<(ConnId, u16), u64>,
     /// Completed application I/Os: (io, path, read data).
     pub(crate) completions: Vec<(AppIo, usize, Vec<u8>)>,
+    /// Application I/Os the host failed (an error status after its retries, or no path left).
+    pub(crate) failures: Vec<AppIo>,
     pub(crate) checker: Checker,
     pub(crate) codec: Codec,
 }
@@ -93,9 +81,9 @@ impl Ctx {
 pub(crate) fn faults_of(s: &Scenario, paths: usize, notes: &mut Vec<String>) -> (Vec<Armed>, CcrMode) {
     let mut armed = Vec::new();
     let mut opcode = s.fopcode;
-    if s.workload == WorkloadKind::Read && opcode == opc::WRITE && s.fault != FaultKind::None {
+    if s.workload == WorkloadKind::Read && opcode == IoOpcode::WRITE.0 && s.fault != FaultKind::None {
         notes.push("fault: a read-only workload never sends a Write; the fault triggers on Read (0x02) instead".into());
-        opcode = opc::READ;
+        opcode = IoOpcode::READ.0;
     }
     let kind = match s.fault {
         FaultKind::None => None,
@@ -158,6 +146,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
         timeline: Vec::new(),
         op_map: HashMap::new(),
         completions: Vec::new(),
+        failures: Vec::new(),
         checker: Checker::default(),
         codec: workload.codec,
     };
@@ -186,7 +175,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
     }
     let mut config = Config::new(s.policy);
     config.cqt_fallback = s.cqt_fallback;
-    let host = Host::new(HostCfg { kato, reconnect_delay: ns(s.reconnect_delay) }, Engine::new(config), paths);
+    let host = Host::new(HostCfg { kato, reconnect_delay: ns(s.reconnect_delay), engine: config }, paths);
 
     let nominal = match s.workload {
         WorkloadKind::RwTest => u64::from(s.iterations.unwrap_or(RW_ITERATIONS)) * RW_ITERATION_NOMINAL,
@@ -305,11 +294,7 @@ impl Sim {
             Event::TgtTimer { at } => self.target.on_timer(ctx, at),
             Event::TgtMediaDone { id } => self.target.on_media_done(ctx, id),
             Event::TgtArm { fault } => self.target.on_arm(ctx, fault),
-            Event::HostKa { path, assoc } => self.host.on_ka(ctx, path, assoc),
-            Event::HostKaCheck { path, assoc, cid } => self.host.on_ka_check(ctx, path, assoc, cid),
-            Event::HostReconnect { path } => self.host.on_reconnect(ctx, path),
-            Event::HostConnectTimeout { path, assoc } => self.host.on_connect_timeout(ctx, path, assoc),
-            Event::HostEngine { at } => self.host.on_engine_timer(ctx, at),
+            Event::HostTimer { at } => self.host.on_timer(ctx, at),
             Event::AppTimer { worker } => {
                 let mut out = WlOut::default();
                 self.workload.timer(ctx.now, &mut ctx.rng, worker, &mut out);
@@ -326,7 +311,7 @@ impl Sim {
             self.workload.start(self.ctx.now, &mut self.ctx.rng, &mut out);
             self.apply(out);
         }
-        while !self.ctx.completions.is_empty() {
+        while !self.ctx.completions.is_empty() || !self.ctx.failures.is_empty() {
             let done = core::mem::take(&mut self.ctx.completions);
             for (io, path, data) in done {
                 let now = self.ctx.now;
@@ -334,7 +319,7 @@ impl Sim {
                 self.latencies.push(LatencySample {
                     at: dur(now),
                     latency: dur(now - invoke),
-                    opcode: if io.write { opc::WRITE } else { opc::READ },
+                    opcode: if io.write { IoOpcode::WRITE.0 } else { IoOpcode::READ.0 },
                     path,
                 });
                 if io.write {
@@ -345,6 +330,18 @@ impl Sim {
                 }
                 let mut out = WlOut::default();
                 self.workload.complete(now, &mut self.ctx.rng, &io, &data, &mut out);
+                self.apply(out);
+            }
+            // A failed I/O (never with the simulated target: it answers no error status, and a path is retried
+            // until the run ends): a write stays unacknowledged (it may land or not), a read returns nothing.
+            for io in core::mem::take(&mut self.ctx.failures) {
+                let now = self.ctx.now;
+                self.invoked.remove(&io.op);
+                if !io.write {
+                    self.ctx.checker.read_failed(io.op, io.lba);
+                }
+                let mut out = WlOut::default();
+                self.workload.failed(now, &io, &mut out);
                 self.apply(out);
             }
         }

@@ -13,23 +13,24 @@ use nvme_fabric::controller::{
     ControllerFailure, Event as SubEvent, Fault, FaultAction, FaultTarget, MediaId, MediaKind, MediaRequest,
     NamespaceConfig, Subsystem, SubsystemConfig,
 };
-use nvme_proto::cmd::{Ccrl, Cqt};
+use nvme_proto::cmd::{Ccrl, Cqt, IoOpcode};
 use rand::Rng;
 
 use crate::clock::{Nanos, dur, inst, millis, ns};
+use crate::host::SUBNQN;
 use crate::net::{ConnId, Seg};
-use crate::proto::{self, BLOCK, opc};
 use crate::scenario::PathFault;
 use crate::sim::{Ctx, Event};
+use crate::workload::BLOCK;
 
 /// The namespace's size in blocks: far more than any workload touches (the store only keeps written blocks).
 const NAMESPACE_BLOCKS: u64 = 1 << 24;
 
 /// In-capsule data an I/O command may carry: 16 KiB, IOCCSZ 1028 as Linux nvmet, so a 4 KiB write travels
-/// in-capsule (nvme-tcp.md §8.1).
+/// in-capsule ([`nvme_proto::notes::tcp`] §8.1).
 const IO_IN_CAPSULE: u32 = 16 * 1024;
 
-/// What the target does with CCRs (ccr-cqt.md §11).
+/// What the target does with CCRs ([`nvme_ccr::notes::ccr_cqt`] §11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CcrMode {
     /// Works.
@@ -57,7 +58,7 @@ impl TgtCfg {
     /// The subsystem's configuration: the sim's NQN and Identify strings, 4 KiB blocks, IOCCSZ 1028, the scenario's
     /// CQT, CCRL, TBKAS, IRS, CCR switch and teardown time, one media operation at a time per controller.
     fn subsystem(&self) -> SubsystemConfig {
-        let mut c = SubsystemConfig::new(proto::SUBNQN);
+        let mut c = SubsystemConfig::new(SUBNQN);
         c.model = "nvme-sim simulated controller".into();
         c.firmware = "0.1".into();
         c.namespace = NamespaceConfig { block_size: BLOCK as u32, blocks: NAMESPACE_BLOCKS };
@@ -466,7 +467,7 @@ impl Target {
                     f.state = FaultState::Fired;
                 }
                 let path = self.ctrl_path.get(&cntlid).copied();
-                let name = if opcode == opc::WRITE { "Write" } else { "Read" };
+                let name = if opcode == IoOpcode::WRITE.0 { "Write" } else { "Read" };
                 let held = millis(ns(delay));
                 let what = match action {
                     FaultAction::Fatal => {

@@ -2,13 +2,17 @@
 //!
 //! A workload only submits I/Os and reacts to their completions and to its own timers; the simulator routes them.
 
+use std::sync::Arc;
+
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::checker::Value;
 use crate::clock::{Nanos, SEC, ns};
-use crate::proto::BLOCK;
 use crate::scenario::{Scenario, WorkloadKind};
+
+/// Size of one logical block and of every simulated I/O.
+pub(crate) const BLOCK: usize = 4096;
 
 /// rw_test: writes per iteration.
 const RW_WRITES: u8 = 10;
@@ -27,7 +31,7 @@ pub(crate) struct AppIo {
     pub(crate) write: bool,
     pub(crate) lba: u64,
     /// Write data (4096 bytes); empty for reads.
-    pub(crate) data: Vec<u8>,
+    pub(crate) data: Arc<[u8]>,
     pub(crate) worker: usize,
     pub(crate) value: Value,
 }
@@ -134,13 +138,13 @@ impl Workload {
     fn io(&mut self, write: bool, lba: u64, fill: Option<u8>, worker: usize) -> AppIo {
         let op = self.next_op;
         self.next_op += 1;
-        let (data, value) = match (write, fill) {
-            (false, _) => (Vec::new(), 0),
-            (true, Some(b)) => (vec![b; BLOCK], Value::from(b)),
+        let (data, value): (Arc<[u8]>, Value) = match (write, fill) {
+            (false, _) => (Arc::new([]), 0),
+            (true, Some(b)) => (vec![b; BLOCK].into(), Value::from(b)),
             (true, None) => {
                 let mut d = vec![op as u8; BLOCK];
                 d[..8].copy_from_slice(&op.to_le_bytes());
-                (d, op)
+                (d.into(), op)
             }
         };
         AppIo { op, write, lba, data, worker, value }
@@ -215,6 +219,18 @@ impl Workload {
                     out.timers.push((t, io.worker));
                 }
                 let _ = rng;
+            }
+        }
+    }
+
+    /// An I/O failed: a queue-depth worker goes on after its think time; rw_test, blocked in that I/O as the seed
+    /// program would be, issues nothing more (the run ends at its time limit, which the timeline reports).
+    pub(crate) fn failed(&mut self, now: Nanos, io: &AppIo, out: &mut WlOut) {
+        if let Kind::Qd(q) = &mut self.kind {
+            q.busy -= 1;
+            let t = now + q.think;
+            if t < q.until {
+                out.timers.push((t, io.worker));
             }
         }
     }

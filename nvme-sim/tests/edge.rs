@@ -69,14 +69,47 @@ fn degenerate_knobs() {
     }
 }
 
-/// IRS mode: the CCR completes with IRS = 1 once the teardown is done; no AEN or log read is needed.
+/// The admin commands the host sent, as (opcode, CDW10 low byte = the log page of a Get Log Page), from the capture.
+fn admin_commands(r: &nvme_sim::Report) -> Vec<(u8, u8)> {
+    use nvme_proto::tcp::{Decoded, Deframer, Params, Pdu, Role};
+    let mut streams: std::collections::BTreeMap<(usize, u32), Vec<u8>> = Default::default();
+    for w in r.wire.iter().filter(|w| w.to_controller && w.queue == 0) {
+        streams.entry((w.path, w.connection)).or_default().extend_from_slice(&w.bytes);
+    }
+    let mut got = Vec::new();
+    for bytes in streams.values() {
+        let (mut de, mut at) = (Deframer::new(Role::Controller), 0);
+        while let Ok(Decoded::Pdu { pdu, consumed }) = de.decode(&bytes[at..]) {
+            match pdu {
+                Pdu::IcReq(_) => de.set_params(Params { header_digest: true, data_digest: true, ..Params::default() }),
+                Pdu::CapsuleCmd(c) => got.push((c.sqe[0], c.sqe[40])),
+                _ => {}
+            }
+            at += consumed;
+        }
+        assert_eq!(at, bytes.len(), "every byte decodes");
+    }
+    got
+}
+
+/// IRS mode: the CCR completes with IRS = 1 once the teardown is done; no AEN or log read is needed. Without it
+/// the host reads the CCR log after the notice.
 #[test]
 fn immediate_reset_success() {
     let mut s = base(Policy::Ccr);
+    s.capture = true;
     s.immediate_reset = true;
     let r = run(&s);
     assert!(!r.corrupted);
     let release = r.release.unwrap().as_secs_f64();
     assert!(release > 2.0 && release < 2.1, "{release}");
-    assert!(!r.timeline.iter().any(|e| e.what.contains("reading the CCR log")));
+    let ccr_log_read = |cmds: &[(u8, u8)]| cmds.contains(&(0x02, 0x1E));
+    let cmds = admin_commands(&r);
+    assert_eq!(cmds.iter().filter(|c| c.0 == 0x38).count(), 1, "one CCR");
+    assert!(!ccr_log_read(&cmds), "no CCR log read in IRS mode");
+    assert!(!r.timeline.iter().any(|e| e.what.contains("AEN on")));
+    s.immediate_reset = false;
+    let r = run(&s);
+    assert!(ccr_log_read(&admin_commands(&r)));
+    assert!(r.timeline.iter().any(|e| e.what.contains("AEN on")));
 }

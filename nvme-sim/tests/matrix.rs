@@ -51,7 +51,7 @@ fn legacy_corrupts_under_fopcode_and_rw_test_says_so() {
     assert_eq!(r.release, Some(Duration::ZERO), "legacy releases at detection");
 }
 
-/// Safety invariant (ccr-cqt.md §14): with a hold (cqt, ccr, ccr-filter) no fault of the model corrupts, and
+/// Safety invariant ([`nvme_ccr::notes::ccr_cqt`] §14): with a hold (cqt, ccr, ccr-filter) no fault of the model corrupts, and
 /// rw_test prints exactly what the seed program prints on success.
 #[test]
 fn holding_policies_never_corrupt_rw_test() {
@@ -247,8 +247,8 @@ fn runs_are_deterministic() {
 }
 
 /// Every captured PDU decodes with nvme-proto's deframer, digests checked, per connection and direction, in
-/// time order; every record (one simulated segment) holds whole PDUs: one for the host, all that one
-/// `poll_transmit` gave for the target.
+/// time order; every record (one simulated segment) holds whole PDUs: all that one `poll_transmit` gave, on either
+/// side.
 #[test]
 fn the_capture_decodes_with_every_digest_good() {
     let mut s = rw(Policy::Ccr, FaultKind::Fopcode);
@@ -283,7 +283,7 @@ fn the_capture_decodes_with_every_digest_good() {
                     }
                 }
             }
-            assert!(in_record == 1 || (!*to_ctrl && in_record > 1), "{in_record} PDUs in one host segment");
+            assert!(in_record >= 1, "an empty segment");
         }
     }
     assert!(pdus > r.wire.len(), "a C2HData and its CapsuleResp leave the target together");

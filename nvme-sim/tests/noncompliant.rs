@@ -1,4 +1,4 @@
-//! Targets that break their CQT promise (ccr-cqt.md §11, `explore --noncompliant`): stuck commands may outlive
+//! Targets that break their CQT promise ([`nvme_ccr::notes::ccr_cqt`] §11, `explore --noncompliant`): stuck commands may outlive
 //! `(TBKAS ? 3 : 2) x KATO + CQT`. `cqt` trusts the promise and may corrupt. `ccr` (with a working CCR: the random
 //! noncompliant faults are fopcode and freeze only, and one path always stays healthy as a source) never corrupts:
 //! once a live source accepted its CCR, nvme-ccr holds past the deadline until that CCR resolves, and the target

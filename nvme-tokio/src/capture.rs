@@ -1,23 +1,23 @@
 //! A pcap of the drivers' own traffic: each connection records the bytes it writes to and reads from its socket, as
-//! they cross it. nvme-proto's [`PcapTcpWriter`] cuts them into TCP segments with running sequence numbers, so no PDU
-//! boundary is needed here (tshark and nvme-proto's [`PcapTcpReader`](nvme_proto::capture::PcapTcpReader) reassemble
-//! the stream).
+//! they cross it. nvme-pcap's [`PcapTcpWriter`] cuts them into TCP segments with running sequence numbers, so no PDU
+//! boundary is needed here (tshark and nvme-pcap's [`PcapTcpReader`](nvme_pcap::PcapTcpReader) reassemble the
+//! stream).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use nvme_proto::capture::{Direction, PcapTcpWriter, TcpFlow};
+use nvme_pcap::{Direction, PcapTcpWriter, TcpFlow};
 
 /// A pcap file that the drivers write their own traffic into (no capture privilege needed). Cheap to clone;
 /// every connection of a host or a target shares one. Bytes are written, unbuffered, as they are sent or received,
 /// so the file is complete even if the process is killed.
 ///
-/// Frames carry the real addresses and ports of the connection; tshark decodes port 4420 as NVMe/TCP by itself,
-/// any other port needs `-d tcp.port==PORT,nvme-tcp`.
+/// Frames carry the real addresses (IPv4 or IPv6) and ports of the connection; tshark decodes port 4420 as NVMe/TCP
+/// by itself, any other port needs `-d tcp.port==PORT,nvme-tcp`.
 #[derive(Clone)]
 pub struct Capture {
     inner: Arc<Mutex<CaptureInner>>,
@@ -42,7 +42,7 @@ impl Capture {
     /// Creates (truncates) `path` and writes the pcap header.
     pub fn create(path: &Path) -> io::Result<Capture> {
         let file = File::create(path)?;
-        let writer = PcapTcpWriter::new(file).map_err(|e| io::Error::other(e.to_string()))?;
+        let writer = PcapTcpWriter::new(file)?;
         let inner = CaptureInner {
             writer,
             epoch: std::time::Instant::now(),
@@ -61,15 +61,11 @@ impl Capture {
     /// A flow for the connection between `host` and `controller`, recorded by the side `recorder` (what that side
     /// receives travels towards it).
     pub(crate) fn flow(&self, host: SocketAddr, controller: SocketAddr, recorder: Side) -> ConnCapture {
-        let v4 = |a: SocketAddr| match a.ip() {
-            IpAddr::V4(ip) => (ip, a.port()),
-            IpAddr::V6(_) => (Ipv4Addr::new(10, 0, 0, 1), a.port()),
-        };
         let id = match self.inner.lock() {
             Ok(mut c) => {
                 let id = c.next_flow;
                 c.next_flow += 1;
-                c.flows.insert(id, TcpFlow::new(v4(host), v4(controller)));
+                c.flows.insert(id, TcpFlow::new(host, controller));
                 id
             }
             Err(_) => u64::MAX,

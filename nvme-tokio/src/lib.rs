@@ -9,15 +9,15 @@
 //!   single controller (one path, policy `legacy`), for probes and tests.
 //! * [`target`]: a test target: nvme-fabric's controller ([`nvme_fabric::controller::Subsystem`]: the commands the
 //!   Linux host sends, keep-alive expiry, CQT from configuration, Cross-Controller Reset, the `fopcode` / `fail-ccr`
-//!   / `no-ccr` fault switches of ccr-cqt.md §11, every per-connection bound) on a TCP listener with a connection
-//!   cap, its namespace in memory or in a file, and a run-time control line.
+//!   / `no-ccr` fault switches of [`nvme_ccr::notes::ccr_cqt`] §11, every per-connection bound) on a TCP listener
+//!   with a connection cap, its namespace in memory or in a file, and a run-time control line.
 //! * [`rw_test`] and [`ccr_check`]: the seed's rw_test over real sockets and a CCR conformance probe (the
 //!   command line that runs them, with `target`, is nvme-lab's).
 //!
 //! Every PDU is framed, validated and encoded, and every host and target decision made, by nvme-fabric (over
 //! nvme-proto's codecs and nvme-ccr's engine); this crate owns sockets, buffers, timers and tasks, one driver loop
-//! shared by both sides. Both sides can record their own traffic in a pcap ([`Capture`]). Choices (the driver
-//! loop, buffer sizes, the run-time fault switches) are in `spec-notes/drivers.md`.
+//! shared by both sides. Both sides can record their own traffic in a pcap ([`Capture`]). Choices (buffer sizes, the
+//! run-time fault switches) are documented on the configuration types that set them.
 //!
 //! # Example
 //!
@@ -54,3 +54,8 @@ pub mod rw_test;
 pub mod target;
 
 pub use capture::Capture;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

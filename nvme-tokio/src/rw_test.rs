@@ -1,5 +1,6 @@
-//! The seed's `rw_test` (ccr-cqt.md §10) over a [`Multipath`] host: per iteration ten 4096-byte writes to
-//! offset 0, write i filled with byte i, a pause, a read of 4096 bytes at offset 0 that must be all 9, a pause.
+//! The seed's `rw_test` ([`nvme_ccr::notes::ccr_cqt`] §10) over a [`Multipath`] host: per iteration ten 4096-byte
+//! writes to offset 0, write i filled with byte i, a pause, a read of 4096 bytes at offset 0 that must be all 9, a
+//! pause.
 //! Same output lines, same streams and same exit status as the seed's program.
 
 use std::io::Write;

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use nvme_proto::capture::{CapturedFlow, PcapTcpReader};
+use nvme_pcap::{CapturedFlow, PcapTcpReader};
 use nvme_proto::tcp::{Decoded, Deframer, IcReq, IcResp, Params, Role};
 use nvme_tokio::Capture;
 use nvme_tokio::host::{Controller, Digests};

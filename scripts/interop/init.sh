@@ -8,8 +8,15 @@
 #           and data digests, writes pattern regions of /dev/nvme0n1, reads them back with O_DIRECT, compares,
 #           disconnects, prints "INTEROP-PASS" or "INTEROP-FAIL: why" and powers off.
 #   probe   like host, but only attempts the connection (to a silent listener that records the ICReq) and powers off.
+#   rwtest  the failover test: Linux nvme-tcp host connected twice to one subsystem (10.0.2.2:PORT and :PORT2, both
+#           digests), iopolicy round-robin, checks that both paths carry reads; with interop_arm=1 prints
+#           "INTEROP-ARM cntlid=N" (N: the first controller's CNTLID) and waits for the harness to answer on /dev/ttyS1
+#           once the target armed fopcode there; runs /bin/rw_test -v for interop_iterations iterations; with
+#           interop_reconnect=S waits up to S s for the failed controller to come back; disconnects, prints
+#           "INTEROP-RWTEST exit=E" and "INTEROP-PASS ..." (the harness steps worked; the harness judges rw_test's
+#           result) or "INTEROP-FAIL: why", and powers off.
 # Other parameters: interop_nqn (subsystem NQN); host side: interop_port (the port at 10.0.2.2, default 4420),
-# interop_hostnqn, interop_hostid.
+# interop_port2 (rwtest's second path), interop_hostnqn, interop_hostid.
 # Every line this script prints starts with "interop:" or "INTEROP-"; the host script greps for the latter.
 
 /bin/busybox --install -s /bin
@@ -90,10 +97,11 @@ run_target() {
 	while :; do sleep 3600; done
 }
 
+# connect [PORT]: one controller to 10.0.2.2:PORT (default: interop_port).
 connect() {
 	hostnqn=$(param hostnqn)
 	hostid=$(param hostid)
-	opts="transport=tcp,traddr=10.0.2.2,trsvcid=$port,nqn=$nqn,hostnqn=$hostnqn,hostid=$hostid,hdr_digest,data_digest"
+	opts="transport=tcp,traddr=10.0.2.2,trsvcid=${1:-$port},nqn=$nqn,hostnqn=$hostnqn,hostid=$hostid,hdr_digest,data_digest"
 	say "connect: $opts"
 	exec 3<>/dev/nvme-fabrics || fail "cannot open /dev/nvme-fabrics"
 	if ! echo "$opts" >&3; then
@@ -177,10 +185,104 @@ run_probe() {
 	sleep 60
 }
 
+# Reads completed on a path's block device (first field of its stat).
+path_reads() { read -r r _ <"/sys/class/block/$1/stat" && echo "$r"; }
+
+run_rwtest() {
+	# The kernel's recovery steps (error recovery, reconnect: level info) and rw_test -v's lines (written to
+	# /dev/kmsg, level notice) are read from the kernel log at the end (INTEROP-DMESG), in order and with their time
+	# stamps: on the console they would interleave with rw_test's own output character by character. Only errors go
+	# to the console meanwhile.
+	echo 4 >/proc/sys/kernel/printk
+	# Without this the kernel keeps 10 lines per 5 s written to /dev/kmsg.
+	echo on >/proc/sys/kernel/printk_devkmsg
+	port2=$(param port2)
+	iterations=$(param iterations)
+	arm=$(param arm)
+	reconnect=$(param reconnect)
+	[ -n "$port2" ] || fail "rwtest needs interop_port2="
+	[ -n "$iterations" ] || fail "rwtest needs interop_iterations="
+	connect "$port" || fail "connect to 10.0.2.2:$port was refused by the kernel"
+	connect "$port2" || fail "connect to 10.0.2.2:$port2 was refused by the kernel"
+	n=0
+	until [ -b /dev/nvme0n1 ] && [ -e /sys/class/nvme/nvme1 ]; do
+		n=$((n + 1))
+		[ "$n" -le 200 ] || fail "no /dev/nvme0n1 and nvme1 20 s after connecting"
+		sleep 0.1
+	done
+	# One subsystem with both controllers: the multipath head nvme0n1 over the paths nvme0c0n1 and nvme0c1n1.
+	set -- /sys/class/nvme-subsystem/nvme-subsys*
+	[ "$#" -eq 1 ] || fail "expected one NVMe subsystem, found: $*"
+	[ -d "$1" ] || fail "no NVMe subsystem in /sys/class/nvme-subsystem"
+	subsys=$1
+	for c in nvme0 nvme1; do
+		[ -e "$subsys/$c" ] || fail "controller $c is not in subsystem $(basename "$subsys") (one subsystem, two paths expected)"
+	done
+	for c in nvme0 nvme1; do
+		say "$c: cntlid $(cat /sys/class/nvme/$c/cntlid) address $(cat /sys/class/nvme/$c/address) state $(cat /sys/class/nvme/$c/state)"
+	done
+	echo round-robin >"$subsys/iopolicy" || fail "cannot set iopolicy"
+	[ "$(cat "$subsys/iopolicy")" = round-robin ] || fail "iopolicy is $(cat "$subsys/iopolicy"), not round-robin"
+	say "$(basename "$subsys"): iopolicy round-robin"
+	set -- /sys/class/block/nvme0c*n1
+	[ "$#" -eq 2 ] || fail "expected two paths under nvme0n1, found: $*"
+	p1=$(basename "$1")
+	p2=$(basename "$2")
+	r1=$(path_reads "$p1")
+	r2=$(path_reads "$p2")
+	dd if=/dev/nvme0n1 of=/dev/null bs=4096 count=8 iflag=direct 2>/tmp/dd.err || fail "reads: $(cat /tmp/dd.err)"
+	r1=$(($(path_reads "$p1") - r1))
+	r2=$(($(path_reads "$p2") - r2))
+	say "8 reads of 4 KiB (O_DIRECT) through nvme0n1: $r1 on path $p1, $r2 on path $p2"
+	[ "$r1" -gt 0 ] || fail "path $p1 carried none of 8 reads with iopolicy round-robin"
+	[ "$r2" -gt 0 ] || fail "path $p2 carried none of 8 reads with iopolicy round-robin"
+	say "both paths carry I/O"
+	if [ "$arm" = 1 ]; then
+		stty -F /dev/ttyS1 raw -echo 2>/dev/null || fail "no /dev/ttyS1 (the harness's answer channel)"
+		echo "INTEROP-ARM cntlid=$(cat /sys/class/nvme/nvme0/cntlid)"
+		answer=""
+		# shellcheck disable=SC3045 # busybox ash has read -t
+		read -r -t 30 answer </dev/ttyS1 || true
+		case "$answer" in
+		armed*) say "harness: $answer" ;;
+		*) fail "no answer from the harness on /dev/ttyS1 within 30 s (got '$answer')" ;;
+		esac
+	fi
+	say "rw_test -n $iterations -v /dev/nvme0n1"
+	rc=0
+	/bin/rw_test -n "$iterations" -v /dev/nvme0n1 || rc=$?
+	echo "INTEROP-RWTEST exit=$rc"
+	if [ -n "$reconnect" ] && [ "$reconnect" -gt 0 ]; then
+		n=0
+		until [ "$(cat /sys/class/nvme/nvme0/state)" = live ]; do
+			n=$((n + 1))
+			[ "$n" -le $((reconnect * 10)) ] || fail "nvme0 not live again within $reconnect s (state $(cat /sys/class/nvme/nvme0/state))"
+			sleep 0.1
+		done
+		say "nvme0 live again: cntlid $(cat /sys/class/nvme/nvme0/cntlid)"
+	fi
+	# The harness's timeline ends here: what follows is the teardown of this test, not the failover. In the kernel
+	# log too, where the timeline reads it in order with the kernel's and rw_test's lines.
+	say "disconnecting"
+	echo "<5>interop: disconnecting" >/dev/kmsg
+	for c in nvme0 nvme1; do
+		echo 1 >/sys/class/nvme/$c/delete_controller || fail "delete_controller $c failed"
+	done
+	say "disconnected"
+	echo 1 >/proc/sys/kernel/printk
+	echo "INTEROP-DMESG-BEGIN"
+	dmesg | sed 's/^/INTEROP-DMESG /'
+	echo "INTEROP-DMESG-END"
+	echo "INTEROP-PASS rw_test ran ($iterations iterations asked, exit $rc)"
+	poweroff -f
+	sleep 60
+}
+
 case "$role" in
 target) run_target ;;
 host) run_host ;;
 probe) run_probe ;;
+rwtest) run_rwtest ;;
 *) fail "unknown role '$role'" ;;
 esac
 fail "role $role returned"

@@ -1,8 +1,7 @@
 //! The Connect rules, admin and Fabrics dispatch, Identify, features, log pages, AER and CCR.
 //!
 //! What is served and what is answered to the rest follows [`nvme_proto::notes::commands`] §6.7 (the answers Linux
-//! nvmet gives), so the Linux host's connect sequence (§10) goes through. The choices are listed in
-//! `spec-notes/drivers.md`.
+//! nvmet gives), so the Linux host's connect sequence (§10) goes through.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::ToString;
@@ -84,8 +83,8 @@ impl Subsystem {
         Some(&mut c.q)
     }
 
-    /// The first command of a connection: a Fabrics Connect (commands.md §5.1; the rules are in
-    /// `spec-notes/drivers.md`). Anything else is Command Sequence Error + DNR.
+    /// The first command of a connection: a Fabrics Connect ([`nvme_proto::notes::commands`] §5.1). Anything else is
+    /// Command Sequence Error + DNR.
     fn connect(&mut self, now: Instant, conn: ConnId, sqe: &Sqe, data: &[u8]) {
         let cid = sqe.cid;
         let cmd = match FabricsCommand::parse(sqe) {

@@ -12,7 +12,7 @@ use super::{
 use crate::conn::{ConnEvent, ConnId};
 
 impl Subsystem {
-    /// An I/O command (the checks of `spec-notes/drivers.md`, "I/O checks").
+    /// An I/O command: checked (queue, namespace, LBA range, transfer length and data) before it reaches the media.
     pub(super) fn io(&mut self, now: Instant, conn: ConnId, cntlid: u16, sqe: &Sqe, data: Vec<u8>) {
         let cid = sqe.cid;
         let cmd = match IoCommand::parse(sqe) {

@@ -23,7 +23,7 @@
 //! * I/O: [`Host::submit`] (Read, Write, Flush), completions from [`Host::poll_completion`]. Admin passthrough to one
 //!   path: [`Host::submit_admin`] (not held by recovery: it fails with its path).
 //!
-//! # Decisions (`spec-notes/drivers.md`, "Divergences decided")
+//! # Decisions
 //!
 //! * An error status from a controller: with DNR, or after [`HostConfig::max_retries`] retries, it is the command's
 //!   result; a path-related status (SCT 3) without DNR is retried on another path; any other status without DNR is

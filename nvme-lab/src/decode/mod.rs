@@ -9,11 +9,12 @@
 
 mod fields;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::io::{self, Write};
 use std::time::Duration;
 
-use nvme_proto::capture::{CapturedStream, Direction, PcapTcpReader, StreamGap};
+use nvme_pcap::{CapturedStream, Direction, PcapTcpReader, StreamGap};
 use nvme_proto::cmd::{Command, CommandContext, Cqe, FabricsCommand, QueueKind, Sqe};
 use nvme_proto::tcp::{CommonHeader, Decoded, Deframer, IcReq, IcResp, Params, Pdu, PduError, PduFlags, PduType, Role};
 
@@ -149,8 +150,8 @@ pub fn decode_pcap(capture: &PcapTcpReader, opts: Options, out: &mut dyn Write) 
     let mut streams = Vec::new();
     for flow in flows {
         conns.push(Conn::default());
-        let host = format!("{}:{}", flow.host.0, flow.host.1);
-        let ctrl = format!("{}:{}", flow.controller.0, flow.controller.1);
+        let host = flow.host.to_string();
+        let ctrl = flow.controller.to_string();
         // Trust the bytes over the port heuristics: a stream whose first PDU type is odd comes from the controller.
         let first_is_odd = |s: &CapturedStream| s.bytes.first().map(|b| b & 1 == 1);
         let swapped = first_is_odd(&flow.to_controller) == Some(true) || first_is_odd(&flow.to_host) == Some(false);
@@ -177,12 +178,17 @@ pub fn decode_pcap(capture: &PcapTcpReader, opts: Options, out: &mut dyn Write) 
         }
     }
     let mut summary = Summary::default();
-    loop {
-        let next = streams.iter().enumerate().filter_map(|(i, s)| s.next_frame().map(|f| (f, i))).min();
-        let Some((_, i)) = next else { break };
+    // The stream whose next PDU completes first, by frame (ties by stream order): a heap of each stream's next
+    // frame, so a capture of many connections costs a logarithm per PDU, not a scan of every stream.
+    let mut next: BinaryHeap<Reverse<(u64, usize)>> =
+        streams.iter().enumerate().filter_map(|(i, s)| s.next_frame().map(|f| Reverse((f, i)))).collect();
+    while let Some(Reverse((_, i))) = next.pop() {
         match step(&mut streams[i], &mut conns, opts, &mut summary) {
             Some(line) => writeln!(out, "{}", line.to_line())?,
             None => streams[i].done = true,
+        }
+        if let Some(f) = streams[i].next_frame() {
+            next.push(Reverse((f, i)));
         }
     }
     Ok(summary)
@@ -443,7 +449,7 @@ fn negotiate(o: &mut Obj, conn: &mut Conn) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nvme_proto::capture::{PcapTcpWriter, TcpFlow};
+    use nvme_pcap::{PcapTcpWriter, TcpFlow};
 
     /// ICReq, ICResp (both digests), a CCR and its response, vector B (H2CData) and vector C (Keep Alive), from
     /// vectors.md.

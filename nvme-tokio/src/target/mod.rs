@@ -3,10 +3,12 @@
 //!
 //! Every protocol decision is the subsystem's: the IC exchange and framing, the Connect rules, admin and I/O
 //! dispatch, keep-alive expiry, Cross-Controller Reset (through [`nvme_ccr::target`]), the bounds of each
-//! connection, and the fault switches of ccr-cqt.md §11 (`fopcode`, `fail-ccr`, `no-ccr`). This module is the
-//! runtime around it: the listener and its connection cap, a reader and a writer task per socket, one timer task,
-//! the media (a [`Namespace`]), the pcap capture and the run-time control line ([`Target::apply_line`]). The driver
-//! loop is described in `spec-notes/drivers.md`.
+//! connection, and the fault switches of [`nvme_ccr::notes::ccr_cqt`] §11 (`fopcode`, `fail-ccr`, `no-ccr`). This
+//! module is the runtime around it: the listener and its connection cap, a reader and a writer task per socket, one
+//! timer task, the media (a [`Namespace`]), the pcap capture, the run-time control line ([`Target::apply_line`]) and
+//! the log (`tracing` events: controllers, faults, CCR, media operations; the levels are in the `log` module's
+//! source). One target can listen on several addresses ([`TargetConfig::more_listen`]): every connection, whichever
+//! listener took it, reaches the one subsystem.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -17,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod log;
 mod namespace;
 mod runtime;
 
@@ -38,8 +41,9 @@ use runtime::Shared;
 /// Identify MN of this target.
 pub const MODEL: &str = "nvme-tokio test target";
 
-/// `fopcode <opcode> <delay_ms> [cntlid]` (ccr-cqt.md §11): fires once, on the first I/O command with this opcode
-/// that a controller accepts after arming; the command executes `delay` later and the controller fails at once.
+/// `fopcode <opcode> <delay_ms> [cntlid]` ([`nvme_ccr::notes::ccr_cqt`] §11): fires once, on the first I/O command
+/// with this opcode that a controller accepts after arming; the command executes `delay` later and the controller
+/// fails at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fopcode {
     /// The I/O opcode (1 = Write).
@@ -56,6 +60,9 @@ pub struct Fopcode {
 pub struct TargetConfig {
     /// Address to listen on (bind 127.0.0.1 in tests).
     pub listen: SocketAddr,
+    /// More addresses to listen on, served by the same subsystem (several paths to one subsystem, as nvmet's ports;
+    /// default none).
+    pub more_listen: Vec<SocketAddr>,
     /// The subsystem NQN.
     pub nqn: String,
     /// Identify CQT in milliseconds (0 = not reported).
@@ -94,6 +101,7 @@ impl TargetConfig {
         let d = SubsystemConfig::new(nqn);
         TargetConfig {
             listen,
+            more_listen: Vec::new(),
             nqn: nqn.to_string(),
             cqt_ms: 0,
             ccrl: 4,
@@ -146,7 +154,8 @@ pub struct ConnInfo {
 #[derive(Clone)]
 pub struct Target {
     shared: Arc<Shared>,
-    local: SocketAddr,
+    /// The bound addresses: `listen` first, then `more_listen` in order.
+    local: Arc<Vec<SocketAddr>>,
     tasks: Arc<Vec<AbortHandle>>,
 }
 
@@ -157,8 +166,8 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    /// Binds `cfg.listen` and starts serving (the accept loop and the timer run as tokio tasks). The subsystem's
-    /// CIU/CIRN seed comes from the clock.
+    /// Binds `cfg.listen` and every `cfg.more_listen` address and starts serving (an accept loop per listener and
+    /// the timer run as tokio tasks). The subsystem's CIU/CIRN seed comes from the clock.
     pub async fn start(cfg: TargetConfig) -> io::Result<Target> {
         let ns = match &cfg.file {
             Some(path) => Namespace::file(path, cfg.block_size, cfg.blocks)?,
@@ -168,21 +177,36 @@ impl Target {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
         let shared = Shared::new(cfg.subsystem(), seed, ns, cfg.capture.clone())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
-        let local = listener.local_addr()?;
+        // Every address is bound before anything is served: a target starts whole or not at all.
+        let mut listeners = Vec::with_capacity(1 + cfg.more_listen.len());
+        let mut local = Vec::with_capacity(listeners.capacity());
+        for addr in std::iter::once(&cfg.listen).chain(&cfg.more_listen) {
+            let l = tokio::net::TcpListener::bind(addr).await?;
+            local.push(l.local_addr()?);
+            listeners.push(l);
+        }
         let shared = Arc::new(shared);
-        let accept = tokio::spawn(runtime::accept_loop(shared.clone(), listener)).abort_handle();
-        let timer = tokio::spawn(runtime::timer_loop(shared.clone())).abort_handle();
-        let target = Target { shared, local, tasks: Arc::new(vec![accept, timer]) };
+        let mut tasks: Vec<AbortHandle> = listeners
+            .into_iter()
+            .map(|l| tokio::spawn(runtime::accept_loop(shared.clone(), l)).abort_handle())
+            .collect();
+        tasks.push(tokio::spawn(runtime::timer_loop(shared.clone())).abort_handle());
+        tracing::info!(listen = ?local, nqn = %cfg.nqn, cqt_ms = cfg.cqt_ms, ccrl = cfg.ccrl, "target started");
+        let target = Target { shared, local: Arc::new(local), tasks: Arc::new(tasks) };
         if let Some(f) = cfg.fopcode {
             target.set_fopcode(Some(f)).map_err(io::Error::other)?;
         }
         Ok(target)
     }
 
-    /// The address the target listens on.
+    /// The address the target listens on (the first, `listen`, when there are several).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local
+        self.local[0]
+    }
+
+    /// Every address the target listens on: `listen`, then `more_listen` in order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local
     }
 
     /// Arms (or with `None` disarms) the `fopcode` fault, replacing any fault not fired yet. Returns a description
@@ -234,10 +258,22 @@ impl Target {
         Ok(v)
     }
 
-    /// Applies one line of the run-time control protocol (documented in `spec-notes/drivers.md`):
+    /// Applies one line of the run-time control protocol:
     /// `fopcode OPCODE DELAY_MS [CNTLID]`, `fopcode off`, `fail-ccr on|off`, `no-ccr on|off`, `status`.
-    /// Opcodes are decimal or `0x` hex. Returns the answer to print.
+    /// Opcodes are decimal or `0x` hex. Returns the answer to print. Every line that changes something is logged
+    /// (`info`), with its answer.
     pub fn apply_line(&self, line: &str) -> Result<String, String> {
+        let answer = self.apply_words(line);
+        if !line.trim().is_empty() && line.trim() != "status" {
+            match &answer {
+                Ok(a) => tracing::info!(line = line.trim(), answer = %a, "control line applied"),
+                Err(e) => tracing::info!(line = line.trim(), error = %e, "control line refused"),
+            }
+        }
+        answer
+    }
+
+    fn apply_words(&self, line: &str) -> Result<String, String> {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             [] => Ok(String::new()),

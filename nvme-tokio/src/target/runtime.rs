@@ -1,7 +1,7 @@
 //! The driver loop around the [`Subsystem`] (the socket and timer tasks are [`crate::driver`]'s, shared with the
 //! host): one mutex holds it; the accept loop, a reader and a writer task per socket and one timer task call into
 //! it, then [`Shared::pump`] carries out its outputs (connection events to the tasks, media requests to the
-//! [`Namespace`], events dropped).
+//! [`Namespace`], events to the log, [`super::log`]).
 //!
 //! * Reader: backpressure as the subsystem asks (input left untaken waits for `ConnEvent::Resume`). A frozen
 //!   connection's reader is stopped; the socket stays open.
@@ -12,9 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use nvme_fabric::conn::ConnId;
 use nvme_fabric::controller::{ConfigError, MediaError, MediaKind, MediaRequest, Subsystem, SubsystemConfig};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::log::LogState;
 use super::{ConnInfo, Namespace};
 use crate::capture::{Capture, Side};
 use crate::driver::{self, Base, Core, Driver, Link};
@@ -24,24 +26,30 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// The target's state, shared by its tasks and every [`Target`](super::Target) clone.
 pub(super) struct Shared {
-    base: Base<Subsystem, ()>,
+    base: Base<Subsystem, LogState>,
     pub(super) ns: Namespace,
     capture: Option<Capture>,
 }
 
 impl Driver for Shared {
     type Ep = Subsystem;
-    type X = ();
+    type X = LogState;
 
-    fn base(&self) -> &Base<Subsystem, ()> {
+    fn base(&self) -> &Base<Subsystem, LogState> {
         &self.base
     }
 
-    /// Drains every output of the subsystem: connection events go to the connection's tasks, media requests are
-    /// carried out and reported, events are dropped.
-    fn pump(&self, core: &mut Core<Subsystem, ()>) {
+    /// Drains every output of the subsystem: events go to the log (first, so that a fault's held command is known
+    /// before it can land), connection events to the connection's tasks, media requests are carried out, logged
+    /// and reported.
+    fn pump(&self, core: &mut Core<Subsystem, LogState>) {
         loop {
             let mut progress = false;
+            let now = self.base.now();
+            while let Some(ev) = core.ep.poll_event() {
+                core.x.event(now, &core.ep, &ev);
+            }
+            core.x.dropped(core.ep.dropped_events());
             while let Some(ev) = core.ep.poll_conn_event() {
                 progress = true;
                 core.conn_event(ev);
@@ -49,13 +57,25 @@ impl Driver for Shared {
             while let Some(req) = core.ep.poll_media() {
                 progress = true;
                 let result = self.media(&mut core.ep, &req);
-                core.ep.handle_media_done(self.base.now(), req.id, result);
+                let now = self.base.now();
+                let data = match req.kind {
+                    _ if !core.x.wants_data(&req) => &[][..],
+                    MediaKind::Read => core.ep.media_buffer(req.id).map_or(&[][..], |b| &*b),
+                    MediaKind::Write => core.ep.media_data(req.id).unwrap_or(&[]),
+                    MediaKind::Flush => &[],
+                };
+                core.x.media(now, &req, data, result);
+                core.ep.handle_media_done(now, req.id, result);
             }
-            while core.ep.poll_event().is_some() {}
             if !progress {
                 break;
             }
         }
+    }
+
+    fn forget(&self, core: &mut Core<Subsystem, LogState>, id: ConnId) {
+        core.links.remove(&id);
+        core.x.forget(id);
     }
 }
 
@@ -68,7 +88,7 @@ impl Shared {
     ) -> Result<Shared, ConfigError> {
         let tx_len = cfg.transmit_buffer_len();
         let sub = Subsystem::new(cfg, seed)?;
-        Ok(Shared { base: Base::new(sub, (), tx_len), ns, capture })
+        Ok(Shared { base: Base::new(sub, LogState::default(), tx_len), ns, capture })
     }
 
     /// Runs `f` on the subsystem (and the number of open connections), then carries out what it asked for.
@@ -118,8 +138,10 @@ impl Shared {
         let mut core = self.base.lock();
         let Ok(id) = core.ep.accept(self.base.now()) else {
             // Past max_connections: dropping the stream closes it.
+            tracing::warn!(%peer, "connection refused: max_connections reached");
             return;
         };
+        core.x.accepted(id, peer, local);
         let link = Link::new(peer);
         let cap = self.capture.as_ref().zip(local).map(|(c, local)| c.flow(peer, local, Side::Controller));
         let (rd, wr) = stream.into_split();

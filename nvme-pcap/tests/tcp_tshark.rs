@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nvme_proto::capture::{Direction, PcapTcpWriter, TcpFlow};
+use nvme_pcap::{Direction, PcapTcpWriter, TcpFlow};
 use nvme_proto::tcp::*;
 
 /// What we encoded into one frame, in tshark's terms (`None`: the field must be absent).

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::{Command as Process, Stdio};
 use std::time::Duration;
 
-use nvme_proto::capture::{Direction, PcapTcpWriter, TcpFlow};
+use nvme_pcap::{Direction, PcapTcpWriter, TcpFlow};
 use nvme_proto::cmd::{
     AddressFamily, AnaGroupDescriptor, AnaLogPage, AnaState, AsyncEvent, AsyncEventRequest, CMIC_ANA, Cap, Cc,
     CcrLogEntry, CcrLogPage, Ccrs, Connect, ConnectData, ConnectResponse, Cqe, Cqt, CrossControllerReset,
