@@ -115,6 +115,8 @@ struct Ext {
     extended: bool,
     /// The last CCR to stop holding it did so without the target's verdict.
     resume: bool,
+    /// The oldest CCR that held it at the deadline, and its source (what `HoldExtendedByCcr` must name).
+    holder: Option<(CcrId, PathId)>,
 }
 
 /// The engine monitor. Feed it every input with the engine's result, and every output; read
@@ -238,8 +240,8 @@ impl Monitor {
             .collect();
         for ep in fencing {
             if self.deadlines.get(&ep).is_some_and(|d| *d <= now) && !self.ext.contains_key(&ep) {
-                let extended = self.holder(ep).is_some();
-                self.ext.insert(ep, Ext { extended, resume: false });
+                let holder = self.holder(ep).map(|c| (c.id, c.source));
+                self.ext.insert(ep, Ext { extended: holder.is_some(), resume: false, holder });
             }
         }
     }
@@ -327,6 +329,13 @@ impl Monitor {
         if self.view(path) != Some(View::Live) {
             return;
         }
+        // The path's earlier episode is long over (its events were drained): what was kept for it goes; CCRs of it
+        // still unresolved stay, as orphans.
+        let p = path;
+        self.deadlines.retain(|(q, _), _| *q != p);
+        self.ext.retain(|(q, _), _| *q != p);
+        self.proven.retain(|((q, _), _)| *q != p);
+        self.tried.retain(|((q, _), _, _)| *q != p);
         let pm = &mut self.paths[path.0 as usize];
         pm.view = View::Fencing;
         pm.episodes += 1;
@@ -636,12 +645,6 @@ impl Monitor {
             return;
         }
         self.paths[path.0 as usize].view = View::Reconnecting;
-        // The episode is over: what was kept for it goes (CCRs of it still unresolved stay, as orphans).
-        let episode = self.episode_of(path);
-        self.deadlines.remove(&episode);
-        self.ext.remove(&episode);
-        self.proven.retain(|(e, _)| *e != episode);
-        self.tried.retain(|(e, _, _)| *e != episode);
     }
 
     /// The engine reported `ev` (`poll_event`).
@@ -666,12 +669,10 @@ impl Monitor {
             Event::HoldExtendedByCcr { path, source, ccr } => {
                 if self.known(*path) {
                     let episode = self.episode_of(*path);
+                    // Events are drained last: the CCR may have stopped holding since; it held at the deadline.
                     let x = self.ext.get(&episode).copied().unwrap_or_default();
-                    let holds = self.ccrs.iter().any(|c| c.id == *ccr && c.episode == episode && c.holds);
-                    self.check(x.extended && holds, Invariant::HoldDeadline, || {
-                        format!(
-                            "hold of {path:?} extended by {ccr:?} through {source:?}, which does not hold it: {x:?}"
-                        )
+                    self.check(x.holder == Some((*ccr, *source)), Invariant::HoldDeadline, || {
+                        format!("hold of {path:?} extended by {ccr:?} through {source:?}, which did not hold it: {x:?}")
                     });
                 }
                 &[*path, *source]
