@@ -91,9 +91,9 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// The CI configuration for `policy`: 2 paths, 2 writes and a read to one block, depth 1, 2 faults.
+    /// The CI configuration for `policy`: 2 paths, 2 writes and a read to one block, depth 1, 3 faults.
     pub fn ci(policy: Policy, noncompliant: bool) -> Self {
-        Setup { policy, paths: 2, writes: 2, depth: 1, blocks: 1, faults: 2, noncompliant, kato: 0, lag: false }
+        Setup { policy, paths: 2, writes: 2, depth: 1, blocks: 1, faults: 3, noncompliant, kato: 0, lag: false }
     }
 
     /// The hold the host computes: `(TBKAS ? 3 : 2) x KATO + CQT` (TBKAS on).
@@ -758,8 +758,21 @@ pub struct Report {
     pub complete: bool,
     /// Each property's verdict, in [`properties`] order.
     pub verdicts: Vec<(&'static str, Verdict)>,
-    /// The first violated property's counterexample: its name and numbered trace (the shortest, BFS).
-    pub counterexample: Option<(&'static str, Vec<String>)>,
+    /// The first violated property's counterexample (the shortest, BFS).
+    pub counterexample: Option<Counterexample>,
+}
+
+/// A path to a state that violates a property.
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    /// The property violated.
+    pub property: &'static str,
+    /// The steps taken from the initial state.
+    pub actions: Vec<Action>,
+    /// The state reached.
+    pub end: State,
+    /// The numbered, readable trace of the steps.
+    pub trace: Vec<String>,
 }
 
 impl Report {
@@ -797,7 +810,12 @@ pub fn run(setup: Setup, threads: usize, mut progress: impl FnMut(usize, usize, 
             && counterexample.is_none()
             && let Some(path) = found
         {
-            counterexample = Some((p.name, describe_path(&model, path)));
+            counterexample = Some(Counterexample {
+                property: p.name,
+                actions: path.clone().into_actions(),
+                end: path.last_state().clone(),
+                trace: describe_path(&model, path),
+            });
         }
         verdicts.push((p.name, verdict));
     }

@@ -195,10 +195,9 @@ pub fn summarize(r: &crate::Report) -> String {
     for (name, verdict) in &r.verdicts {
         let _ = writeln!(s, "  {name}: {verdict}");
     }
-    if let Some((name, lines)) = &r.counterexample {
-        let _ =
-            writeln!(s, "counterexample to \"{name}\" ({} steps):", lines.iter().filter(|l| l.contains(". [")).count());
-        for l in lines {
+    if let Some(c) = &r.counterexample {
+        let _ = writeln!(s, "counterexample to \"{}\" ({} steps):", c.property, c.actions.len());
+        for l in &c.trace {
             let _ = writeln!(s, "  {l}");
         }
     }
