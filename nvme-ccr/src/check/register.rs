@@ -196,6 +196,15 @@ impl Register {
         if allowed.contains(&value) { Ok(()) } else { Err(DataViolation::StaleRead { lba, read: op, value, allowed }) }
     }
 
+    /// Read `op` of `lba` failed: it returned nothing to check, and no longer keeps old writes observable.
+    pub fn read_failed(&mut self, op: u64, lba: u64) {
+        let b = self.block(lba);
+        b.reads.retain(|r| r.op != op);
+        let mut pruned = core::mem::take(&mut self.pruned);
+        self.block(lba).prune(&mut pruned);
+        self.pruned = pruned;
+    }
+
     /// The data of write `op` (value `value`) reached the media of `lba`.
     pub fn landed(&mut self, op: u64, lba: u64, value: Value) -> Result<(), DataViolation> {
         let stale = self.pruned.contains(&op)
@@ -300,5 +309,21 @@ mod tests {
         assert_eq!(c.final_allowed(0), [3]);
         assert_eq!(c.blocks[&0].writes.len(), 1, "superseded writes pruned");
         assert!(c.landed(1, 0, 1).is_err() && c.landed(2, 0, 2).is_err());
+    }
+
+    /// A failed read stops keeping old writes observable: they are pruned, and still recognised when they land.
+    #[test]
+    fn a_failed_read_lets_old_writes_go() {
+        let mut c = Register::new();
+        c.write_invoked(1, 0, 1);
+        c.write_acked(1, 0);
+        c.read_invoked(2, 0);
+        c.write_invoked(3, 0, 3);
+        c.write_acked(3, 0);
+        assert_eq!(c.blocks[&0].writes.len(), 2, "write 1 is kept for the outstanding read");
+        c.read_failed(2, 0);
+        assert_eq!(c.blocks[&0].writes.len(), 1, "write 1 pruned");
+        assert!(c.landed(1, 0, 1).is_err());
+        assert!(c.read_done(2, 0, 1).is_ok(), "a read already failed is unknown: ignored");
     }
 }
