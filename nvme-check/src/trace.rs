@@ -179,11 +179,12 @@ pub fn summarize(r: &crate::Report) -> String {
     let setup = &r.setup;
     let _ = writeln!(
         s,
-        "policy {}{}: paths {}, writes {}, depth {}, faults {}: {} states explored, {} unique, depth {}, {:.1} s{}",
+        "policy {}{}: paths {}, writes {}{}, depth {}, faults {}: {} states explored, {} unique, depth {}, {:.1} s{}",
         setup.policy,
         if setup.noncompliant { " (noncompliant target)" } else { "" },
         setup.paths,
         setup.writes,
+        if setup.blocks > 1 { format!(" to {} blocks", setup.blocks) } else { String::new() },
         setup.depth,
         setup.faults,
         r.states,
