@@ -26,7 +26,8 @@
 //! * **Faults**, chosen at any step within a budget: a write held inside a failing controller (`fopcode`, the
 //!   controller failing at once or freezing) for a compliant delay or, with `noncompliant`, one that breaks the
 //!   target's CQT promise; the loss of a path's connections (a CCR or log read in flight is lost with them, a source
-//!   fails while its CCR is pending); a frozen path; `fail-ccr` (CCRs accepted, then Failed); `no-ccr` (CCRs refused).
+//!   fails while its CCR is pending); a frozen path; `fail-ccr` (CCRs accepted, then Failed); `no-ccr` (CCRs refused);
+//!   the next CCR Completed notice (AEN) lost; the next CCR log read failed.
 //!   With `noncompliant`, as in the simulator's exploration, only `fopcode` faults and one path always healthy.
 //!
 //! Properties ([`properties`]): no stale data (nvme-ccr's [`Register`] over every write, read and media landing:
@@ -168,6 +169,10 @@ pub enum Fault {
     FailCcr,
     /// From now on CCRs are refused (Invalid Command Opcode).
     NoCcr,
+    /// The next CCR Completed notice (AEN) the subsystem would raise is lost.
+    LoseAen,
+    /// The next Get Log Page of the CCR log fails (Internal Error).
+    FailLogRead,
 }
 
 /// One step of the model.
@@ -439,6 +444,8 @@ impl FailoverModel {
             Fault::Freeze { path } => self.freeze(st, path),
             Fault::FailCcr => st.sub.set_fail_ccr(true),
             Fault::NoCcr => st.sub.set_no_ccr(true),
+            Fault::LoseAen => st.sub.lose_next_ccr_notice(),
+            Fault::FailLogRead => st.sub.fail_next_ccr_log(),
         }
         self.pump(st, log);
     }
@@ -646,6 +653,13 @@ impl FailoverModel {
             }
             if !no {
                 out.push(Action::Fault(Fault::NoCcr));
+            }
+            let (aen, log) = st.sub.one_shot_faults();
+            if !aen {
+                out.push(Action::Fault(Fault::LoseAen));
+            }
+            if !log {
+                out.push(Action::Fault(Fault::FailLogRead));
             }
         }
     }

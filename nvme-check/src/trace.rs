@@ -51,6 +51,8 @@ pub fn describe_fault(f: &Fault) -> String {
         Fault::Freeze { path } => format!("path {path}'s connections freeze"),
         Fault::FailCcr => "fail-ccr: accepted CCRs end Failed".into(),
         Fault::NoCcr => "no-ccr: CCRs are refused".into(),
+        Fault::LoseAen => "the next CCR Completed notice (AEN) is lost".into(),
+        Fault::FailLogRead => "the next CCR log read fails".into(),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use nvme_ccr::Policy;
 use nvme_ccr::check::Invariant;
-use nvme_check::{Action, ENGINE_INVARIANTS, Fault, Setup, run, summarize};
+use nvme_check::{Action, ENGINE_INVARIANTS, Setup, run, summarize};
 
 #[test]
 fn early_release_is_caught() {
@@ -20,7 +20,7 @@ fn early_release_is_caught() {
         let v = c.end.host.engine_violation().expect("the monitor's violation");
         assert_eq!(v.invariant, Invariant::ReleaseWithoutProof, "{text}");
         assert!(c.trace.iter().any(|l| l.contains("CcrSucceeded")), "{text}");
-        assert!(c.actions.iter().any(|a| matches!(a, Action::Fault(Fault::Fopcode { .. }))), "{text}");
+        assert!(c.actions.iter().any(|a| matches!(a, Action::Fault(_))), "a fault starts it: {text}");
         assert!(text.contains("counterexample"), "{text}");
     }
 }

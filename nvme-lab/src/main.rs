@@ -221,7 +221,8 @@ const CHECK_HELP: &str = "Model-check failover exhaustively with stateright: nvm
     nvme-ccr's recovery engine behind its invariant monitor) against one nvme-fabric subsystem with one controller \
     per path, every interleaving of the messages on the connections (in order per connection), time advanced to the \
     next deadline, and faults chosen at every step within a budget: a write held by a failing or freezing controller \
-    (fopcode), a path's connections lost or frozen, CCRs failed or refused. The workload: --writes writes to one \
+    (fopcode), a path's connections lost or frozen, CCRs failed or refused, a CCR Completed notice lost, a CCR log \
+    read failed. The workload: --writes writes to one \
     block (or --blocks blocks in turn), then a read, at most --depth outstanding.\n\n\
     Properties: no stale data (no read older than the last acknowledged write, no held write landing after a newer \
     one was acknowledged), the engine's invariants in every state (no release without proof, CCRL honoured, \
