@@ -20,6 +20,9 @@ pub struct Finding {
     pub violations: Vec<String>,
 }
 
+/// One seed's findings: corruption, and an engine invariant broken (seed, violation).
+type SeedResult = (Option<Finding>, Option<(u64, String)>);
+
 /// What an exploration found.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -27,6 +30,9 @@ pub struct Outcome {
     pub seeds: u64,
     /// Corrupting seeds, in seed order.
     pub findings: Vec<Finding>,
+    /// Seeds whose recovery engine broke an invariant (nvme-ccr's monitor), with the first violation, in seed
+    /// order: always a failure, whatever the policy.
+    pub engine: Vec<(u64, String)>,
     /// Wall-clock time.
     pub wall: Duration,
 }
@@ -72,25 +78,32 @@ pub fn explore(
         }
     }
     let corrupted = std::sync::atomic::AtomicU64::new(0);
-    let mut findings: Vec<Finding> = pool.install(|| {
+    let results: Vec<SeedResult> = pool.install(|| {
         seeds
             .into_par_iter()
             .filter_map(|seed| {
                 let s = Scenario::random(seed, policy, noncompliant);
                 let r = nvme_sim::run(&s);
                 bar.inc(1);
-                if !r.corrupted {
+                let engine = r.engine_violation.clone().map(|v| (seed, v));
+                if !r.corrupted && engine.is_none() {
                     return None;
                 }
-                let n = corrupted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                bar.set_message(format!("{n} corrupted"));
-                Some(Finding { seed, scenario: describe(&s), violations: r.violations })
+                let finding = r.corrupted.then(|| {
+                    let n = corrupted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    bar.set_message(format!("{n} corrupted"));
+                    Finding { seed, scenario: describe(&s), violations: r.violations }
+                });
+                Some((finding, engine))
             })
             .collect()
     });
     bar.finish_and_clear();
+    let mut findings: Vec<Finding> = results.iter().filter_map(|(f, _)| f.clone()).collect();
+    let mut engine: Vec<(u64, String)> = results.into_iter().filter_map(|(_, e)| e).collect();
     findings.sort_by_key(|f| f.seed);
-    Ok(Outcome { seeds: count, findings, wall: started.elapsed() })
+    engine.sort_by_key(|e| e.0);
+    Ok(Outcome { seeds: count, findings, engine, wall: started.elapsed() })
 }
 
 /// The report: each finding (all of them when corruption is forbidden, else the first `max_print`), then a summary
@@ -122,8 +135,14 @@ pub fn report(o: &Outcome, policy: Policy, noncompliant: bool, max_print: usize,
         o.wall.as_secs_f64(),
         threads,
     ));
-    let failed = forbidden && !o.findings.is_empty();
-    if failed {
+    for (seed, v) in &o.engine {
+        out.push_str(&format!("seed {seed}: ENGINE INVARIANT BROKEN: {v}\n"));
+        out.push_str(&format!("  reproduce: {}\n", reproduce(*seed, policy, noncompliant)));
+    }
+    let failed = (forbidden && !o.findings.is_empty()) || !o.engine.is_empty();
+    if !o.engine.is_empty() {
+        out.push_str(&format!("FAIL: the recovery engine broke an invariant in {} seeds\n", o.engine.len()));
+    } else if failed {
         out.push_str(&format!("FAIL: policy {name} must never corrupt data in these scenarios\n"));
     } else if policy == Policy::Legacy && o.findings.is_empty() && o.seeds > 0 {
         out.push_str("note: no corruption found under legacy in these seeds; more seeds find some\n");
@@ -148,7 +167,12 @@ mod tests {
     #[test]
     fn report_lists_findings_and_the_rule() {
         let f = |seed| Finding { seed, scenario: "x".into(), violations: vec!["stale".into()] };
-        let o = Outcome { seeds: 100, findings: vec![f(3), f(9), f(12)], wall: Duration::from_millis(1500) };
+        let o = Outcome {
+            seeds: 100,
+            findings: vec![f(3), f(9), f(12)],
+            engine: vec![],
+            wall: Duration::from_millis(1500),
+        };
         let (text, failed) = report(&o, Policy::Legacy, false, 2, 2);
         assert!(!failed);
         assert!(text.contains(
@@ -163,8 +187,12 @@ mod tests {
         assert!(failed);
         assert!(text.contains("seed 12:") && text.contains("--policy ccr --noncompliant"));
         assert!(text.contains("FAIL: policy ccr"));
-        let none = Outcome { seeds: 5, findings: vec![], wall: Duration::ZERO };
+        let none = Outcome { seeds: 5, findings: vec![], engine: vec![], wall: Duration::ZERO };
         assert!(report(&none, Policy::Legacy, false, 2, 1).0.contains("note: no corruption"));
         assert!(!report(&none, Policy::Cqt, false, 2, 1).1);
+        // An engine invariant broken fails the run whatever the policy.
+        let broken = Outcome { seeds: 5, findings: vec![], engine: vec![(4, "(1) x".into())], wall: Duration::ZERO };
+        let (text, failed) = report(&broken, Policy::Legacy, false, 2, 1);
+        assert!(failed && text.contains("seed 4: ENGINE INVARIANT BROKEN: (1) x"), "{text}");
     }
 }
