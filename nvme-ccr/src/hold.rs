@@ -37,7 +37,7 @@ pub enum ReleaseReason {
 }
 
 /// One fencing episode of one controller: from its failure while LIVE until its held commands are released.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Fence {
     /// Unique across the engine's life; a CCR attempt remembers the epoch it was made for.
     pub(crate) epoch: u64,

@@ -20,6 +20,8 @@
 //! * [`target`]: the controller side, shared by the simulator and the test target: CIU/CIRN per controller,
 //!   executing a CCR (matching, CCRL, log capacity, 0x3F/0x40/0x41), the CCR log with RMC, the AEN, IRS, and the
 //!   `ccr-fail` / `ccr-unsupported` fault switches.
+//! * `check` (feature `check`): the safety invariants every checker of the workspace uses: the engine monitor,
+//!   the register checker of the data, and an engine with its monitor in front.
 //! * [`notes`]: the facts and decisions behind the code, in our words, with their public sources:
 //!   [`notes::ccr_cqt`] (CCR and time-based recovery, the Linux host and target series, the fault model) and
 //!   [`notes::recovery`] (the engine's guarantees and its numbered decisions). Byte layouts are in
@@ -137,6 +139,8 @@
 
 extern crate alloc;
 
+#[cfg(feature = "check")]
+pub mod check;
 mod display;
 mod engine;
 mod error;

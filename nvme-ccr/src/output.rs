@@ -15,7 +15,7 @@ pub const CCR_LOG_BYTES: u32 = CcrLogPage::buffer_len(CCR_LOG_MAX_ENTRIES) as u3
 
 /// Send a Cross-Controller Reset on the admin queue of `source`; report its completion with
 /// [`Engine::handle_ccr_completion`](crate::Engine::handle_ccr_completion)`(id, ...)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SendCcr {
     /// The engine's name for this CCR.
     pub id: CcrId,
@@ -30,7 +30,7 @@ pub struct SendCcr {
 /// Read the CCR log page (LID 0x1E) from `source`; report the bytes with
 /// [`Engine::handle_ccr_log`](crate::Engine::handle_ccr_log)`(id, ...)` or a failure with
 /// [`Engine::handle_ccr_log_failed`](crate::Engine::handle_ccr_log_failed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ReadCcrLog {
     /// The engine's name for this read.
     pub id: LogReadId,
@@ -48,7 +48,7 @@ impl ReadCcrLog {
 }
 
 /// What to do with a released command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReleaseAction {
     /// Submit it again on `path` (a LIVE path chosen when the release was polled: the one with the fewest
     /// outstanding commands). Any other usable path is as good; call
@@ -65,7 +65,7 @@ pub enum ReleaseAction {
 }
 
 /// A command that left the engine after its controller failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Release {
     /// The caller's token.
     pub token: u64,
@@ -80,7 +80,7 @@ pub struct Release {
 }
 
 /// An order about a path's association.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PathAction {
     /// Its held commands are released (FENCED): tear the association down and reconnect. Polling this moves the
     /// path to RESETTING. Report [`Engine::handle_reconnected`](crate::Engine::handle_reconnected) when a new
@@ -109,7 +109,7 @@ pub enum CcrFailure {
 
 /// What happened, for logs and metrics. Nothing depends on the caller reading these, but the queue grows until it
 /// does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
     /// A LIVE path failed: its outstanding commands are held (LIVE -> FENCING).
     FencingStarted {

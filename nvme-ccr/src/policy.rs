@@ -148,7 +148,7 @@ pub enum Cqt0Rule {
 }
 
 /// What a custom [`SourceOrder`] sees of one candidate source.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SourceCandidate {
     /// The candidate's path.
     pub path: PathId,
@@ -159,6 +159,9 @@ pub struct SourceCandidate {
 }
 
 /// The order in which candidate sources are tried for one impacted controller. Ties are broken by [`PathId`].
+///
+/// Equal and hashed by variant; two [`SourceOrder::Custom`] orders are equal when their functions have the same
+/// address ([`core::ptr::fn_addr_eq`]).
 #[derive(Clone, Copy, Debug)]
 pub enum SourceOrder {
     /// Ascending CNTLID (the Linux order, `nvme_find_ctrl_ccr` with `min_cntlid`). The default.
@@ -167,6 +170,27 @@ pub enum SourceOrder {
     Registration,
     /// Lowest key first, the key computed by the caller (for example a preference for another storage node).
     Custom(fn(&SourceCandidate) -> u64),
+}
+
+impl PartialEq for SourceOrder {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::AscendingCntlid, Self::AscendingCntlid) | (Self::Registration, Self::Registration) => true,
+            (Self::Custom(a), Self::Custom(b)) => core::ptr::fn_addr_eq(*a, *b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for SourceOrder {}
+
+impl core::hash::Hash for SourceOrder {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        core::mem::discriminant(self).hash(state);
+        if let Self::Custom(f) = self {
+            (*f as usize).hash(state);
+        }
+    }
 }
 
 impl SourceOrder {
@@ -193,7 +217,7 @@ pub const DEFAULT_FINAL_LOG_WAIT: Duration = Duration::from_secs(1);
 pub const DEFAULT_ACCEPTED_CCR_RECHECK: Duration = Duration::from_secs(1);
 
 /// Engine configuration.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
     /// The recovery policy.
     pub policy: Policy,

@@ -51,7 +51,7 @@ const EMPTY: Bucket = Bucket { key: 0, value: NIL };
 
 /// u64 -> u32: open addressing, linear probing from a hashed position, backward-shift deletion (no tombstones),
 /// never more than half full (so every probe ends at an empty bucket).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Map {
     buckets: Vec<Bucket>,
     len: usize,
@@ -138,7 +138,7 @@ impl Map {
 /// Callers number commands by a counter, or by queue and CID, so neighbouring commands share a page: the map holds
 /// one entry per 16 commands and stays in cache, and a command's lookup touches its page, already hot from its
 /// neighbours. Arbitrary tokens work too, one page each (about 100 bytes per command instead of about 6).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Index {
     pages: Map,
     lanes: Vec<[u32; LANES]>,
@@ -281,7 +281,10 @@ pub(crate) struct Released {
     pub(crate) reason: ReleaseReason,
 }
 
-#[derive(Debug)]
+/// The table. Its layout (slot numbers, pages, free lists, capacities) depends on its history; equality and hashing
+/// look only at its logical content: per path, whether it is held and its commands (token, kind) in list order, and
+/// the release batches waiting (path, reason, commands in order). Two tables with the same content behave the same.
+#[derive(Clone, Debug)]
 pub(crate) struct CommandTable {
     index: Index,
     slots: Vec<Slot>,
@@ -290,6 +293,49 @@ pub(crate) struct CommandTable {
     batches: VecDeque<Batch>,
     /// Commands outstanding (in a path's list).
     live: usize,
+}
+
+impl CommandTable {
+    /// The commands of a chain starting at slot `head` (through `next`), `len` of them.
+    fn chain(&self, head: u32, len: usize) -> impl Iterator<Item = (u64, CommandKind)> + '_ {
+        let mut idx = head;
+        (0..len).map(move |_| {
+            let s = &self.slots[idx as usize];
+            idx = s.next;
+            (s.token, s.kind)
+        })
+    }
+}
+
+impl PartialEq for CommandTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.lists.len() == other.lists.len()
+            && self.batches.len() == other.batches.len()
+            && self.lists.iter().zip(&other.lists).all(|(a, b)| {
+                a.held == b.held && a.len == b.len && self.chain(a.head, a.len).eq(other.chain(b.head, b.len))
+            })
+            && self.batches.iter().zip(&other.batches).all(|(a, b)| {
+                (a.from, a.reason, a.len) == (b.from, b.reason, b.len)
+                    && self.chain(a.head, a.len).eq(other.chain(b.head, b.len))
+            })
+    }
+}
+
+impl Eq for CommandTable {}
+
+impl core::hash::Hash for CommandTable {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.lists.len().hash(state);
+        for l in &self.lists {
+            (l.held, l.len).hash(state);
+            self.chain(l.head, l.len).for_each(|c| c.hash(state));
+        }
+        self.batches.len().hash(state);
+        for b in &self.batches {
+            (b.from, b.reason, b.len).hash(state);
+            self.chain(b.head, b.len).for_each(|c| c.hash(state));
+        }
+    }
 }
 
 impl CommandTable {
@@ -316,6 +362,12 @@ impl CommandTable {
 
     pub(crate) fn total(&self) -> usize {
         self.live
+    }
+
+    /// Whether released commands wait for [`pop_release`](Self::pop_release).
+    #[cfg(feature = "check")]
+    pub(crate) fn has_releases(&self) -> bool {
+        !self.batches.is_empty()
     }
 
     pub(crate) fn info(&self, token: u64) -> Option<CommandInfo> {
@@ -555,6 +607,75 @@ mod tests {
         t.insert(b, 2, CommandKind::Read).unwrap();
         assert_eq!(drain(&mut t), [3, 2, 1, 9], "path a's list (newest first), then path b's");
         assert_eq!(t.info(2), Some(CommandInfo { path: b, kind: CommandKind::Read, held: false }));
+    }
+
+    fn hash_of(t: &CommandTable) -> u64 {
+        use core::hash::{Hash, Hasher};
+        // FNV-1a: enough to compare two hashes in a test (no std hasher in a no_std crate).
+        struct Fnv(u64);
+        impl Hasher for Fnv {
+            fn finish(&self) -> u64 {
+                self.0
+            }
+            fn write(&mut self, bytes: &[u8]) {
+                for &b in bytes {
+                    self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+                }
+            }
+        }
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        t.hash(&mut h);
+        h.finish()
+    }
+
+    /// Equality and hashing see the logical content only: a table that grew, freed slots and pages and went through
+    /// a release equals (and hashes as) a fresh one with the same commands in the same order; a different order or
+    /// hold state does not.
+    #[test]
+    fn equality_and_hash_are_over_logical_content() {
+        let mut a = CommandTable::with_capacity(0);
+        let mut b = CommandTable::with_capacity(64);
+        for t in [&mut a, &mut b] {
+            t.add_path();
+            t.add_path();
+        }
+        let (p, q) = (PathId(0), PathId(1));
+        // a: a long history (growth, completions, a release handed out) ending with tokens 7 then 9 on p.
+        for tok in 0..40 {
+            a.insert(q, 1000 + tok, CommandKind::Read).unwrap();
+        }
+        for tok in 0..40 {
+            a.complete(q, 1000 + tok).unwrap();
+        }
+        a.insert(q, 5, CommandKind::Write).unwrap();
+        a.release_all(q, ReleaseProof::legacy(Policy::Legacy).unwrap());
+        assert_eq!(drain(&mut a), [5]);
+        a.insert(p, 7, CommandKind::Write).unwrap();
+        a.insert(p, 9, CommandKind::Read).unwrap();
+        // b: the same content, fresh.
+        b.insert(p, 7, CommandKind::Write).unwrap();
+        b.insert(p, 9, CommandKind::Read).unwrap();
+        assert_ne!(a.slots.len(), b.slots.len(), "different layouts");
+        assert_eq!(a, b);
+        assert_eq!(hash_of(&a), hash_of(&b));
+        let mut c = b.clone();
+        c.hold(p);
+        assert_ne!(b, c, "held differs");
+        let mut d = CommandTable::with_capacity(0);
+        d.add_path();
+        d.add_path();
+        d.insert(p, 9, CommandKind::Read).unwrap();
+        d.insert(p, 7, CommandKind::Write).unwrap();
+        assert_ne!(b, d, "list order differs (it is the release order)");
+        // Waiting releases count too.
+        let (mut e, mut f) = (a.clone(), b.clone());
+        e.release_all(p, ReleaseProof::legacy(Policy::Legacy).unwrap());
+        f.release_all(p, ReleaseProof::legacy(Policy::Legacy).unwrap());
+        assert_eq!(e, f);
+        assert_eq!(hash_of(&e), hash_of(&f));
+        assert_ne!(e, a);
+        e.pop_release();
+        assert_ne!(e, f);
     }
 
     /// The index against a model, through growth, page reuse and backward-shift deletions, with tokens from a

@@ -98,6 +98,9 @@ pub struct Outcome {
     pub seeds: u64,
     /// Corrupting seeds, in seed order.
     pub findings: Vec<Finding>,
+    /// Seeds whose recovery engine broke an invariant (nvme-ccr's monitor), with the first violation, in seed
+    /// order: always a failure, whatever the policy.
+    pub engine: Vec<(u64, String)>,
     /// Wall-clock time.
     pub wall: Duration,
     /// Sums over every seed.
@@ -147,7 +150,7 @@ pub fn explore(
         }
     }
     let corrupted = std::sync::atomic::AtomicU64::new(0);
-    let (mut findings, totals): (Vec<Finding>, Totals) = pool.install(|| {
+    let (mut findings, totals, mut engine): (Vec<Finding>, Totals, Vec<(u64, String)>) = pool.install(|| {
         seeds
             .into_par_iter()
             .map(|seed| {
@@ -163,8 +166,9 @@ pub fn explore(
                     ccrs: r.ccrs_sent,
                     unsafe_seeds: u64::from(s.unsafe_by_design()),
                 };
+                let engine: Vec<(u64, String)> = r.engine_violation.clone().map(|v| (seed, v)).into_iter().collect();
                 if !r.corrupted {
-                    return (Vec::new(), t);
+                    return (Vec::new(), t, engine);
                 }
                 let n = corrupted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 bar.set_message(format!("{n} corrupted"));
@@ -174,19 +178,21 @@ pub fn explore(
                     violations: r.violations,
                     unsafe_by_design: s.unsafe_by_design(),
                 };
-                (vec![f], t)
+                (vec![f], t, engine)
             })
             .reduce(
-                || (Vec::new(), Totals::default()),
-                |(mut a, ta), (b, tb)| {
+                || (Vec::new(), Totals::default(), Vec::new()),
+                |(mut a, ta, mut ea), (b, tb, eb)| {
                     a.extend(b);
-                    (a, ta.add(tb))
+                    ea.extend(eb);
+                    (a, ta.add(tb), ea)
                 },
             )
     });
     bar.finish_and_clear();
     findings.sort_by_key(|f| f.seed);
-    Ok(Outcome { seeds: count, findings, wall: started.elapsed(), totals })
+    engine.sort_by_key(|e| e.0);
+    Ok(Outcome { seeds: count, findings, engine, wall: started.elapsed(), totals })
 }
 
 /// The report: each finding (all of them when corruption is forbidden, else the first `max_print`), then a summary
@@ -244,8 +250,14 @@ pub fn report(
         t.ccrs,
         t.unsafe_seeds,
     ));
-    let failed = bad > 0;
-    if failed {
+    for (seed, v) in &o.engine {
+        out.push_str(&format!("seed {seed}: ENGINE INVARIANT BROKEN: {v}\n"));
+        out.push_str(&format!("  reproduce: {}\n", reproduce(*seed, policy, noncompliant, over)));
+    }
+    let failed = bad > 0 || !o.engine.is_empty();
+    if !o.engine.is_empty() {
+        out.push_str(&format!("FAIL: the recovery engine broke an invariant in {} seeds\n", o.engine.len()));
+    } else if failed {
         out.push_str(&format!("FAIL: policy {name} must never corrupt data in these scenarios\n"));
     } else if policy == Policy::Legacy && o.findings.is_empty() && o.seeds > 0 {
         out.push_str("note: no corruption found under legacy in these seeds; more seeds find some\n");
@@ -279,7 +291,13 @@ mod tests {
             ccrs: 9,
             unsafe_seeds: 0,
         };
-        let o = Outcome { seeds: 100, findings: vec![f(3), f(9), f(12)], wall: Duration::from_millis(1500), totals };
+        let o = Outcome {
+            seeds: 100,
+            findings: vec![f(3), f(9), f(12)],
+            engine: vec![],
+            wall: Duration::from_millis(1500),
+            totals,
+        };
         let none_over = Overrides::default();
         let (text, failed) = report(&o, Policy::Legacy, false, &none_over, 2, 2);
         assert!(!failed);
@@ -296,13 +314,15 @@ mod tests {
         assert!(failed);
         assert!(text.contains("seed 12:") && text.contains("--policy ccr --noncompliant"));
         assert!(text.contains("FAIL: policy ccr"));
-        let none = Outcome { seeds: 5, findings: vec![], wall: Duration::ZERO, totals: Totals::default() };
+        let none =
+            Outcome { seeds: 5, findings: vec![], engine: vec![], wall: Duration::ZERO, totals: Totals::default() };
         assert!(report(&none, Policy::Legacy, false, &none_over, 2, 1).0.contains("note: no corruption"));
         assert!(!report(&none, Policy::Cqt, false, &none_over, 2, 1).1);
         // A ccr seed unsafe by design (the immediate CQT = 0 rule) is counted, not a failure.
         let mut u = f(4);
         u.unsafe_by_design = true;
-        let o = Outcome { seeds: 10, findings: vec![u], wall: Duration::ZERO, totals: Totals::default() };
+        let o =
+            Outcome { seeds: 10, findings: vec![u], engine: vec![], wall: Duration::ZERO, totals: Totals::default() };
         let over = Overrides {
             fault: Some(nvme_sim::FaultKind::NodeFailover),
             cqt: Some(Duration::ZERO),
@@ -311,5 +331,15 @@ mod tests {
         let (text, failed) = report(&o, Policy::Ccr, false, &over, 2, 1);
         assert!(!failed, "{text}");
         assert!(text.contains("--policy ccr --fault node-failover --cqt 0 --cqt0-rule immediate"), "{text}");
+        // An engine invariant broken fails the run whatever the policy.
+        let broken = Outcome {
+            seeds: 5,
+            findings: vec![],
+            engine: vec![(4, "(1) x".into())],
+            wall: Duration::ZERO,
+            totals: Totals::default(),
+        };
+        let (text, failed) = report(&broken, Policy::Legacy, false, &none_over, 2, 1);
+        assert!(failed && text.contains("seed 4: ENGINE INVARIANT BROKEN: (1) x"), "{text}");
     }
 }

@@ -4,6 +4,8 @@
 //!   corruption, completed commands, I/O stall and detection-to-release time.
 //! * `run`: one simulated scenario with its timeline; optional SVG latency plot and pcap of the simulated wire.
 //! * `explore`: random fault schedules over many seeds, in parallel, looking for corruption.
+//! * `check`: the exhaustive model check of failover (nvme-check): every schedule and fault of a small workload, per
+//!   policy, with a counterexample trace when data can go stale.
 //! * `decode`: NVMe/TCP bytes (hex or pcap) to one JSON line per PDU, through nvme-proto's deframer.
 //! * `target`, `rw-test`, `ccr-check`: nvme-tokio's target, the Linux failover test's rw_test and a CCR conformance probe over real
 //!   sockets (`cli`), with in-band authentication (DH-HMAC-CHAP) on both sides.
@@ -14,6 +16,7 @@
 //! Exit status: 0 success; 1 a finding (a matrix expectation failed, explore found forbidden corruption, decode met
 //! an undecodable PDU, a bad digest or a truncated stream); 2 bad arguments or unreadable input.
 
+mod check;
 mod cli;
 mod decode;
 mod explore;
@@ -78,6 +81,9 @@ enum Cmd {
     /// Run the failover experiment's grid and write report.md, SVG figures and JSON to a directory.
     #[command(long_about = REPORT_HELP)]
     Report(ReportArgs),
+    /// Model-check failover exhaustively (every schedule and fault of a small workload) for each policy.
+    #[command(long_about = CHECK_HELP)]
+    Check(CheckArgs),
     /// Decode NVMe/TCP PDUs from hex text or a pcap/pcapng into JSON lines.
     #[command(long_about = DECODE_HELP)]
     Decode(DecodeArgs),
@@ -121,7 +127,8 @@ const EXPLORE_HELP: &str = "Run Scenario::random(seed, policy) for --seeds seeds
     Prints every seed that corrupts data with the `nvme-lab run` command that reproduces it, then a summary. Exit \
     status 1 when a policy that must not corrupt did: cqt, ccr and ccr-filter always; with --noncompliant only ccr \
     and ccr-filter (cqt's timer trusts the promise the target breaks). legacy is the unsafe baseline: its \
-    corruptions are counted, never a failure.";
+    corruptions are counted, never a failure. The host's recovery engine runs behind nvme-ccr's invariant monitor: \
+    a seed where it broke an invariant is printed and fails the run whatever the policy.";
 
 #[derive(Args, Debug)]
 struct MatrixArgs {
@@ -267,6 +274,52 @@ struct ExploreArgs {
     debate: DebateArgs,
 }
 
+const CHECK_HELP: &str = "Model-check failover exhaustively with stateright: nvme-fabric's host (multipath and \
+    nvme-ccr's recovery engine behind its invariant monitor) against one nvme-fabric subsystem with one controller \
+    per path, every interleaving of the messages on the connections (in order per connection), time advanced to the \
+    next deadline, and faults chosen at every step within a budget: a write held by a failing or freezing controller \
+    (fopcode), a path's connections lost or frozen, CCRs failed or refused, a CCR Completed notice lost, a CCR log \
+    read failed. The workload: --writes writes to one \
+    block (or --blocks blocks in turn), then a read, at most --depth outstanding.\n\n\
+    Properties: no stale data (no read older than the last acknowledged write, no held write landing after a newer \
+    one was acknowledged), the engine's invariants in every state (no release without proof, CCRL honoured, \
+    well-formed outputs), every command completed or failed to its submitter; and a witness that a held write \
+    landed after its path failed. Prints states explored, unique states, time and each verdict; for a violation the \
+    word counterexample and the shortest schedule as a numbered trace.\n\n\
+    Without size options it runs the CI configuration (2 paths, 2 writes and a read to one block, depth 1, 3 \
+    faults). Without --policy it checks every policy. --noncompliant: the target may hold a write past its CQT \
+    promise; only fopcode faults, one path always healthy (the simulator's rule).\n\n\
+    Exit status 0 when every verdict is the expected one (legacy, and cqt with --noncompliant, must produce a \
+    counterexample; every other policy must hold), 1 otherwise.";
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// Host recovery policy [default: every policy, one after the other]
+    #[arg(long, value_enum)]
+    policy: Option<PolicyArg>,
+    /// Paths (controllers of the subsystem).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=3))]
+    paths: Option<u64>,
+    /// Writes in the workload (then one read).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=8))]
+    writes: Option<u64>,
+    /// Commands outstanding at most.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4))]
+    depth: Option<u64>,
+    /// Blocks the writes go to in turn.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=2))]
+    blocks: Option<u64>,
+    /// Faults per schedule at most.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=6))]
+    faults: Option<u64>,
+    /// The target may break its CQT promise.
+    #[arg(long)]
+    noncompliant: bool,
+    /// Checker threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
+}
+
 const DECODE_HELP: &str = "Decode NVMe/TCP PDUs into one JSON object per line.\n\n\
     Input: --hex HEX, --pcap FILE (pcap or pcapng; Ethernet, Linux cooked or raw IP frames; TCP over IPv4 or IPv6; \
     '-' reads the file from stdin), or, with neither, hex text on stdin. Hex text is groups of hex digits \
@@ -324,6 +377,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run_run(args),
         Cmd::Explore(args) => run_explore(args),
         Cmd::Report(args) => run_report(args),
+        Cmd::Check(args) => run_check(args),
         Cmd::Decode(args) => run_decode(args),
         Cmd::Target(args) => cli::target(args),
         Cmd::RwTest(args) => cli::rw_test(args),
@@ -467,6 +521,32 @@ fn run_report(args: ReportArgs) -> ExitCode {
         }
         Err(e) => usage_error(e),
     }
+}
+
+fn run_check(args: CheckArgs) -> ExitCode {
+    let policies: Vec<nvme_ccr::Policy> =
+        args.policy.map_or_else(|| nvme_ccr::Policy::ALL.to_vec(), |p| vec![p.policy()]);
+    let setups: Vec<nvme_check::Setup> = policies
+        .into_iter()
+        .map(|policy| {
+            let mut s = nvme_check::Setup::ci(policy, args.noncompliant);
+            let or = |v: Option<u64>, d: usize| v.map_or(d, |v| v as usize);
+            s.paths = or(args.paths, s.paths);
+            s.writes = or(args.writes, s.writes);
+            s.depth = or(args.depth, s.depth);
+            s.blocks = or(args.blocks, s.blocks);
+            s.faults = or(args.faults, s.faults);
+            s
+        })
+        .collect();
+    let threads = args.threads.map_or_else(rayon::current_num_threads, |t| t as usize);
+    let (text, failed) = check::check(&setups, threads);
+    if let Err(e) = io::stdout().lock().write_all(text.as_bytes())
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        return usage_error(format!("cannot write the output: {e}"));
+    }
+    if failed { ExitCode::from(EXIT_FINDING) } else { ExitCode::SUCCESS }
 }
 
 /// Prints `msg` on stderr and returns the usage exit status.

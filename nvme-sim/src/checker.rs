@@ -1,209 +1,96 @@
-//! The single-block register checker.
+//! The simulator's data checker: nvme-ccr's register checker ([`nvme_ccr::check::Register`], the one statement of
+//! the data rules that the model checker and the property tests share) fed with the application's writes and reads
+//! and the writes that reach the media, each violation stamped with the virtual time it was seen.
 //!
-//! Each LBA is a register. A write is *invoked* when the application submits it and *acknowledged* when the
-//! application sees it complete (after any retries). For a read invoked at `ri` that completes at `rr`:
-//!
-//! * a write `W` is **superseded** at time `t` when some write `W'` acknowledged before `t` was invoked after `W` was
-//!   acknowledged (`W'.invoke > W.ack`): from `t` on nobody may observe `W`;
-//! * the read may return the value of any write acknowledged before `ri` and not superseded at `ri` (the "last"
-//!   writes; the initial content, zeros, counts as a write acknowledged at time 0), or of any write **concurrent** with
-//!   it (invoked before `rr` and not acknowledged before `ri`).
-//!
-//! Two more checks catch a stale write even when no read sees it: a write whose data lands on the media after it was
-//! superseded is a violation (the stale-write hazard, [`nvme_ccr::notes::ccr_cqt`] §14), and at the end of the run
-//! (after every stuck command had time to land) each block must hold the value of a last write or of a write never
-//! acknowledged.
+//! Each LBA is a register: a write superseded (a write invoked after its acknowledgement was acknowledged) may no
+//! longer be read, a superseded write reaching the media is a stale write (the hazard of
+//! [`nvme_ccr::notes::ccr_cqt`] §14), and at the end of the run (after every stuck command had time to land) each
+//! block must hold the value of a write not superseded. Events are ordered by the calls, which follow virtual time.
 
-use std::collections::{BTreeMap, HashSet};
+use nvme_ccr::check::{DataViolation, Register};
 
 use crate::clock::{Nanos, secs};
 
-/// A value as the checker compares it (a byte value for rw_test, a write number for the other workloads).
+/// A value as the checker compares it (a byte value for rw_test, a write number for the other workloads;
+/// `u64::MAX` for a block of mixed data).
 pub(crate) type Value = u64;
-
-#[derive(Clone, Copy, Debug)]
-struct WriteRec {
-    op: u64,
-    value: Value,
-    invoke: Nanos,
-    ack: Option<Nanos>,
-}
-
-#[derive(Default)]
-struct Reg {
-    writes: Vec<WriteRec>,
-    /// Outstanding reads: op -> invoke time.
-    reads: BTreeMap<u64, Nanos>,
-}
-
-impl Reg {
-    /// The two largest invoke times of writes acknowledged before `t`, with the op of the largest.
-    fn top_invokes(&self, t: Nanos) -> (Option<(Nanos, u64)>, Option<Nanos>) {
-        let mut first: Option<(Nanos, u64)> = None;
-        let mut second: Option<Nanos> = None;
-        for w in self.writes.iter().filter(|w| w.ack.is_some_and(|a| a < t)) {
-            match first {
-                Some((m, _)) if w.invoke <= m => second = Some(second.map_or(w.invoke, |s| s.max(w.invoke))),
-                _ => {
-                    second = first.map(|(m, _)| m).or(second);
-                    first = Some((w.invoke, w.op));
-                }
-            }
-        }
-        (first, second)
-    }
-
-    /// Whether `w` is superseded at `t`: some other write acknowledged before `t` was invoked at or after `w`'s
-    /// acknowledgement (an invoke at the same instant as the ack follows it causally: the application reacts to
-    /// the completion).
-    fn superseded_with(w: &WriteRec, top: (Option<(Nanos, u64)>, Option<Nanos>)) -> bool {
-        let Some(a) = w.ack else { return false };
-        let other = match top.0 {
-            Some((_, op)) if op == w.op => top.1,
-            Some((m, _)) => Some(m),
-            None => None,
-        };
-        other.is_some_and(|m| a <= m)
-    }
-
-    fn superseded(&self, w: &WriteRec, t: Nanos) -> bool {
-        Self::superseded_with(w, self.top_invokes(t))
-    }
-
-    /// Values a read invoked at `ri`, completing at `rr`, may return.
-    fn allowed(&self, ri: Nanos, rr: Nanos) -> Vec<Value> {
-        let top = self.top_invokes(ri);
-        let mut v: Vec<Value> = self
-            .writes
-            .iter()
-            .filter(|w| match w.ack {
-                Some(a) if a < ri => !Self::superseded_with(w, top),
-                _ => w.invoke < rr,
-            })
-            .map(|w| w.value)
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-
-    /// Drop writes nobody can observe any more (superseded before the oldest outstanding read and `now`).
-    fn prune(&mut self, now: Nanos, pruned: &mut HashSet<u64>) {
-        let horizon = self.reads.values().copied().min().unwrap_or(now).min(now);
-        let top = self.top_invokes(horizon);
-        self.writes.retain(|w| {
-            let dead = w.ack.is_some_and(|a| a < horizon) && Self::superseded_with(w, top);
-            if dead {
-                pruned.insert(w.op);
-            }
-            !dead
-        });
-    }
-}
 
 /// The checker: fed with every application write/read and every media landing.
 #[derive(Default)]
 pub(crate) struct Checker {
-    regs: BTreeMap<u64, Reg>,
-    /// Acknowledged writes already pruned (superseded).
-    pruned: HashSet<u64>,
+    register: Register,
     /// What went wrong.
     pub(crate) violations: Vec<String>,
 }
 
 impl Checker {
-    fn reg(&mut self, lba: u64) -> &mut Reg {
-        self.regs.entry(lba).or_insert_with(|| Reg {
-            writes: vec![WriteRec { op: u64::MAX, value: 0, invoke: 0, ack: Some(0) }],
-            reads: BTreeMap::new(),
-        })
+    fn record(&mut self, v: DataViolation, now: Nanos) {
+        let v = match v {
+            DataViolation::StaleRead { lba, read, value, allowed } => format!(
+                "LBA {lba}: read {read} completed at {} returned {}, allowed {}",
+                secs(now),
+                show(value),
+                allowed.iter().map(|v| show(*v)).collect::<Vec<_>>().join(" or ")
+            ),
+            DataViolation::StaleWrite { lba, value, .. } => format!(
+                "LBA {lba}: stale write of {} landed at {} after a newer write was acknowledged",
+                show(value),
+                secs(now)
+            ),
+            DataViolation::FinalValue { lba, value, allowed } => format!(
+                "LBA {lba}: at the end ({}) the media holds {}, the last acknowledged write is {}",
+                secs(now),
+                show(value),
+                allowed.iter().map(|v| show(*v)).collect::<Vec<_>>().join(" or ")
+            ),
+        };
+        self.violations.push(v);
     }
 
     /// The application submitted write `op` of `value` to `lba`.
-    pub(crate) fn write_invoked(&mut self, op: u64, lba: u64, value: Value, now: Nanos) {
-        self.reg(lba).writes.push(WriteRec { op, value, invoke: now, ack: None });
+    pub(crate) fn write_invoked(&mut self, op: u64, lba: u64, value: Value, _now: Nanos) {
+        self.register.write_invoked(op, lba, value);
     }
 
     /// The application saw write `op` complete.
-    pub(crate) fn write_acked(&mut self, op: u64, lba: u64, now: Nanos) {
-        let r = self.reg(lba);
-        if let Some(w) = r.writes.iter_mut().find(|w| w.op == op) {
-            w.ack = Some(now);
-        }
-        let mut pruned = core::mem::take(&mut self.pruned);
-        self.reg(lba).prune(now, &mut pruned);
-        self.pruned = pruned;
+    pub(crate) fn write_acked(&mut self, op: u64, lba: u64, _now: Nanos) {
+        self.register.write_acked(op, lba);
     }
 
     /// The application submitted read `op` of `lba`.
-    pub(crate) fn read_invoked(&mut self, op: u64, lba: u64, now: Nanos) {
-        self.reg(lba).reads.insert(op, now);
+    pub(crate) fn read_invoked(&mut self, op: u64, lba: u64, _now: Nanos) {
+        self.register.read_invoked(op, lba);
     }
 
     /// Read `op` of `lba` completed with `value`; returns whether it was allowed.
     pub(crate) fn read_done(&mut self, op: u64, lba: u64, value: Value, now: Nanos) -> bool {
-        let r = self.reg(lba);
-        let Some(ri) = r.reads.remove(&op) else { return true };
-        let allowed = r.allowed(ri, now);
-        let ok = allowed.contains(&value);
-        if !ok {
-            self.violations.push(format!(
-                "LBA {lba}: read invoked at {} completed at {} returned {}, allowed {}",
-                secs(ri),
-                secs(now),
-                show(value),
-                allowed.iter().map(|v| show(*v)).collect::<Vec<_>>().join(" or ")
-            ));
+        match self.register.read_done(op, lba, value) {
+            Ok(()) => true,
+            Err(v) => {
+                self.record(v, now);
+                false
+            }
         }
-        let mut pruned = core::mem::take(&mut self.pruned);
-        self.reg(lba).prune(now, &mut pruned);
-        self.pruned = pruned;
-        ok
     }
 
     /// Read `op` of `lba` failed: it returned nothing to check.
     pub(crate) fn read_failed(&mut self, op: u64, lba: u64) {
-        self.reg(lba).reads.remove(&op);
+        self.register.read_failed(op, lba);
     }
 
     /// The data of write `op` (if known) with `value` reached the media of `lba`.
     pub(crate) fn landed(&mut self, op: Option<u64>, lba: u64, value: Value, now: Nanos) {
         let Some(op) = op else { return };
-        let stale = if self.pruned.contains(&op) {
-            true
-        } else {
-            let r = self.reg(lba);
-            r.writes.iter().find(|w| w.op == op).is_some_and(|w| r.superseded(w, now))
-        };
-        if stale {
-            self.violations.push(format!(
-                "LBA {lba}: stale write of {} landed at {} after a newer write was acknowledged",
-                show(value),
-                secs(now)
-            ));
+        if let Err(v) = self.register.landed(op, lba, value) {
+            self.record(v, now);
         }
     }
 
     /// End of run: every block must hold a last write's value or a never-acknowledged write's value.
     pub(crate) fn finish(&mut self, now: Nanos, media: impl Fn(u64) -> Value) {
-        let mut out = Vec::new();
-        for (&lba, r) in &self.regs {
-            let top = r.top_invokes(now + 1);
-            let mut allowed: Vec<Value> =
-                r.writes.iter().filter(|w| !Reg::superseded_with(w, top)).map(|w| w.value).collect();
-            allowed.sort_unstable();
-            allowed.dedup();
-            let v = media(lba);
-            if !allowed.contains(&v) {
-                out.push(format!(
-                    "LBA {lba}: at the end ({}) the media holds {}, the last acknowledged write is {}",
-                    secs(now),
-                    show(v),
-                    allowed.iter().map(|v| show(*v)).collect::<Vec<_>>().join(" or ")
-                ));
-            }
+        for v in self.register.finish(media) {
+            self.record(v, now);
         }
-        self.violations.extend(out);
     }
 }
 

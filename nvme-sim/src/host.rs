@@ -112,10 +112,17 @@ pub(crate) struct Host {
 }
 
 impl Host {
+    /// The first invariant of the recovery engine that nvme-ccr's monitor saw broken, in words.
+    pub(crate) fn engine_violation(&self) -> Option<String> {
+        self.host.engine_violation().map(|v| v.to_string())
+    }
+
     pub(crate) fn new(cfg: HostCfg, paths: usize) -> Host {
         // The NQNs are constants, the queue sizes fixed and `paths` is clamped to 1..=MAX_PATHS by the caller: the
         // configuration is always valid (the test below builds the extremes).
-        let host = FabricHost::new(cfg.host(), paths).expect("the simulator's host configuration is valid");
+        // The engine runs behind nvme-ccr's invariant monitor (the shared checker): `engine_violation` reports it.
+        let host =
+            FabricHost::with_engine_check(cfg.host(), paths).expect("the simulator's host configuration is valid");
         let tx = vec![0u8; host.config().transmit_buffer_len()];
         Host {
             host,

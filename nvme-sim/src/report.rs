@@ -57,6 +57,9 @@ pub struct Report {
     pub corrupted: bool,
     /// Human-readable checker violations (empty when not corrupted).
     pub violations: Vec<String>,
+    /// The first invariant of the host's recovery engine that nvme-ccr's monitor saw broken (no release without
+    /// proof, the hold and its extension, CCRL, well-formed outputs), if any.
+    pub engine_violation: Option<String>,
     /// Application I/O commands completed successfully.
     pub commands_completed: u64,
     /// Largest application I/O latency (the stall a user sees).

@@ -259,6 +259,10 @@ pub(crate) fn run(s: &Scenario) -> Report {
             None => {}
         }
     }
+    let engine_violation = host.engine_violation();
+    if let Some(v) = &engine_violation {
+        ctx.note(None, format!("checker: engine invariant broken: {v}"));
+    }
     if violations.is_empty() {
         ctx.note(None, "checker: register check clean".into());
     } else {
@@ -280,6 +284,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
     let detect = host.first_detect;
     Report {
         corrupted,
+        engine_violation,
         violations: if corrupted && violations.is_empty() {
             vec!["rw_test: validation failed (LBA 0 did not hold 9)".into()]
         } else {

@@ -470,6 +470,9 @@ impl Subsystem {
         let mut buf = vec![0u8; len as usize];
         match g.lid {
             LogId::CROSS_CONTROLLER_RESET => {
+                if core::mem::take(&mut self.fail_next_ccr_log) {
+                    return self.respond(conn, cid, Status::new(StatusCode::INTERNAL_ERROR), 0);
+                }
                 let rmc = g.lsp & nvme_proto::cmd::LSP_RMC != 0;
                 if self.ccr.handle_get_ccr_log(cntlid, rmc, &mut buf).is_err() {
                     // nvme-ccr does not know this live controller: our inconsistency (one rule with the CCR itself).
@@ -499,6 +502,10 @@ impl Subsystem {
             } else if let Some(id) = self.ccr.poll_fail_controller() {
                 self.fail_controller(now, id, ControllerFailure::CrossControllerReset);
             } else if let Some(aen) = self.ccr.poll_aen() {
+                let raised = self.ctrls.get(&aen.source).is_some_and(|c| c.live && c.aec & AEC_CCRCN != 0);
+                if raised && core::mem::take(&mut self.lose_next_ccr_notice) {
+                    continue;
+                }
                 if let Some(c) = self.ctrls.get_mut(&aen.source)
                     && c.live
                     && c.aec & AEC_CCRCN != 0

@@ -740,6 +740,9 @@ pub struct Subsystem {
     /// The nonces of every authentication transaction, from [`AuthPolicy::seed`].
     nonces: NonceSource,
     auth_events: VecDeque<AuthEvent>,
+    /// One-shot faults for checkers: the next CCR Completed notice is not raised; the next CCR log read fails.
+    lose_next_ccr_notice: bool,
+    fail_next_ccr_log: bool,
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -786,6 +789,8 @@ impl Subsystem {
             rng: seed ^ h,
             nonces,
             auth_events: VecDeque::new(),
+            lose_next_ccr_notice: false,
+            fail_next_ccr_log: false,
         })
     }
 
@@ -1080,6 +1085,23 @@ impl Subsystem {
     /// The `no-ccr` switch: CCR answered with Invalid Command Opcode + DNR.
     pub fn set_no_ccr(&mut self, on: bool) {
         self.ccr.config_mut().ccr_unsupported = on;
+    }
+
+    /// A one-shot fault (for checkers): the next CCR Completed notice any controller would raise is lost (no AEN;
+    /// the log entry is kept; no event).
+    pub fn lose_next_ccr_notice(&mut self) {
+        self.lose_next_ccr_notice = true;
+    }
+
+    /// A one-shot fault (for checkers): the next Get Log Page of the CCR log fails with Internal Error, nothing
+    /// read or removed (no event).
+    pub fn fail_next_ccr_log(&mut self) {
+        self.fail_next_ccr_log = true;
+    }
+
+    /// The one-shot faults still armed: `(lose_next_ccr_notice, fail_next_ccr_log)`.
+    pub fn one_shot_faults(&self) -> (bool, bool) {
+        (self.lose_next_ccr_notice, self.fail_next_ccr_log)
     }
 
     /// The `(fail-ccr, no-ccr)` switches.

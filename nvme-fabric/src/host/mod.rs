@@ -58,6 +58,13 @@ pub use conn::DataOut;
 use crate::auth::{AuthConfigError, AuthFailure, DEFAULT_STEP_TIMEOUT, HostAuth, NonceSource, PeerCheck};
 use crate::conn::{BufferTooShort, CloseCause, ConnEvent, ConnId, ConnUsage, PDU_OVERHEAD};
 
+/// The recovery engine the host drives: with the `check` feature, nvme-ccr's engine with its invariant monitor in
+/// front ([`nvme_ccr::check::Checked`], monitoring on only through [`Host::with_engine_check`]).
+#[cfg(feature = "check")]
+type RecoveryEngine = nvme_ccr::check::Checked;
+#[cfg(not(feature = "check"))]
+type RecoveryEngine = Engine;
+
 /// In-capsule data the host puts in an admin or Fabrics capsule at most (the Linux host's `NVME_TCP_ADMIN_CCSZ`).
 pub const ADMIN_IN_CAPSULE: usize = 8192;
 
@@ -71,7 +78,7 @@ pub struct Digests {
 }
 
 /// Everything a [`Host`] is configured with. [`HostConfig::new`] gives the defaults below (Linux's where it has one).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HostConfig {
     /// The subsystem to connect to.
     pub subnqn: String,
@@ -150,6 +157,35 @@ pub struct HostAuthConfig {
     /// The seed of every transaction's C2, DH private exponent and S2 ([`NonceSource`]): randomness is an input.
     /// 32 bytes from the operating system's CSPRNG, fresh for each [`Host`] (nvme-tokio draws them).
     pub seed: [u8; 32],
+}
+
+/// Equal when every field is: the secrets and the seed compared in constant time.
+impl PartialEq for HostAuthConfig {
+    fn eq(&self, o: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        let seed_eq: bool = self.seed.ct_eq(&o.seed).into();
+        self.secret == o.secret
+            && self.ctrl_secret == o.ctrl_secret
+            && self.hashes == o.hashes
+            && self.dh_groups == o.dh_groups
+            && self.step_timeout == o.step_timeout
+            && self.peer_check == o.peer_check
+            && seed_eq
+    }
+}
+
+impl Eq for HostAuthConfig {}
+
+/// Hashes the public parts only (the secrets' public parts, the offers, the timeout), never the seed.
+impl core::hash::Hash for HostAuthConfig {
+    fn hash<H: core::hash::Hasher>(&self, h: &mut H) {
+        self.secret.hash(h);
+        self.ctrl_secret.hash(h);
+        self.hashes.hash(h);
+        self.dh_groups.hash(h);
+        self.step_timeout.hash(h);
+        self.peer_check.hash(h);
+    }
 }
 
 impl HostAuthConfig {
@@ -588,7 +624,7 @@ pub struct OpenRequest {
 }
 
 /// What happened, for logs, timelines and tests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HostEvent {
     /// A path starts connecting (attempt 0 is the first connect).
     Connecting {
@@ -749,10 +785,12 @@ struct Req {
 }
 
 /// The multipath NVMe/TCP host. See the module docs for the call order.
-#[derive(Debug)]
+///
+/// `Clone + Eq + Hash` (a model checker keeps host states in a visited set); undrained outputs and events count.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Host {
     cfg: HostConfig,
-    engine: Engine,
+    engine: RecoveryEngine,
     paths: Vec<PathSlot>,
     conn_path: BTreeMap<ConnId, usize>,
     /// Connections being closed after their association ended: still polled for their last bytes.
@@ -798,6 +836,9 @@ impl Host {
         };
         Ok(Host {
             auth,
+            #[cfg(feature = "check")]
+            engine: nvme_ccr::check::Checked::unmonitored(cfg.engine),
+            #[cfg(not(feature = "check"))]
             engine: Engine::new(cfg.engine),
             cfg,
             paths: alloc::vec![slot; paths],
@@ -817,6 +858,22 @@ impl Host {
             ns: None,
             stopping: false,
         })
+    }
+
+    /// A host as [`Host::new`] whose recovery engine is watched by nvme-ccr's invariant monitor
+    /// ([`nvme_ccr::check`]): [`engine_violation`](Self::engine_violation) reports the first invariant it broke.
+    #[cfg(feature = "check")]
+    pub fn with_engine_check(cfg: HostConfig, paths: usize) -> Result<Self, HostConfigError> {
+        let mut host = Self::new(cfg, paths)?;
+        host.engine = nvme_ccr::check::Checked::new(host.cfg.engine);
+        Ok(host)
+    }
+
+    /// The first invariant of the recovery engine that the monitor saw broken (a host built by
+    /// [`with_engine_check`](Self::with_engine_check)).
+    #[cfg(feature = "check")]
+    pub fn engine_violation(&self) -> Option<&nvme_ccr::check::Violation> {
+        self.engine.violation()
     }
 
     /// The configuration.

@@ -1,0 +1,62 @@
+//! The one-shot target faults the model offers (a lost CCR Completed notice, a failed CCR log read) reach the host:
+//! one schedule driven by hand, every message delivered as soon as possible, time moved only when nothing is in
+//! flight.
+#![cfg(not(feature = "mutant-early-release"))]
+
+use std::time::Duration;
+
+use nvme_ccr::Policy;
+use nvme_check::{Action, FailoverModel, Fault, Setup, State};
+use stateright::Model;
+
+fn drive(model: &FailoverModel, mut st: State, first: &[Action], trace: &mut Vec<String>) -> State {
+    for &a in first {
+        st = model.step(&st, a, Some(trace));
+    }
+    for _ in 0..1000 {
+        let mut actions = Vec::new();
+        model.actions(&st, &mut actions);
+        let next = actions
+            .iter()
+            .find(|a| matches!(a, Action::Deliver { .. }))
+            .or_else(|| actions.iter().find(|a| matches!(a, Action::Tick)))
+            .or_else(|| actions.iter().find(|a| matches!(a, Action::Submit)));
+        let Some(&a) = next else { return st };
+        st = model.step(&st, a, Some(trace));
+    }
+    panic!("the schedule does not end: {trace:#?}");
+}
+
+#[test]
+fn a_lost_notice_and_a_failed_log_read_reach_the_host_and_lose_nothing() {
+    let mut setup = Setup::ci(Policy::Ccr, false);
+    setup.faults = 4;
+    let model = FailoverModel::new(setup);
+    let faults = [
+        Action::Fault(Fault::LoseAen),
+        Action::Fault(Fault::FailLogRead),
+        Action::Submit,
+        Action::Fault(Fault::Fopcode { path: 0, delay: setup.hold(), freeze: false }),
+    ];
+    let mut trace = Vec::new();
+    let end = drive(&model, model.initial(), &faults, &mut trace);
+    let text = trace.join("\n");
+    assert!(end.all_done(&setup), "{text}");
+    assert!(end.data_violation.is_none() && end.host.engine_violation().is_none(), "{text}");
+    assert_eq!(end.sub.one_shot_faults(), (false, false), "both one-shot faults fired: {text}");
+    let at = |needle: &str| trace.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text}"));
+    // The CCR is accepted; the teardown completes when the held write lands at the deadline, but its notice is lost,
+    // so the hold is extended and the host reads the log: that read fails (Internal Error, 0x000c). Past the deadline
+    // a failed read ends the extension (decision 26) and, no other source being left, the deadline releases (#28):
+    // safe, the held write has landed.
+    assert!(!text.contains("CCR Completed notice on controller"), "the notice was lost: {text}");
+    let accepted = at("CCR via 2 answered 0x0000");
+    let landed = at("W1 lands on LBA 0 (controller 1)");
+    let extended = at("HoldExtendedByCcr");
+    let read = at("Get Log Page");
+    let failed = at("status 0x000c");
+    let released = at("reason: HoldDeadline");
+    assert!(accepted < landed && landed < extended && extended < read && read < failed && failed < released, "{text}");
+    assert_eq!(end.media, vec![2], "{text}");
+    assert!(end.now >= nvme_ccr::Instant::from_elapsed(Duration::from_secs(1)), "{text}");
+}
