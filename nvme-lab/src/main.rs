@@ -4,6 +4,7 @@
 //!   corruption, completed commands, I/O stall and detection-to-release time.
 //! * `run`: one simulated scenario with its timeline; optional SVG latency plot and pcap of the simulated wire.
 //! * `explore`: random fault schedules over many seeds, in parallel, looking for corruption.
+//! * `report`: the failover experiment's whole grid, written as report.md, SVG figures and JSON.
 //! * `check`: the exhaustive model check of failover (nvme-check): every schedule and fault of a small workload, per
 //!   policy, with a counterexample trace when data can go stale.
 //! * `decode`: NVMe/TCP bytes (hex or pcap) to one JSON line per PDU, through nvme-proto's deframer.
@@ -99,16 +100,17 @@ enum Cmd {
     Perf(perf::PerfArgs),
 }
 
-const MATRIX_HELP: &str = "Simulate the 64 cells policies {legacy, cqt, ccr, ccr-filter} x workloads {rw_test, read, \
-    write, readwrite} x faults {fopcode, freeze, ccr-fail, ccr-unsupported} with the Linux failover test's values (two paths, \
-    round-robin, KATO 5000 ms, TBKAS on, CQT 1 ms, fopcode 1 (Write) held 2000 ms) and print a table: corrupted, \
-    commands completed, max and p99 command latency (the I/O stall a user sees) and the time from failure \
-    detection to the release of the held commands. ccr-fail and ccr-unsupported are an fopcode failure whose CCR \
-    then fails or is refused.\n\n\
-    Exit status 0 when the expectations hold (legacy corrupts under fopcode with rw_test; no other policy corrupts \
-    anywhere), 1 otherwise, with the failed expectations on stderr.\n\n\
-    --json prints one object per cell and line instead, with the keys policy, workload, fault, corrupted, \
-    completed, max_stall_ms, p99_ms, detect_ms and release_ms (null when nothing was held).";
+const MATRIX_HELP: &str = "Simulate the 140 cells levels {legacy, cqt, ccr, ccr-filter, ccr-filter-admin} x \
+    workloads {rw_test, read, write, readwrite} x faults {fopcode, freeze, ccr-fail, ccr-unsupported, node-failover, \
+    loss-5, loss-burst} with the Linux failover test's values (two paths, round-robin, KATO 5000 ms, TBKAS on, CQT \
+    1 ms, fopcode 1 (Write) held 2000 ms) and print a table: corrupted, commands completed, max and p99 command \
+    latency (the I/O stall a user sees), the time from failure detection to the release of the held commands, \
+    commands held, CCRs sent and fallbacks to the timer. ccr-fail and ccr-unsupported are an fopcode failure whose CCR \
+    then fails or is refused. The whole grid (more workloads and CQT values, figures) is `nvme-lab report`.\n\n\
+    Exit status 0 when the expectations hold (legacy corrupts under fopcode with rw_test; no safe level corrupts \
+    anywhere; the unsafe baselines, legacy and --cqt0-rule immediate with --cqt 0, may), 1 otherwise, with the failed \
+    expectations on stderr.\n\n\
+    --json prints one object per cell and line instead (the keys are listed in the README).";
 
 const RUN_HELP: &str = "Simulate one scenario and print the recovery timeline (one line per event: time in ms, path, \
     what happened), the rw_test program's output, and a summary (corrupted, commands completed, max and p99 latency, \

@@ -15,13 +15,8 @@ use crate::json::{J, Obj, hex64};
 
 /// Names of the FLAGS bits set in `flags`.
 pub fn flag_names(flags: PduFlags) -> J {
-    let names = [
-        (PduFlags::HDGSTF, "HDGSTF"),
-        (PduFlags::DDGSTF, "DDGSTF"),
-        (PduFlags::LAST_PDU, "LAST_PDU"),
-        (PduFlags::SUCCESS, "SUCCESS"),
-    ];
-    let mut out: Vec<J> = names.iter().filter(|(f, _)| flags.contains(*f)).map(|(_, n)| J::from(*n)).collect();
+    let mut out: Vec<J> =
+        PduFlags::NAMES.iter().filter(|(f, _)| flags.contains(*f)).map(|(_, n)| J::from(*n)).collect();
     if flags.0 & 0xF0 != 0 {
         out.push(J::S(format!("reserved {:#04x}", flags.0 & 0xF0)));
     }

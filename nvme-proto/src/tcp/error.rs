@@ -161,13 +161,16 @@ struct FlagWords(PduFlags);
 impl fmt::Display for FlagWords {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#04x} (", self.0.0)?;
-        let names = [(0x01, "HDGSTF"), (0x02, "DDGSTF"), (0x04, "LAST_PDU"), (0x08, "SUCCESS"), (0xf0, "reserved")];
         let mut sep = "";
-        for (bits, name) in names {
-            if self.0.0 & bits != 0 {
+        for (bit, name) in PduFlags::NAMES {
+            if self.0.contains(bit) {
                 write!(f, "{sep}{name}")?;
                 sep = " ";
             }
+        }
+        if self.0.0 & 0xf0 != 0 {
+            write!(f, "{sep}reserved")?;
+            sep = " ";
         }
         f.write_str(if sep.is_empty() { "none)" } else { ")" })
     }

@@ -171,6 +171,14 @@ impl PduFlags {
     /// Bit 3 SUCCESS (C2HData only): the command completed successfully and no CapsuleResp follows.
     pub const SUCCESS: PduFlags = PduFlags(0x08);
 
+    /// The defined bits and their names, in bit order (bits 7:4 are reserved).
+    pub const NAMES: [(PduFlags, &'static str); 4] = [
+        (PduFlags::HDGSTF, "HDGSTF"),
+        (PduFlags::DDGSTF, "DDGSTF"),
+        (PduFlags::LAST_PDU, "LAST_PDU"),
+        (PduFlags::SUCCESS, "SUCCESS"),
+    ];
+
     /// Whether every bit of `other` is set in `self`.
     pub const fn contains(self, other: PduFlags) -> bool {
         self.0 & other.0 == other.0
@@ -192,8 +200,8 @@ impl core::ops::BitOr for PduFlags {
 impl fmt::Debug for PduFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PduFlags(0x{:02x}", self.0)?;
-        for (bit, name) in [(0x01, "HDGSTF"), (0x02, "DDGSTF"), (0x04, "LAST_PDU"), (0x08, "SUCCESS")] {
-            if self.0 & bit != 0 {
+        for (bit, name) in PduFlags::NAMES {
+            if self.contains(bit) {
                 write!(f, " {name}")?;
             }
         }
