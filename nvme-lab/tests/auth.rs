@@ -3,10 +3,12 @@
 //! host), secrets never printed; `gen-dhchap-key` against nvme-cli 2.3's outputs; `decode` naming every
 //! authentication message and its fields.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+#[allow(dead_code, reason = "each test file uses a part of the shared module")]
+mod common;
+
+use std::process::{Command, Output, Stdio};
+
+use common::{LabTarget, lab, text};
 
 use nvme_proto::auth::{
     AuthMessage, Challenge, DhGroupId, Failure1, Failure2, FailureExplanation, HashId, Negotiate, ProtocolDescriptor,
@@ -16,14 +18,6 @@ use nvme_proto::cmd::{Authentication, Connect, ConnectResponse, Cqe, Status};
 use nvme_proto::tcp::{C2HData, CapsuleCmd, CapsuleResp, Params, Pdu};
 use serde_json::Value;
 
-fn lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nvme-lab")).args(args).output().expect("start nvme-lab")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8(b.to_vec()).unwrap()
-}
-
 const HOST: &str = "nqn.2014-08.org.nvmexpress:uuid:11111111-2222-3333-4444-555555555555";
 /// nvme-cli 2.3: `nvme gen-dhchap-key --hmac=1 --secret=000102…1f --nqn=HOST` (run for this test).
 const KEY: &str = "DHHC-1:01:bOHk6jHoMxpP5YJr/eF6XNOGuPAzh0iRniebpsVb9ydqVuR5:";
@@ -32,55 +26,9 @@ const KEY0: &str = "DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:"
 /// The specification's example secret (spec-notes/auth.md §5).
 const CTRL_KEY: &str = "DHHC-1:00:ia6zGodOr4SEG0Zzaw398rpY0wqipUWj4jWjUh4HWUz6aQ2n:";
 
-/// `nvme-lab target` on an ephemeral port; its standard error collected by a thread; killed when dropped.
-struct Target {
-    child: Child,
-    addr: String,
-    stderr: Arc<Mutex<Vec<String>>>,
-}
-
-impl Target {
-    fn start(nqn: &str, args: &[&str]) -> Target {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nvme-lab"))
-            .args(["target", "--listen", "127.0.0.1:0", "--nqn", nqn, "--cqt", "1"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start nvme-lab target");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        let addr = first.split_whitespace().nth(4).expect("listening line").to_string();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let lines = stderr.clone();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                lines.lock().unwrap().push(l);
-            }
-        });
-        Target { child, addr, stderr }
-    }
-
-    /// Waits (at most 5 s) for a standard error line containing `want`; all lines so far.
-    fn wait_for(&self, want: &str) -> Vec<String> {
-        let end = Instant::now() + Duration::from_secs(5);
-        loop {
-            let lines = self.stderr.lock().unwrap().clone();
-            if lines.iter().any(|l| l.contains(want)) || Instant::now() > end {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `nvme-lab target --cqt 1 ARGS` on an ephemeral loopback port.
+fn target(nqn: &str, args: &[&str]) -> LabTarget {
+    LabTarget::start(nqn, &[&["--cqt", "1"], args].concat())
 }
 
 fn ccr_check(addr: &str, nqn: &str, extra: &[&str]) -> Output {
@@ -100,7 +48,7 @@ fn assert_no_secret(s: &str) {
 #[test]
 fn target_and_host_authenticate_both_ways_over_sockets() {
     let nqn = "nqn.2026-01.org.example:lab-auth";
-    let target = Target::start(nqn, &["--allow-host", HOST, "--dhchap-key", KEY, "--dhchap-ctrl-key", CTRL_KEY]);
+    let mut target = target(nqn, &["--allow-host", HOST, "--dhchap-key", KEY, "--dhchap-ctrl-key", CTRL_KEY]);
     let o = ccr_check(
         &target.addr,
         nqn,
@@ -109,7 +57,7 @@ fn target_and_host_authenticate_both_ways_over_sockets() {
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", text(&o.stderr));
     assert!(out.contains("ccr-check verdict: PASS ("), "{out}");
-    let lines = target.wait_for("qid 2");
+    let lines = target.lines_until("qid 2");
     let all = lines.join("\n");
     // The description line, among the target's log lines (tracing, on the same standard error).
     assert!(lines.iter().any(|l| l.starts_with("authentication: hosts allowed: nqn.2014-08")), "{all}");
@@ -127,7 +75,7 @@ fn target_and_host_authenticate_both_ways_over_sockets() {
 #[test]
 fn a_wrong_secret_or_an_unknown_host_is_refused() {
     let nqn = "nqn.2026-01.org.example:lab-auth-refused";
-    let target = Target::start(nqn, &["--allow-host", HOST, "--dhchap-key", KEY]);
+    let mut target = target(nqn, &["--allow-host", HOST, "--dhchap-key", KEY]);
     let o = ccr_check(&target.addr, nqn, &["--hostnqn", HOST, "--dhchap-secret", KEY0]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
@@ -135,14 +83,14 @@ fn a_wrong_secret_or_an_unknown_host_is_refused() {
         out.contains("queue 0: authentication: the peer failed the exchange: authentication failed (0x01)"),
         "{out}"
     );
-    let all = target.wait_for("authentication failed").join("\n");
+    let all = target.lines_until("authentication failed").join("\n");
     assert!(all.contains("qid 0 (conn 0): authentication failed: refused the peer: authentication failed"), "{all}");
     // Another host NQN: Connect Invalid Host.
     let o = ccr_check(&target.addr, nqn, &["--dhchap-secret", KEY]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("Connect failed with status 0x8308"), "{out}");
-    let all = target.wait_for("not allowed").join("\n");
+    let all = target.lines_until("not allowed").join("\n");
     assert!(all.contains("Connect from a host that is not allowed refused (Connect Invalid Host)"), "{all}");
     // Without a secret: the host cannot answer ATR.
     let o = ccr_check(&target.addr, nqn, &["--hostnqn", HOST]);
