@@ -1,21 +1,16 @@
 //! The controller's side of one DH-HMAC-CHAP transaction (spec-notes/auth.md §3.2).
 
-use core::time::Duration;
-
 use nvme_ccr::Instant;
 use nvme_proto::auth::{
     AuthHeaderView, AuthMessage, Challenge, DhGroupId, DhchapSecret, Failure1, FailureExplanation, HashId, Negotiate,
     Reply, SecureChannel, Success1,
 };
 
-use super::dh::{DhGroup, DhKeyPair, PeerCheck, session_key};
+use super::config::ControllerAuth;
+use super::dh::{DhGroup, DhKeyPair, session_key};
 use super::hash::{Digest, HashAlg};
-use super::key::transform_key;
 use super::response::Transaction;
-use super::{
-    AuthConfigError, AuthFailure, Authenticated, ControllerNonces, DEFAULT_STEP_TIMEOUT, IdList, Nqn,
-    RECEIVE_PADS_TO_AL, group_list, hash_list, nonzero_seqnum,
-};
+use super::{AuthConfigError, AuthFailure, Authenticated, ControllerNonces, RECEIVE_PADS_TO_AL, nonzero_seqnum};
 
 /// The hashes a controller picks from by default, in order of preference: the strongest the host offers, as SPDK's
 /// target does (our choice; Linux nvmet takes its one configured hash if offered).
@@ -32,23 +27,6 @@ pub const DEFAULT_CONTROLLER_DH_GROUPS: [DhGroupId; 6] = [
     DhGroupId::NULL,
 ];
 
-/// A controller's credentials and policy for one host: the host's key and, for bidirectional authentication, the
-/// controller's (both transformed once, here), the NQNs of the host's Connect, and the hashes and groups it picks
-/// from, in order of preference. Cloned into each [`ControllerExchange`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ControllerAuth {
-    host_nqn: Nqn,
-    subsys_nqn: Nqn,
-    host_key: Digest,
-    ctrl_key: Option<Digest>,
-    hashes: IdList<HashId>,
-    dh_groups: IdList<DhGroupId>,
-    /// How long each step may take ([`DEFAULT_STEP_TIMEOUT`] unless changed).
-    pub step_timeout: Duration,
-    /// How the host's DH value is checked ([`PeerCheck::Range`] unless changed).
-    pub peer_check: PeerCheck,
-}
-
 impl ControllerAuth {
     /// Credentials for the host `host_nqn` connecting to `subsys_nqn` (exactly as its Connect data carries them):
     /// the host's secret (nvmet's `dhchap_key`) and, to answer a host that asks the controller to authenticate
@@ -60,45 +38,14 @@ impl ControllerAuth {
         host_secret: &DhchapSecret,
         ctrl_secret: Option<&DhchapSecret>,
     ) -> Result<Self, AuthConfigError> {
-        Ok(Self {
-            host_nqn: Nqn::new(host_nqn)?,
-            subsys_nqn: Nqn::new(subsys_nqn)?,
-            host_key: transform_key(host_secret, host_nqn),
-            ctrl_key: ctrl_secret.map(|s| transform_key(s, subsys_nqn)),
-            hashes: hash_list(&DEFAULT_CONTROLLER_HASHES)?,
-            dh_groups: group_list(&DEFAULT_CONTROLLER_DH_GROUPS)?,
-            step_timeout: DEFAULT_STEP_TIMEOUT,
-            peer_check: PeerCheck::Range,
-        })
-    }
-
-    /// Gives each step `timeout` instead of [`DEFAULT_STEP_TIMEOUT`].
-    pub fn with_step_timeout(mut self, timeout: Duration) -> Self {
-        self.step_timeout = timeout;
-        self
-    }
-
-    /// Checks the peer's DH value with `check` instead of [`PeerCheck::Range`].
-    pub fn with_peer_check(mut self, check: PeerCheck) -> Self {
-        self.peer_check = check;
-        self
-    }
-
-    /// Picks from `hashes` instead, first preferred (1 to 30 implemented hashes).
-    pub fn with_hashes(mut self, hashes: &[HashId]) -> Result<Self, AuthConfigError> {
-        self.hashes = hash_list(hashes)?;
-        Ok(self)
-    }
-
-    /// Picks from `groups` instead, first preferred (1 to 30 of NULL and the implemented groups).
-    pub fn with_dh_groups(mut self, groups: &[DhGroupId]) -> Result<Self, AuthConfigError> {
-        self.dh_groups = group_list(groups)?;
-        Ok(self)
-    }
-
-    /// Whether the controller can authenticate itself to a host that asks (a controller secret was given).
-    pub const fn has_ctrl_key(&self) -> bool {
-        self.ctrl_key.is_some()
+        Self::build(
+            host_nqn,
+            subsys_nqn,
+            host_secret,
+            ctrl_secret,
+            &DEFAULT_CONTROLLER_HASHES,
+            &DEFAULT_CONTROLLER_DH_GROUPS,
+        )
     }
 }
 

@@ -1,37 +1,16 @@
 //! The host's side of one DH-HMAC-CHAP transaction (spec-notes/auth.md §3.1).
 
-use core::time::Duration;
-
 use nvme_ccr::Instant;
 use nvme_proto::auth::{
     AuthError, AuthMessage, Challenge, DhGroupId, DhchapSecret, Failure2, FailureExplanation, HashId, Negotiate,
     ProtocolDescriptor, Reply, SecureChannel, Success1, Success2,
 };
 
-use super::dh::{DhGroup, DhKeyPair, PeerCheck, session_key};
+use super::config::HostAuth;
+use super::dh::{DhGroup, DhKeyPair, session_key};
 use super::hash::{Digest, HashAlg};
-use super::key::transform_key;
 use super::response::Transaction;
-use super::{
-    AuthConfigError, AuthFailure, Authenticated, DEFAULT_STEP_TIMEOUT, HOST_RECEIVE_LEN, HostNonces, IdList, Nqn,
-    group_list, hash_list, nonzero_seqnum,
-};
-
-/// A host's credentials and policy for one controller: the keys (transformed once, here), the NQNs the Connect
-/// carried, and what to offer. Cloned into each [`HostExchange`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct HostAuth {
-    host_nqn: Nqn,
-    subsys_nqn: Nqn,
-    host_key: Digest,
-    ctrl_key: Option<Digest>,
-    hashes: IdList<HashId>,
-    dh_groups: IdList<DhGroupId>,
-    /// How long each step may take ([`DEFAULT_STEP_TIMEOUT`] unless changed).
-    pub step_timeout: Duration,
-    /// How the controller's DH value is checked ([`PeerCheck::Range`] unless changed).
-    pub peer_check: PeerCheck,
-}
+use super::{AuthConfigError, AuthFailure, Authenticated, HOST_RECEIVE_LEN, HostNonces, nonzero_seqnum};
 
 impl HostAuth {
     /// Credentials for the host `host_nqn` talking to the subsystem `subsys_nqn` (both exactly as the Connect data
@@ -44,45 +23,12 @@ impl HostAuth {
         host_secret: &DhchapSecret,
         ctrl_secret: Option<&DhchapSecret>,
     ) -> Result<Self, AuthConfigError> {
-        Ok(Self {
-            host_nqn: Nqn::new(host_nqn)?,
-            subsys_nqn: Nqn::new(subsys_nqn)?,
-            host_key: transform_key(host_secret, host_nqn),
-            ctrl_key: ctrl_secret.map(|s| transform_key(s, subsys_nqn)),
-            hashes: hash_list(&HashId::ALL)?,
-            dh_groups: group_list(&DhGroupId::ALL)?,
-            step_timeout: DEFAULT_STEP_TIMEOUT,
-            peer_check: PeerCheck::Range,
-        })
-    }
-
-    /// Gives each step `timeout` instead of [`DEFAULT_STEP_TIMEOUT`].
-    pub fn with_step_timeout(mut self, timeout: Duration) -> Self {
-        self.step_timeout = timeout;
-        self
-    }
-
-    /// Checks the peer's DH value with `check` instead of [`PeerCheck::Range`].
-    pub fn with_peer_check(mut self, check: PeerCheck) -> Self {
-        self.peer_check = check;
-        self
-    }
-
-    /// Offers `hashes` instead (1 to 30 implemented hashes, in the order given).
-    pub fn with_hashes(mut self, hashes: &[HashId]) -> Result<Self, AuthConfigError> {
-        self.hashes = hash_list(hashes)?;
-        Ok(self)
-    }
-
-    /// Offers `groups` instead (1 to 30 of NULL and the implemented groups).
-    pub fn with_dh_groups(mut self, groups: &[DhGroupId]) -> Result<Self, AuthConfigError> {
-        self.dh_groups = group_list(groups)?;
-        Ok(self)
+        Self::build(host_nqn, subsys_nqn, host_secret, ctrl_secret, &HashId::ALL, &DhGroupId::ALL)
     }
 
     /// Whether the host asks the controller to authenticate itself (a controller secret was given).
     pub const fn bidirectional(&self) -> bool {
-        self.ctrl_key.is_some()
+        self.has_ctrl_key()
     }
 }
 

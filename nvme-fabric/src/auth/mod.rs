@@ -8,6 +8,7 @@
 //! | `dh.rs` | the RFC 7919 groups ([`DhGroup`]), [`DhKeyPair`], peer checks, Z and the session key |
 //! | `ffdhe.rs` | the five primes |
 //! | `response.rs` | R1, R2 and the augmented challenge ([`Transaction`]) |
+//! | `config.rs` | [`AuthConfig`]: one side's keys, NQNs, hashes and groups ([`HostAuth`], [`ControllerAuth`]) |
 //! | `nonce.rs` | [`NonceSource`]: every transaction's random inputs from one caller-drawn seed |
 //! | `host.rs` | [`HostExchange`]: Negotiate, Challenge, Reply, Success1, Success2 from the host's side |
 //! | `controller.rs` | [`ControllerExchange`]: the controller's side |
@@ -21,8 +22,8 @@
 //! ([`SendOutcome::NewTransaction`]) and the driver starts a new one.
 //!
 //! **Inputs, not inside.** No clock, no randomness: every call takes `now`, each step has a deadline
-//! ([`HostExchange::poll_timeout`], [`ControllerExchange::poll_timeout`]) that [`HostAuth::step_timeout`] /
-//! [`ControllerAuth::step_timeout`] sets, and the nonces, sequence numbers and Diffie-Hellman private exponents
+//! ([`HostExchange::poll_timeout`], [`ControllerExchange::poll_timeout`]) that
+//! [`AuthConfig::step_timeout`] sets, and the nonces, sequence numbers and Diffie-Hellman private exponents
 //! arrive as [`HostNonces`] / [`ControllerNonces`], drawn by the caller from a CSPRNG, or derived by a
 //! [`NonceSource`] from one seed the caller drew (what the host and the subsystem do). The transaction identifier
 //! is the host's counter.
@@ -78,6 +79,7 @@ use nvme_proto::auth::{DhGroupId, FailureExplanation, FailureReason, HashId, LIN
 use nvme_proto::cmd::NQN_MAX_LEN;
 use zeroize::Zeroize;
 
+mod config;
 mod controller;
 mod dh;
 mod ffdhe;
@@ -87,13 +89,13 @@ mod key;
 mod nonce;
 mod response;
 
+pub use config::{AuthConfig, ControllerAuth, ControllerSide, HostAuth, HostSide, Side};
 pub use controller::{
-    ControllerAuth, ControllerExchange, DEFAULT_CONTROLLER_DH_GROUPS, DEFAULT_CONTROLLER_HASHES, ReceiveError,
-    SendOutcome,
+    ControllerExchange, DEFAULT_CONTROLLER_DH_GROUPS, DEFAULT_CONTROLLER_HASHES, ReceiveError, SendOutcome,
 };
 pub use dh::{DhError, DhGroup, DhKeyPair, DhValue, MAX_VALUE_LEN, PRIVATE_KEY_RANDOM_LEN, PeerCheck, session_key};
 pub use hash::{Digest, HashAlg};
-pub use host::{HostAuth, HostCommand, HostExchange};
+pub use host::{HostCommand, HostExchange};
 pub use key::{TRANSFORM_SUFFIX, transform_key};
 pub use nonce::NonceSource;
 pub use response::{CONTROLLER_LABEL, HOST_LABEL, Transaction};
