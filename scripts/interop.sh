@@ -425,6 +425,21 @@ wire_check() {
 	check "tshark: $good digests Good, 0 Bad, $unverified unverified$([ "$strict" = strict ] && echo ', no TermReq')"
 }
 
+# wait_listening PID WHAT PORT...: waits until our target (process PID) listens on 127.0.0.1:PORT for every PORT, at
+# most $LISTEN_TIMEOUT s, then says "WHAT listening on ..."; dies if the target exits first.
+wait_listening() {
+	local pid=$1 what=$2 start=$SECONDS port
+	shift 2
+	for port in "$@"; do
+		until listening "$port"; do
+			kill -0 "$pid" 2>/dev/null || die "the target exited before listening on 127.0.0.1:$port"
+			[ $((SECONDS - start)) -lt "$LISTEN_TIMEOUT" ] || die "the target is not listening after $LISTEN_TIMEOUT s"
+			sleep 0.1
+		done
+	done
+	check "$what listening on $(printf '127.0.0.1:%s ' "$@")(pid $pid)"
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # Directions.
 
@@ -499,13 +514,8 @@ run_host() {
 	if listening "$HOST_PORT"; then die "127.0.0.1:$HOST_PORT is already in use"; fi
 	LOGS+=("$log")
 	NVME_INTEROP_LISTEN=127.0.0.1:$HOST_PORT NVME_INTEROP_NQN=$NQN start_bg "$log" "${server[@]}"
-	local target_pid=$BG_PID start=$SECONDS
-	until listening "$HOST_PORT"; do
-		kill -0 "$target_pid" 2>/dev/null || die "the target exited before listening on 127.0.0.1:$HOST_PORT"
-		[ $((SECONDS - start)) -lt "$LISTEN_TIMEOUT" ] || die "the target is not listening after $LISTEN_TIMEOUT s"
-		sleep 0.2
-	done
-	check "listening on 127.0.0.1:$HOST_PORT (pid $target_pid, log $log)"
+	local target_pid=$BG_PID
+	wait_listening "$target_pid" "our target (log $log)" "$HOST_PORT"
 	step "Linux host: boot (TCG), connect to 10.0.2.2:$HOST_PORT with hdr_digest,data_digest, write, read back, compare"
 	boot_guest host "$console" ""
 	wait_exit "$QEMU_PID" "$HOST_TIMEOUT"
@@ -549,13 +559,7 @@ start_lab_target() {
 	LAB_PID=$!
 	LAB_LOG=$log
 	PIDS+=("$LAB_PID")
-	local start=$SECONDS
-	until listening "$HOST_PORT" && listening "$HOST_PORT2"; do
-		kill -0 "$LAB_PID" 2>/dev/null || die "the target exited before listening"
-		[ $((SECONDS - start)) -lt "$LISTEN_TIMEOUT" ] || die "the target is not listening after $LISTEN_TIMEOUT s"
-		sleep 0.1
-	done
-	check "nvme-lab target -v $* listening on 127.0.0.1:$HOST_PORT and 127.0.0.1:$HOST_PORT2 (pid $LAB_PID, log $log)"
+	wait_listening "$LAB_PID" "nvme-lab target -v $* (log $log)" "$HOST_PORT" "$HOST_PORT2"
 }
 
 stop_lab_target() {
@@ -1049,13 +1053,8 @@ run_auth_host() {
 	start_bg "$log" bash -c 'cd "$1" && exec cargo run -q --release -p nvme-lab -- target --listen "127.0.0.1:$2" \
 		--nqn "$3" --allow-host "$4" --dhchap-key "$5" --dhchap-ctrl-key "$6"' \
 		target "$REPO" "$HOST_PORT" "$NQN" "$AUTH_HOST" "$AUTH_KEY" "$AUTH_CTRL_KEY"
-	local target_pid=$BG_PID start=$SECONDS
-	until listening "$HOST_PORT"; do
-		kill -0 "$target_pid" 2>/dev/null || die "the target exited before listening on 127.0.0.1:$HOST_PORT"
-		[ $((SECONDS - start)) -lt "$LISTEN_TIMEOUT" ] || die "the target is not listening after $LISTEN_TIMEOUT s"
-		sleep 0.2
-	done
-	check "listening on 127.0.0.1:$HOST_PORT (pid $target_pid, log $log)"
+	local target_pid=$BG_PID
+	wait_listening "$target_pid" "our target (log $log)" "$HOST_PORT"
 	step "Linux $K612_VER host: boot (TCG), DH-HMAC-CHAP scenarios against 10.0.2.2:$HOST_PORT"
 	with_612 boot_guest authhost "$console" ""
 	wait_exit "$QEMU_PID" "$HOST_TIMEOUT"

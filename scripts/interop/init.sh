@@ -103,20 +103,26 @@ run_target() {
 	while :; do sleep 3600; done
 }
 
+# fabrics_connect OPTIONS: writes OPTIONS (secrets inside, never printed) to /dev/nvme-fabrics; sets FABRICS_ANSWER
+# (the kernel's "instance=N,cntlid=M"). Returns non-zero when the kernel refuses the connect.
+fabrics_connect() {
+	exec 3<>/dev/nvme-fabrics || fail "cannot open /dev/nvme-fabrics"
+	if ! echo "$1" >&3; then
+		exec 3>&-
+		return 1
+	fi
+	read -r FABRICS_ANSWER <&3
+	exec 3>&-
+}
+
 # connect [PORT]: one controller to 10.0.2.2:PORT (default: interop_port).
 connect() {
 	hostnqn=$(param hostnqn)
 	hostid=$(param hostid)
 	opts="transport=tcp,traddr=10.0.2.2,trsvcid=${1:-$port},nqn=$nqn,hostnqn=$hostnqn,hostid=$hostid,hdr_digest,data_digest"
 	say "connect: $opts"
-	exec 3<>/dev/nvme-fabrics || fail "cannot open /dev/nvme-fabrics"
-	if ! echo "$opts" >&3; then
-		exec 3>&-
-		return 1
-	fi
-	read -r answer <&3
-	exec 3>&-
-	say "connected: $answer"
+	fabrics_connect "$opts" || return 1
+	say "connected: $FABRICS_ANSWER"
 }
 
 # Compares the bytes at byte offset $1 (multiple of 4096), $2 bytes long, with the file $3.
@@ -342,16 +348,6 @@ run_auth_target() {
 	while :; do sleep 3600; done
 }
 
-# Connects with OPTIONS (secrets inside, never printed); sets AUTH_ANSWER. Returns non-zero when refused.
-auth_connect() {
-	exec 3<>/dev/nvme-fabrics || fail "cannot open /dev/nvme-fabrics"
-	if ! echo "$1" >&3; then
-		exec 3>&-
-		return 1
-	fi
-	read -r AUTH_ANSWER <&3
-	exec 3>&-
-}
 
 # The namespace block device of the controller just connected (native multipath: nvme<subsystem>n1).
 auth_namespace() {
@@ -385,12 +381,12 @@ run_auth_host() {
 			shown="$shown,dhchap_ctrl_secret=<redacted>"
 		fi
 		say "$name: connect $shown (expect $expect)"
-		if auth_connect "$opts"; then
+		if fabrics_connect "$opts"; then
 			dmesg | grep -E 'nvme' | sed "s/^/interop: $name: kernel: /"
 			[ "$expect" = ok ] || fail "$name: connected, but the target should have refused it"
-			say "$name: connected: $AUTH_ANSWER"
+			say "$name: connected: $FABRICS_ANSWER"
 			dev=$(auth_namespace) || fail "$name: no namespace 20 s after connecting"
-			c=/sys/class/nvme/$(echo "$AUTH_ANSWER" | sed -n 's/.*instance=\([0-9]*\).*/nvme\1/p')
+			c=/sys/class/nvme/$(echo "$FABRICS_ANSWER" | sed -n 's/.*instance=\([0-9]*\).*/nvme\1/p')
 			[ -d "$c" ] || fail "$name: no $c"
 			# Different data in each scenario (a write that silently failed would read back the last one's), and no
 			# /dev/urandom (see run_host).
