@@ -133,7 +133,7 @@ pub fn text(s: &Scenario, r: &Report, full_output: bool, wall: Duration) -> Stri
         let _ = writeln!(o, "  (no recovery events)");
     }
     for e in &r.timeline {
-        let _ = writeln!(o, "{}", timeline_line(e.at, e.path, &e.what));
+        let _ = writeln!(o, "{}", timeline_line(e.at, e.path, &e.what()));
     }
     if !r.rw_test_output.is_empty() {
         let _ = writeln!(o, "\nrw_test output:");
@@ -186,17 +186,6 @@ pub fn text(s: &Scenario, r: &Report, full_output: bool, wall: Duration) -> Stri
     o
 }
 
-/// One timeline entry in the JSON report.
-#[derive(Serialize, Debug)]
-pub struct TimelineJson {
-    /// Virtual time, ms since start.
-    pub at_ms: f64,
-    /// Path, if any.
-    pub path: Option<usize>,
-    /// What happened.
-    pub what: String,
-}
-
 /// The JSON report: the matrix cell keys, then seed, violations, rw_test exit status and the timeline.
 #[derive(Serialize, Debug)]
 pub struct RunJson {
@@ -214,8 +203,9 @@ pub struct RunJson {
     pub metrics: nvme_sim::metrics::Summary,
     /// Completions per 100 ms.
     pub throughput: nvme_sim::metrics::Series,
-    /// Recovery timeline.
-    pub timeline: Vec<TimelineJson>,
+    /// Recovery timeline: one object per event, `{"at_ms": ..., "path": ..., "kind": "ccr_sent", ...}` with the
+    /// event's own fields ([`nvme_sim::TimelineEvent`]).
+    pub timeline: Vec<nvme_sim::TimelineEntry>,
 }
 
 /// The JSON report of a run.
@@ -227,11 +217,7 @@ pub fn json(s: &Scenario, r: &Report) -> RunJson {
         rw_test_exit: r.rw_test_exit,
         metrics: r.metrics.clone(),
         throughput: r.throughput.clone(),
-        timeline: r
-            .timeline
-            .iter()
-            .map(|e| TimelineJson { at_ms: ms(e.at), path: e.path, what: e.what.clone() })
-            .collect(),
+        timeline: r.timeline.clone(),
     }
 }
 
@@ -253,10 +239,10 @@ pub fn plot(s: &Scenario, r: &Report) -> String {
             Some(svg::Marker {
                 at_ms: e.at.as_secs_f64() * 1e3,
                 label: match e.path {
-                    Some(p) => format!("path {p}: {}", e.what),
-                    None => e.what.clone(),
+                    Some(p) => format!("path {p}: {e}"),
+                    None => e.what(),
                 },
-                kind: svg::MarkerKind::classify(&e.what)?,
+                kind: svg::MarkerKind::classify(&e.what())?,
             })
         })
         .collect();

@@ -32,7 +32,7 @@ fn assert_near(what: &str, got: Option<Duration>, want_ms: f64, tol_ms: f64) {
 }
 
 fn timeline(r: &nvme_sim::Report) -> String {
-    r.timeline.iter().map(|e| format!("{:>10.3} {:?} {}\n", e.at.as_secs_f64(), e.path, e.what)).collect()
+    r.timeline.iter().map(|e| format!("{:>10.3} {:?} {}\n", e.at.as_secs_f64(), e.path, e.what())).collect()
 }
 
 /// The bug the Linux failover test exists to catch: `legacy` retries the stuck write at once, the stale write lands 2 s
@@ -115,7 +115,7 @@ fn ccr_releases_after_the_real_teardown() {
     let at = |needle: &str| {
         r.timeline
             .iter()
-            .find(|e| e.what.contains(needle))
+            .find(|e| e.what().contains(needle))
             .unwrap_or_else(|| panic!("no {needle:?}\n{}", timeline(&r)))
             .at
     };
@@ -164,7 +164,7 @@ fn ccr_filter_lets_held_reads_through_at_detection() {
     assert!(ms(filter.max_latency) < 10.0, "filter stalls {:?}\n{}", filter.max_latency, timeline(&filter));
     assert_eq!(filter.release, Some(Duration::ZERO));
     assert!(ms(ccr.max_latency) > 2_000.0, "ccr holds the read {:?}", ccr.max_latency);
-    assert!(filter.timeline.iter().any(|e| e.what.contains("triggers on Read")));
+    assert!(filter.timeline.iter().any(|e| e.what().contains("triggers on Read")));
     // Writes are still held under ccr-filter.
     let w = run(&qd(Policy::CcrFilter { release_admin: false }, WorkloadKind::ReadWrite, FaultKind::Fopcode));
     assert!(ms(w.max_latency) > 2_000.0 && !w.corrupted);
@@ -175,15 +175,15 @@ fn ccr_filter_lets_held_reads_through_at_detection() {
 #[test]
 fn freeze_is_detected_by_keep_alive_timeout() {
     let r = run(&rw(Policy::Ccr, FaultKind::Freeze));
-    let frozen = r.timeline.iter().find(|e| e.what.contains("frozen")).expect("frozen").at;
+    let frozen = r.timeline.iter().find(|e| e.what().contains("frozen")).expect("frozen").at;
     let detect = r.detect.expect("detected");
     let after = ms(detect - frozen);
     assert!((3_750.0..=6_260.0).contains(&after), "detected {after:.3} ms after the freeze\n{}", timeline(&r));
-    assert!(r.timeline.iter().any(|e| e.what.contains("keep-alive timeout")));
+    assert!(r.timeline.iter().any(|e| e.what().contains("keep-alive timeout")));
     assert!(!r.corrupted);
     // Without a CCR the target's own keep-alive timer fails the frozen controller within 2 x KATO of its last traffic.
     let c = run(&rw(Policy::Cqt, FaultKind::Freeze));
-    let expired = c.timeline.iter().find(|e| e.what.contains("keep-alive timer expired")).expect("target KA").at;
+    let expired = c.timeline.iter().find(|e| e.what().contains("keep-alive timer expired")).expect("target KA").at;
     assert!(ms(expired - frozen) <= 10_001.0, "{}", timeline(&c));
 }
 
@@ -215,7 +215,7 @@ fn two_failures_at_once_with_three_paths() {
         });
         let r = run(&s);
         assert!(!r.corrupted, "{}: {:?}\n{}", policy.name(), r.violations, timeline(&r));
-        let fenced = r.timeline.iter().filter(|e| e.what.contains("failed: connection closed")).count();
+        let fenced = r.timeline.iter().filter(|e| e.what().contains("failed: connection closed")).count();
         assert!(fenced >= 2, "{}", timeline(&r));
     }
 }
