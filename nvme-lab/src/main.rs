@@ -2,7 +2,8 @@
 //!
 //! * `matrix`: every recovery policy against every workload and fault, simulated; a table (or JSON lines) of
 //!   corruption, completed commands, I/O stall and detection-to-release time.
-//! * `run`: one simulated scenario with its timeline; optional SVG latency plot and pcap of the simulated wire.
+//! * `run`: one simulated scenario with its timeline (JSON: typed events); optional picture (SVG, PNG) of latency and
+//!   throughput, whole run and zoomed on the failover, every recovery event marked; pcap of the simulated wire.
 //! * `explore`: random fault schedules over many seeds, in parallel, looking for corruption.
 //! * `report`: the failover experiment's whole grid, written as report.md, SVG figures and JSON.
 //! * `check`: the exhaustive model check of failover (nvme-check): every schedule and fault of a small workload, per
@@ -73,7 +74,7 @@ enum Cmd {
     /// Simulate every policy x workload x fault and print a table of corruption and stalls.
     #[command(long_about = MATRIX_HELP)]
     Matrix(MatrixArgs),
-    /// Simulate one scenario and print its timeline (optionally JSON, an SVG latency plot, a pcap).
+    /// Simulate one scenario and print its timeline (optionally JSON, a picture as SVG or PNG, a pcap).
     #[command(long_about = RUN_HELP)]
     Run(RunArgs),
     /// Run random fault schedules over many seeds and report every seed that corrupts data.
@@ -118,7 +119,8 @@ const RUN_HELP: &str = "Simulate one scenario and print the recovery timeline (o
     Knobs not given keep the Linux failover test's values. --random --seed N builds the random scenario that `explore` runs for \
     seed N instead (so `explore` can print a command that reproduces each finding); the other scenario knobs cannot \
     be combined with it.\n\n\
-    --json prints one JSON object (the matrix cell keys plus seed, violations, rw_test_exit and the timeline). \
+    --json prints one JSON object (the matrix cell keys plus seed, violations, rw_test_exit, metrics, throughput and \
+    the timeline as typed events: {\"at_ms\", \"path\", \"kind\": \"ccr_sent\", \"impacted\", \"source\"}, ...). \
     --svg FILE draws the run: command latency and throughput (IOPS) over the whole run and, beside it, zoomed on the \
     failover window (from the first recovery event to the last, with a margin of a quarter of that span, at least \
     250 ms), with the failure detection, CCR sent, CCR completed, AEN, CCR log read, release and the stale write \
