@@ -49,6 +49,16 @@ fn legacy_corrupts_under_fopcode_and_rw_test_says_so() {
     assert_eq!(r.rw_test_exit, Some(1));
     assert!(r.violations.iter().any(|v| v.contains("stale write")), "{:?}", r.violations);
     assert_eq!(r.release, Some(Duration::ZERO), "legacy releases at detection");
+    // The timeline marks the stale write where it reaches the media: on path 0 (controller 1, whose stuck write it
+    // is), the fopcode delay (2 s) after the fault fired, before the read that sees it.
+    let at =
+        |f: &dyn Fn(&nvme_sim::TimelineEvent) -> bool| r.timeline.iter().find(|e| f(&e.event)).map(|e| (e.at, e.path));
+    let fired = at(&|e| matches!(e, nvme_sim::TimelineEvent::FaultFired { .. })).expect("fault fired");
+    let stale = at(&|e| matches!(e, nvme_sim::TimelineEvent::StaleWrite { lba: 0, .. })).expect("stale write");
+    assert_eq!(stale.1, Some(0));
+    assert_eq!(stale.0 - fired.0, Duration::from_secs(2), "{}", timeline(&r));
+    let failed = at(&|e| matches!(e, nvme_sim::TimelineEvent::RwTestValidationFailed)).expect("validation failed");
+    assert!(stale.0 < failed.0);
 }
 
 /// Safety invariant ([`nvme_ccr::notes::ccr_cqt`] §14): with a hold (cqt, ccr, ccr-filter) no fault of the model corrupts, and
