@@ -2,7 +2,8 @@
 //!
 //! * `matrix`: every recovery policy against every workload and fault, simulated; a table (or JSON lines) of
 //!   corruption, completed commands, I/O stall and detection-to-release time.
-//! * `run`: one simulated scenario with its timeline; optional SVG latency plot and pcap of the simulated wire.
+//! * `run`: one simulated scenario with its timeline (JSON: typed events); optional picture (SVG, PNG) of latency and
+//!   throughput, whole run and zoomed on the failover, every recovery event marked; pcap of the simulated wire.
 //! * `explore`: random fault schedules over many seeds, in parallel, looking for corruption.
 //! * `report`: the failover experiment's whole grid, written as report.md, SVG figures and JSON.
 //! * `check`: the exhaustive model check of failover (nvme-check): every schedule and fault of a small workload, per
@@ -73,7 +74,7 @@ enum Cmd {
     /// Simulate every policy x workload x fault and print a table of corruption and stalls.
     #[command(long_about = MATRIX_HELP)]
     Matrix(MatrixArgs),
-    /// Simulate one scenario and print its timeline (optionally JSON, an SVG latency plot, a pcap).
+    /// Simulate one scenario and print its timeline (optionally JSON, a picture as SVG or PNG, a pcap).
     #[command(long_about = RUN_HELP)]
     Run(RunArgs),
     /// Run random fault schedules over many seeds and report every seed that corrupts data.
@@ -118,8 +119,12 @@ const RUN_HELP: &str = "Simulate one scenario and print the recovery timeline (o
     Knobs not given keep the Linux failover test's values. --random --seed N builds the random scenario that `explore` runs for \
     seed N instead (so `explore` can print a command that reproduces each finding); the other scenario knobs cannot \
     be combined with it.\n\n\
-    --json prints one JSON object (the matrix cell keys plus seed, violations, rw_test_exit and the timeline). \
-    --svg FILE draws command latency over time with failure, CCR and release marked. --pcap FILE writes every \
+    --json prints one JSON object (the matrix cell keys plus seed, violations, rw_test_exit, metrics, throughput and \
+    the timeline as typed events: {\"at_ms\", \"path\", \"kind\": \"ccr_sent\", \"impacted\", \"source\"}, ...). \
+    --svg FILE draws the run: command latency and throughput (IOPS) over the whole run and, beside it, zoomed on the \
+    failover window (from the first recovery event to the last, with a margin of a quarter of that span, at least \
+    250 ms), with the failure detection, CCR sent, CCR completed, AEN, CCR log read, release and the stale write \
+    each marked by its own symbol. --png FILE writes the same picture as a PNG. --pcap FILE writes every \
     simulated NVMe/TCP PDU (both paths, each admin and I/O queue its own TCP connection, header and data digests on) \
     as a pcap that Wireshark decodes. The exit status is 0 whatever the checker found (read `corrupted`).";
 
@@ -210,9 +215,13 @@ struct RunArgs {
     /// One JSON object instead of the text report.
     #[arg(long)]
     json: bool,
-    /// Write an SVG plot of command latency over time to FILE.
+    /// Write the run's picture to FILE as SVG: latency and throughput over the whole run and zoomed on the failover
+    /// window, every recovery event marked (failure, CCR sent and completed, AEN, CCR log read, release, stale write).
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// Write the same picture to FILE as PNG (drawn by resvg, text in the embedded DejaVu Sans).
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
     /// Write the simulated NVMe/TCP traffic to FILE as a pcap.
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
@@ -452,10 +461,18 @@ fn run_run(args: RunArgs) -> ExitCode {
     let started = Instant::now();
     let report = nvme_sim::run(&s);
     let wall = started.elapsed();
-    if let Some(path) = &args.svg
-        && let Err(e) = std::fs::write(path, run::plot(&s, &report))
-    {
-        return usage_error(format!("cannot write {}: {e}", path.display()));
+    if args.svg.is_some() || args.png.is_some() {
+        let svg = run::plot(&s, &report);
+        if let Some(path) = &args.svg
+            && let Err(e) = std::fs::write(path, &svg)
+        {
+            return usage_error(format!("cannot write {}: {e}", path.display()));
+        }
+        if let Some(path) = &args.png
+            && let Err(e) = svg::png(&svg).and_then(|png| std::fs::write(path, png).map_err(|e| e.to_string()))
+        {
+            return usage_error(format!("cannot write {}: {e}", path.display()));
+        }
     }
     if let Some(path) = &args.pcap {
         let written = std::fs::File::create(path)
@@ -474,6 +491,9 @@ fn run_run(args: RunArgs) -> ExitCode {
         let mut t = run::text(&s, &report, args.full_output, wall);
         if let Some(path) = &args.svg {
             t.push_str(&format!("  svg:        {}\n", path.display()));
+        }
+        if let Some(path) = &args.png {
+            t.push_str(&format!("  png:        {}\n", path.display()));
         }
         if let Some(path) = &args.pcap {
             t.push_str(&format!("  pcap:       {} ({} segments)\n", path.display(), report.wire.len()));

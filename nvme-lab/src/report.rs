@@ -172,29 +172,59 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// Throughput (IOPS per 100 ms) over time, one line per level, the fault time marked.
-pub fn throughput_svg(title: &str, cells: &[&CellOut]) -> Result<String, String> {
+/// The chart of a figure: f64 axes on an SVG string.
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// One figure of the report: a 960x420 SVG with `title`, axes over `x` and `y`, what `draw` puts on it (the mesh and
+/// the series), and the legend at `legend`. The one frame both figures share.
+fn figure(
+    title: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    legend: SeriesLabelPosition,
+    draw: impl FnOnce(&mut Chart<'_, '_>) -> Result<(), String>,
+) -> Result<String, String> {
     let mut buf = String::new();
     {
         let root = SVGBackend::with_string(&mut buf, (960, 420)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let lines: Vec<(&str, Vec<(f64, f64)>)> = cells
-            .iter()
-            .map(|c| {
-                let s = &c.throughput;
-                let pts = s.iops().into_iter().enumerate().map(|(i, v)| (i as f64 * s.bin_ms / 1e3, v)).collect();
-                (c.cell.policy, pts)
-            })
-            .collect();
-        let xmax = lines.iter().flat_map(|(_, p)| p.last().map(|l| l.0)).fold(1.0, f64::max);
-        let ymax = lines.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).fold(1.0, f64::max) * 1.1;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(64)
-            .build_cartesian_2d(0f64..xmax, 0f64..ymax)
+            .build_cartesian_2d(x, y)
             .map_err(err)?;
+        draw(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .position(legend)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(buf)
+}
+
+/// Throughput (IOPS per 100 ms) over time, one line per level, the fault time marked.
+pub fn throughput_svg(title: &str, cells: &[&CellOut]) -> Result<String, String> {
+    let lines: Vec<(&str, Vec<(f64, f64)>)> = cells
+        .iter()
+        .map(|c| {
+            let s = &c.throughput;
+            let pts = s.iops().into_iter().enumerate().map(|(i, v)| (i as f64 * s.bin_ms / 1e3, v)).collect();
+            (c.cell.policy, pts)
+        })
+        .collect();
+    let xmax = lines.iter().flat_map(|(_, p)| p.last().map(|l| l.0)).fold(1.0, f64::max);
+    let ymax = lines.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).fold(1.0, f64::max) * 1.1;
+    figure(title, 0f64..xmax, 0f64..ymax, SeriesLabelPosition::LowerRight, |chart| {
         chart.configure_mesh().x_desc("time (s)").y_desc("IOPS (100 ms bins)").draw().map_err(err)?;
         if let Some(c) = cells.first() {
             let f = c.fault_at_ms / 1e3;
@@ -212,36 +242,18 @@ pub fn throughput_svg(title: &str, cells: &[&CellOut]) -> Result<String, String>
                 .label(name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(buf)
+        Ok(())
+    })
 }
 
 /// The largest read and write latency (the stall) per level, as bars, in seconds.
 pub fn stall_svg(title: &str, cells: &[&CellOut]) -> Result<String, String> {
-    let mut buf = String::new();
-    {
-        let root = SVGBackend::with_string(&mut buf, (960, 420)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let n = cells.len().max(1);
-        let ymax =
-            cells.iter().map(|c| c.metrics.reads.max_ms.max(c.metrics.writes.max_ms) / 1e3).fold(0.1, f64::max) * 1.15;
-        let names: Vec<&str> = cells.iter().map(|c| c.cell.policy).collect();
-        let label = |x: &f64| names.get(x.floor().max(0.0) as usize).map_or(String::new(), |s| s.to_string());
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0f64..n as f64, 0f64..ymax)
-            .map_err(err)?;
+    let n = cells.len().max(1);
+    let ymax =
+        cells.iter().map(|c| c.metrics.reads.max_ms.max(c.metrics.writes.max_ms) / 1e3).fold(0.1, f64::max) * 1.15;
+    let names: Vec<&str> = cells.iter().map(|c| c.cell.policy).collect();
+    let label = |x: &f64| names.get(x.floor().max(0.0) as usize).map_or(String::new(), |s| s.to_string());
+    figure(title, 0f64..n as f64, 0f64..ymax, SeriesLabelPosition::UpperRight, |chart| {
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -268,16 +280,8 @@ pub fn stall_svg(title: &str, cells: &[&CellOut]) -> Result<String, String> {
             .map_err(err)?
             .label("writes")
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], write.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(buf)
+        Ok(())
+    })
 }
 
 /// The groups of cells one pair of figures shows: same workload, fault and CQT case, one cell per level, in grid

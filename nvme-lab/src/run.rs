@@ -133,7 +133,7 @@ pub fn text(s: &Scenario, r: &Report, full_output: bool, wall: Duration) -> Stri
         let _ = writeln!(o, "  (no recovery events)");
     }
     for e in &r.timeline {
-        let _ = writeln!(o, "{}", timeline_line(e.at, e.path, &e.what));
+        let _ = writeln!(o, "{}", timeline_line(e.at, e.path, &e.what()));
     }
     if !r.rw_test_output.is_empty() {
         let _ = writeln!(o, "\nrw_test output:");
@@ -186,17 +186,6 @@ pub fn text(s: &Scenario, r: &Report, full_output: bool, wall: Duration) -> Stri
     o
 }
 
-/// One timeline entry in the JSON report.
-#[derive(Serialize, Debug)]
-pub struct TimelineJson {
-    /// Virtual time, ms since start.
-    pub at_ms: f64,
-    /// Path, if any.
-    pub path: Option<usize>,
-    /// What happened.
-    pub what: String,
-}
-
 /// The JSON report: the matrix cell keys, then seed, violations, rw_test exit status and the timeline.
 #[derive(Serialize, Debug)]
 pub struct RunJson {
@@ -214,8 +203,9 @@ pub struct RunJson {
     pub metrics: nvme_sim::metrics::Summary,
     /// Completions per 100 ms.
     pub throughput: nvme_sim::metrics::Series,
-    /// Recovery timeline.
-    pub timeline: Vec<TimelineJson>,
+    /// Recovery timeline: one object per event, `{"at_ms": ..., "path": ..., "kind": "ccr_sent", ...}` with the
+    /// event's own fields ([`nvme_sim::TimelineEvent`]).
+    pub timeline: Vec<nvme_sim::TimelineEntry>,
 }
 
 /// The JSON report of a run.
@@ -227,49 +217,54 @@ pub fn json(s: &Scenario, r: &Report) -> RunJson {
         rw_test_exit: r.rw_test_exit,
         metrics: r.metrics.clone(),
         throughput: r.throughput.clone(),
-        timeline: r
-            .timeline
-            .iter()
-            .map(|e| TimelineJson { at_ms: ms(e.at), path: e.path, what: e.what.clone() })
-            .collect(),
+        timeline: r.timeline.clone(),
     }
 }
 
-/// The SVG latency plot.
+/// Zoom bins: about this many across the failover window.
+const ZOOM_BINS: f64 = 60.0;
+
+/// The picture of a run ([`svg::render`]): latency points, throughput, the markers from the typed timeline.
 pub fn plot(s: &Scenario, r: &Report) -> String {
-    let points: Vec<svg::Point> = r
-        .latencies
-        .iter()
-        .map(|l| svg::Point {
-            at_ms: l.at.as_secs_f64() * 1e3,
-            latency_ms: l.latency.as_secs_f64() * 1e3,
-            path: l.path,
-        })
-        .collect();
-    let mut markers: Vec<svg::Marker> = r
+    svg::render(&figure(s, r))
+}
+
+/// What [`plot`] draws.
+pub fn figure(s: &Scenario, r: &Report) -> svg::Figure {
+    let points: Vec<svg::Point> =
+        r.latencies.iter().map(|l| svg::Point { at_ms: ms(l.at), latency_ms: ms(l.latency), path: l.path }).collect();
+    let markers: Vec<svg::Marker> = r
         .timeline
         .iter()
         .filter_map(|e| {
             Some(svg::Marker {
-                at_ms: e.at.as_secs_f64() * 1e3,
+                at_ms: ms(e.at),
                 label: match e.path {
-                    Some(p) => format!("path {p}: {}", e.what),
-                    None => e.what.clone(),
+                    Some(p) => format!("path {p}: {e}"),
+                    None => e.what(),
                 },
-                kind: svg::MarkerKind::classify(&e.what)?,
+                kind: svg::MarkerKind::of(&e.event)?,
             })
         })
         .collect();
-    if let (Some(d), Some(rel)) = (r.detect, r.release) {
-        let at = (d + rel).as_secs_f64() * 1e3;
-        if !markers.iter().any(|m| m.kind == svg::MarkerKind::Release && (m.at_ms - at).abs() < 1e-3) {
-            markers.push(svg::Marker {
-                at_ms: at,
-                label: "held commands released".into(),
-                kind: svg::MarkerKind::Release,
-            });
-        }
+    let end_ms = ms(r.sim_time);
+    let fault = (s.fault != FaultKind::None).then(|| ms(s.effective_fault_at()));
+    let window = svg::zoom_window(&markers, fault, end_ms);
+    let whole = svg::Throughput { start_ms: 0.0, bin_ms: r.throughput.bin_ms, iops: r.throughput.iops() };
+    // The zoom's finer bins: nvme-sim's recorder over the window only (its memory is the window's bins).
+    let bin = Duration::from_millis(svg::round_bin_ms((window.1 - window.0) / ZOOM_BINS));
+    let from = Duration::from_secs_f64(window.0 / 1e3);
+    let mut rec = nvme_sim::metrics::Recorder::new(bin, Duration::from_secs_f64(window.1 / 1e3).saturating_sub(from));
+    for l in r.latencies.iter().filter(|l| l.at >= from) {
+        let kind = if l.opcode == nvme_proto::cmd::IoOpcode::WRITE.0 {
+            nvme_sim::metrics::IoKind::Write
+        } else {
+            nvme_sim::metrics::IoKind::Read
+        };
+        rec.record(l.at - from, kind, l.latency, u64::from(l.bytes));
     }
+    let series = rec.series(bin);
+    let zoom = svg::Throughput { start_ms: window.0, bin_ms: series.bin_ms, iops: series.iops() };
     let title = format!(
         "{} / {} / {}: max stall {:.1} ms{}",
         s.policy.name(),
@@ -278,7 +273,7 @@ pub fn plot(s: &Scenario, r: &Report) -> String {
         ms(r.max_latency),
         if r.corrupted { ", CORRUPTED" } else { "" }
     );
-    svg::render(&title, &points, &markers)
+    svg::Figure { title, points, markers, whole, zoom, window, end_ms }
 }
 
 #[cfg(test)]

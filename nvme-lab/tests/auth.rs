@@ -83,7 +83,7 @@ fn a_wrong_secret_or_an_unknown_host_is_refused() {
         out.contains("queue 0: authentication: the peer failed the exchange: authentication failed (0x01)"),
         "{out}"
     );
-    let all = target.lines_until("authentication failed").join("\n");
+    let all = target.lines_until("(conn 0): authentication failed").join("\n");
     assert!(all.contains("qid 0 (conn 0): authentication failed: refused the peer: authentication failed"), "{all}");
     // Another host NQN: Connect Invalid Host.
     let o = ccr_check(&target.addr, nqn, &["--dhchap-secret", KEY]);

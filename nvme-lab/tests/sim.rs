@@ -79,7 +79,22 @@ fn run_json_legacy_corrupts_ccr_does_not() {
     let release = ccr["release_ms"].as_f64().unwrap();
     assert!((2000.0..3000.0).contains(&release), "{ccr}");
     assert!(ccr["max_stall_ms"].as_f64().unwrap() >= release);
-    assert!(ccr["timeline"].as_array().unwrap().iter().any(|e| e["what"].as_str().unwrap().contains("CCR for")));
+    // The timeline is typed events: the CCR's impacted and source controllers, the release's proof.
+    let timeline = ccr["timeline"].as_array().unwrap();
+    let sent = timeline.iter().find(|e| e["kind"] == "ccr_sent").expect("ccr_sent");
+    assert_eq!(
+        (sent["impacted"].as_u64(), sent["source"].as_u64(), sent["path"].as_u64()),
+        (Some(1), Some(2), Some(0))
+    );
+    assert!(sent["at_ms"].as_f64().unwrap() > 0.0);
+    let released = timeline.iter().find(|e| e["kind"] == "released").expect("released");
+    assert_eq!(released["reason"], "CCR succeeded");
+    let live = timeline.iter().find(|e| e["kind"] == "connected").expect("connected");
+    assert!(live["cirn"].as_str().unwrap().starts_with("0x"), "{live}");
+    for kind in ["controller_failed", "aen", "ccr_log_read", "ccr_succeeded", "fault_fired"] {
+        assert!(timeline.iter().any(|e| e["kind"] == kind), "no {kind} in {ccr}");
+    }
+    assert!(v["timeline"].as_array().unwrap().iter().any(|e| e["kind"] == "stale_write"), "{v}");
 
     // cqt holds (TBKAS ? 3 : 2) x KATO + CQT: with TBKAS off and KATO 1 s, 2 x 1000 + 1 ms.
     let cqt =
@@ -119,13 +134,11 @@ fn run_text_timeline_and_outputs() {
         "rw_test output:\n  iteration number 0, writing data\n  validating written data\n  successfully validated"
     ));
     assert!(text.contains("  corrupted:  no"));
-    // The SVG: one point per completed command, failure, CCR and release marked.
+    // The SVG (tests/picture.rs checks its markers): every completed command a point in the whole-run column.
     let svg_text = std::fs::read_to_string(&svg.0).unwrap();
     assert!(svg_text.starts_with("<svg ") && svg_text.ends_with("</svg>\n"));
-    assert_eq!(svg_text.matches("<circle").count(), 11);
-    for kind in ["marker Failure", "marker Ccr", "marker Release"] {
-        assert!(svg_text.contains(kind), "{kind}");
-    }
+    assert!(svg_text.matches("class=\"point\"").count() >= 11);
+    assert!(text.contains(&format!("  svg:        {}", svg.0.display())));
     // The pcap decodes with our own decoder: no error, every digest good, the CCR and the Identify data in context.
     let dec = lab(&["decode", "--pcap", pcap.0.to_str().unwrap()]);
     assert_eq!(dec.status.code(), Some(0), "{}", String::from_utf8_lossy(&dec.stderr));

@@ -51,7 +51,7 @@ fn rw_test_legacy_reads_back_the_stale_write_and_exits_1() {
     let fired = target.log_line(&["WARN", "fault fired: command held", "opcode=0x01", "delay_ms=2000"]);
     let (held, data) = (field(&fired, "cntlid"), field(&fired, "data"));
     assert_ne!(data, "all:09", "the last write of an iteration is never the held one here: {fired}");
-    target.log_line(&["WARN", "controller failed", &format!("cntlid={held} "), "cause=Fault"]);
+    target.log_line(&["WARN", "controller failed", &format!("cntlid={held} "), "cause=fault fired"]);
     let retry = target.log_line(&["DEBUG", "media", "kind=write", "slba=0", &format!("data={data}")]);
     assert_ne!(field(&retry, "cntlid"), held, "retried through the other controller: {retry}");
     target.log_line(&["DEBUG", "media", "kind=write", "slba=0", "data=all:09"]);

@@ -22,7 +22,12 @@ fn main() {
     let r = run(&s);
     let wall = t.elapsed();
     for e in &r.timeline {
-        println!("{:>10.3} s  {:<4} {}", e.at.as_secs_f64(), e.path.map(|p| p.to_string()).unwrap_or_default(), e.what);
+        println!(
+            "{:>10.3} s  {:<4} {}",
+            e.at.as_secs_f64(),
+            e.path.map(|p| p.to_string()).unwrap_or_default(),
+            e.what()
+        );
     }
     for l in r.rw_test_output.iter().take(12) {
         println!("  | {l}");

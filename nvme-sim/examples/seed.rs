@@ -10,7 +10,12 @@ fn main() {
     println!("{s:?}");
     let r = run(&s);
     for e in &r.timeline {
-        println!("{:>10.3} s  {:<4} {}", e.at.as_secs_f64(), e.path.map(|p| p.to_string()).unwrap_or_default(), e.what);
+        println!(
+            "{:>10.3} s  {:<4} {}",
+            e.at.as_secs_f64(),
+            e.path.map(|p| p.to_string()).unwrap_or_default(),
+            e.what()
+        );
     }
     println!("corrupted {} detect {:?} release {:?} max {:?}", r.corrupted, r.detect, r.release, r.max_latency);
 }

@@ -78,11 +78,16 @@ impl Checker {
         self.register.read_failed(op, lba);
     }
 
-    /// The data of write `op` (if known) with `value` reached the media of `lba`.
-    pub(crate) fn landed(&mut self, op: Option<u64>, lba: u64, value: Value, now: Nanos) {
-        let Some(op) = op else { return };
-        if let Err(v) = self.register.landed(op, lba, value) {
-            self.record(v, now);
+    /// The data of write `op` (if known) with `value` reached the media of `lba`; returns whether it was a
+    /// stale write (a violation, recorded).
+    pub(crate) fn landed(&mut self, op: Option<u64>, lba: u64, value: Value, now: Nanos) -> bool {
+        let Some(op) = op else { return false };
+        match self.register.landed(op, lba, value) {
+            Ok(()) => false,
+            Err(v) => {
+                self.record(v, now);
+                true
+            }
         }
     }
 
@@ -94,7 +99,7 @@ impl Checker {
     }
 }
 
-fn show(v: Value) -> String {
+pub(crate) fn show(v: Value) -> String {
     if v == u64::MAX { "mixed data".to_string() } else { v.to_string() }
 }
 

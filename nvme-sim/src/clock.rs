@@ -9,6 +9,7 @@ use std::collections::BinaryHeap;
 pub(crate) type Nanos = u64;
 
 /// One microsecond.
+#[cfg(test)]
 pub(crate) const US: u64 = 1_000;
 /// One millisecond.
 pub(crate) const MS: u64 = 1_000_000;
@@ -33,11 +34,6 @@ pub(crate) fn inst(n: Nanos) -> nvme_ccr::Instant {
 /// Seconds with millisecond precision, for messages.
 pub(crate) fn secs(n: Nanos) -> String {
     format!("{}.{:03} s", n / 1_000_000_000, (n / MS) % 1000)
-}
-
-/// Milliseconds with microsecond precision, for messages.
-pub(crate) fn millis(n: Nanos) -> String {
-    format!("{}.{:03} ms", n / MS, (n / US) % 1000)
 }
 
 struct Scheduled<E> {
@@ -105,7 +101,6 @@ mod tests {
     #[test]
     fn time_formats() {
         assert_eq!(secs(15_001 * MS), "15.001 s");
-        assert_eq!(millis(2 * MS + 345 * US), "2.345 ms");
         assert_eq!(ns(Duration::from_millis(3)), 3 * MS);
     }
 }

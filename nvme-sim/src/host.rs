@@ -14,8 +14,9 @@ use nvme_fabric::conn::{CloseCause, ConnEvent, ConnId as HostConn};
 use nvme_fabric::host::{Digests, Host as FabricHost, HostConfig, HostEvent, Io, IoId, PathFailure};
 use nvme_proto::cmd::{AdminOpcode, CommandContext};
 
-use crate::clock::{MS, Nanos, dur, inst, millis, ns};
+use crate::clock::{MS, Nanos, dur, inst, ns};
 use crate::net::{ConnId, Seg};
+use crate::report::TimelineEvent as T;
 use crate::sim::{Ctx, Event};
 use crate::workload::AppIo;
 
@@ -159,7 +160,7 @@ impl Host {
             Ok(id) => {
                 self.ios.insert(id, app);
             }
-            Err(e) => ctx.note(None, format!("host: I/O {} refused: {e}", app.op)),
+            Err(e) => ctx.note(None, T::IoRefused { op: app.op, error: e.to_string() }),
         }
         self.pump(ctx);
     }
@@ -247,7 +248,7 @@ impl Host {
                 match done.result {
                     Ok(d) => ctx.completions.push((app, path.unwrap_or(0), d.data)),
                     Err(e) => {
-                        ctx.note(path, format!("host: I/O {} (LBA {}) failed: {e}", app.op, app.lba));
+                        ctx.note(path, T::IoFailed { op: app.op, lba: app.lba, error: e.to_string() });
                         ctx.failures.push(app);
                     }
                 }
@@ -272,7 +273,7 @@ impl Host {
             let n = match self.host.poll_transmit(inst(ctx.now), c, &mut self.tx) {
                 Ok(n) => n,
                 Err(e) => {
-                    ctx.note(None, format!("host: {e}"));
+                    ctx.note(None, T::HostError { error: e.to_string() });
                     return;
                 }
             };
@@ -305,16 +306,15 @@ impl Host {
                 view.ever_live = true;
                 ctx.note(
                     Some(path),
-                    format!(
-                        "host: controller {} {} on path {path} (CIU {:#04x}, CIRN {:#018x}, CQT {} ms, CCRL {}, TBKAS {})",
-                        facts.cntlid,
-                        if reconnected { "reconnected" } else { "connected" },
-                        facts.ciu,
-                        facts.cirn,
-                        facts.cqt.to_raw(),
-                        facts.ccrl.to_raw(),
-                        if facts.tbkas { "on" } else { "off" }
-                    ),
+                    T::Connected {
+                        cntlid: facts.cntlid,
+                        reconnected,
+                        ciu: facts.ciu,
+                        cirn: facts.cirn,
+                        cqt_ms: facts.cqt.to_raw(),
+                        ccrl: facts.ccrl.to_raw(),
+                        tbkas: facts.tbkas,
+                    },
                 );
                 if !self.all_connected && self.paths.iter().all(|v| v.ever_live) {
                     self.all_connected = true;
@@ -324,14 +324,14 @@ impl Host {
                 if was_live {
                     self.paths[path].fenced = true;
                     let cntlid = self.paths[path].cntlid;
-                    ctx.note(Some(path), format!("host: controller {cntlid} (path {path}) failed: {}", why(&failure)));
+                    ctx.note(Some(path), T::ControllerFailed { cntlid, cause: why(&failure) });
                     if self.first_detect.is_none() {
                         self.first_detect = Some(ctx.now);
                     }
                 } else if failure == PathFailure::ConnectTimeout {
-                    ctx.note(Some(path), format!("host: path {path}: connect attempt timed out"));
+                    ctx.note(Some(path), T::ConnectTimedOut);
                 } else {
-                    ctx.note(Some(path), format!("host: path {path}: connect failed ({})", why(&failure)));
+                    ctx.note(Some(path), T::ConnectFailed { cause: why(&failure) });
                 }
             }
             HostEvent::ReconnectScheduled { path, at } => {
@@ -339,14 +339,18 @@ impl Host {
                 if view.fenced {
                     view.fenced = false;
                     let delay = ns(at.elapsed()).saturating_sub(ctx.now);
-                    ctx.note(Some(path), format!("host: path {path} torn down, reconnect in {}", millis(delay)));
+                    ctx.note(Some(path), T::TornDown { reconnect_in: dur(delay) });
                 }
             }
-            HostEvent::PathGone { path } => ctx.note(Some(path), format!("host: path {path} given up")),
-            HostEvent::Disconnected { path } => ctx.note(Some(path), format!("host: path {path} disconnected")),
+            HostEvent::PathGone { path } => ctx.note(Some(path), T::PathGivenUp),
+            HostEvent::Disconnected { path } => ctx.note(Some(path), T::Disconnected),
             HostEvent::Aen { path, dw0 } => {
                 let cntlid = self.paths[path].cntlid;
-                ctx.note(Some(path), format!("host: AEN on controller {cntlid} (DW0 {dw0:#010x})"));
+                ctx.note(Some(path), T::Aen { cntlid, dw0 });
+            }
+            HostEvent::CcrLogRead { path, ok } => {
+                let cntlid = self.paths[path].cntlid;
+                ctx.note(Some(path), T::CcrLogRead { cntlid, ok });
             }
             HostEvent::IoSent { id, path, conn, cid } => {
                 self.sent_on.insert(id, path);
@@ -364,13 +368,8 @@ impl Host {
                 self.held += held as u64;
                 let (p, _) = self.cntlid_of(path);
                 let left = ns(deadline.elapsed()).saturating_sub(ctx.now);
-                let mut s = format!(
-                    "host: fencing controller {}: {held} command(s) held, time-based deadline in {}",
-                    instance.cntlid,
-                    millis(left)
-                );
+                let s = T::FencingStarted { cntlid: instance.cntlid, held, released_at_once, deadline_in: dur(left) };
                 if released_at_once > 0 {
-                    s += &format!("; {released_at_once} side-effect-free command(s) released at once");
                     // Nothing with side effects left to hold: everything was released at detection.
                     if held == 0 && self.first_release.is_none() && self.first_detect.is_some() {
                         self.first_release = Some(ctx.now);
@@ -382,12 +381,12 @@ impl Host {
                 self.ccrs_sent += 1;
                 let (p, i) = self.cntlid_of(path);
                 let (_, s) = self.cntlid_of(source);
-                ctx.note(p, format!("host: CCR for controller {i} sent via controller {s}"));
+                ctx.note(p, T::CcrSent { impacted: i, source: s });
             }
             EngEvent::CcrSucceeded { path, source, .. } => {
                 let (p, i) = self.cntlid_of(path);
                 let (_, s) = self.cntlid_of(source);
-                ctx.note(p, format!("host: CCR for controller {i} succeeded via controller {s}"));
+                ctx.note(p, T::CcrSucceeded { impacted: i, source: s });
             }
             EngEvent::CcrFailed { path, source, reason, .. } => {
                 let (p, i) = self.cntlid_of(path);
@@ -402,33 +401,21 @@ impl Host {
                     CcrFailure::SourceFailed => "the source failed".to_string(),
                     CcrFailure::Vanished => "the accepted CCR is no longer in the source's log".to_string(),
                 };
-                ctx.note(p, format!("host: CCR for controller {i} via controller {s} failed: {why}"));
+                ctx.note(p, T::CcrFailed { impacted: i, source: s, reason: why });
             }
             EngEvent::SourceCcrIncapable { source } => {
                 let (p, s) = self.cntlid_of(source);
-                ctx.note(p, format!("host: controller {s} marked CCR-incapable until it reconnects"));
+                ctx.note(p, T::SourceCcrIncapable { source: s });
             }
             EngEvent::FellBackToTimer { path, remaining } => {
                 self.fallbacks += 1;
                 let (p, i) = self.cntlid_of(path);
-                ctx.note(
-                    p,
-                    format!(
-                        "host: no CCR source left for controller {i}: time-based recovery, {} remaining",
-                        millis(ns(remaining))
-                    ),
-                );
+                ctx.note(p, T::FellBackToTimer { cntlid: i, remaining });
             }
             EngEvent::HoldExtendedByCcr { path, source, .. } => {
                 let (p, i) = self.cntlid_of(path);
                 let (_, s) = self.cntlid_of(source);
-                ctx.note(
-                    p,
-                    format!(
-                        "host: hold deadline of controller {i} passed; still held: controller {s} accepted its CCR, \
-                         which is in progress"
-                    ),
-                );
+                ctx.note(p, T::HoldExtended { cntlid: i, source: s });
             }
             EngEvent::HoldReleased { path, reason, after, released } => {
                 let (p, i) = self.cntlid_of(path);
@@ -439,13 +426,7 @@ impl Host {
                     ReleaseReason::Legacy => "legacy: no hold",
                     ReleaseReason::SideEffectFree => "side-effect free",
                 };
-                ctx.note(
-                    p,
-                    format!(
-                        "host: released {released} held command(s) of controller {i} after {} ({why})",
-                        millis(ns(after))
-                    ),
-                );
+                ctx.note(p, T::Released { cntlid: i, released, after, reason: why });
                 if released > 0 && self.first_release.is_none() && self.first_detect.is_some() {
                     self.first_release = Some(ctx.now);
                 }

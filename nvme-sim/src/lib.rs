@@ -52,7 +52,7 @@ mod workload;
 pub mod metrics;
 
 pub use nvme_ccr::Policy;
-pub use report::{LatencySample, Report, TimelineEntry, WireRecord};
+pub use report::{LatencySample, Report, TargetFailure, TimelineEntry, TimelineEvent, WireRecord};
 pub use scenario::{FaultKind, FaultSpec, PathFault, SEQ_IO_BLOCKS, Scenario, UnknownName, WorkloadKind};
 pub use sim::{DIP_WINDOW, SERIES_BIN};
 

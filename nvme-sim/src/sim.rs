@@ -10,11 +10,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::checker::Checker;
-use crate::clock::{EventQueue, MS, Nanos, SEC, dur, ns, secs};
+use crate::clock::{EventQueue, MS, Nanos, SEC, dur, ns};
 use crate::host::{Host, HostCfg};
 use crate::metrics::{IoKind, Recorder};
 use crate::net::{ConnId, LinkCfg, Net};
-use crate::report::{LatencySample, Report, TimelineEntry};
+use crate::report::{LatencySample, Report, TimelineEntry, TimelineEvent};
 use crate::scenario::{FaultKind, PathFault, Scenario, WorkloadKind};
 use crate::target::{Armed, CcrMode, FaultState, Target, TgtCfg};
 use crate::workload::{AppIo, BLOCK, Codec, RW_ITERATIONS, WlOut, Workload};
@@ -80,18 +80,22 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     /// Add a timeline line.
-    pub(crate) fn note(&mut self, path: Option<usize>, what: String) {
-        self.timeline.push(TimelineEntry { at: dur(self.now), path, what });
+    pub(crate) fn note(&mut self, path: Option<usize>, event: TimelineEvent) {
+        self.timeline.push(TimelineEntry { at: dur(self.now), path, event });
     }
 }
 
 /// The faults to arm and the target's CCR behaviour for a scenario.
-pub(crate) fn faults_of(s: &Scenario, paths: usize, notes: &mut Vec<String>) -> (Vec<Armed>, CcrMode) {
+pub(crate) fn faults_of(
+    s: &Scenario,
+    paths: usize,
+    notes: &mut Vec<(Option<usize>, TimelineEvent)>,
+) -> (Vec<Armed>, CcrMode) {
     let mut armed = Vec::new();
     let mut opcode = s.fopcode;
     let read_only = matches!(s.workload, WorkloadKind::Read | WorkloadKind::SeqRead);
     if read_only && opcode == IoOpcode::WRITE.0 && s.fault.fails_a_controller() {
-        notes.push("fault: a read-only workload never sends a Write; the fault triggers on Read (0x02) instead".into());
+        notes.push((None, TimelineEvent::FaultOnRead));
         opcode = IoOpcode::READ.0;
     }
     let kind = match s.fault {
@@ -134,7 +138,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
     let paths = s.effective_paths().clamp(1, nvme_ccr::MAX_PATHS);
     let mut notes = Vec::new();
     if paths != s.paths {
-        notes.push(format!("scenario asked for {} paths; simulating {paths}", s.paths));
+        notes.push((None, TimelineEvent::PathsClamped { asked: s.paths, simulated: paths }));
     }
     let (faults, ccr_mode) = faults_of(s, paths, &mut notes);
     let workload = Workload::new(s);
@@ -163,16 +167,16 @@ pub(crate) fn run(s: &Scenario) -> Report {
     match s.fault {
         FaultKind::Loss(pct) => {
             ctx.net.set_loss_window(0, fault_at, fault_at + ns(s.loss_window), f64::from(pct) / 100.0);
-            notes.push(format!("fault: path 0 loses {pct} % of its segments for {}", secs(ns(s.loss_window))));
+            notes.push((Some(0), TimelineEvent::LossWindow { pct, lasting: s.loss_window }));
         }
         FaultKind::LossBurst => {
             ctx.net.set_burst(0, fault_at, fault_at + ns(s.burst));
-            notes.push(format!("fault: path 0 loses every segment for {}", secs(ns(s.burst))));
+            notes.push((Some(0), TimelineEvent::LossBurst { lasting: s.burst }));
         }
         _ => {}
     }
-    for n in notes {
-        ctx.note(None, n);
+    for (path, n) in notes {
+        ctx.note(path, n);
     }
     let kato = ns(s.kato).max(MS);
     let cqt_ms = u16::try_from(s.cqt.as_millis()).unwrap_or(u16::MAX);
@@ -243,7 +247,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
     let host = sim.host;
     let mut ctx = sim.ctx;
     if capped {
-        ctx.note(None, format!("run stopped at the time limit ({}) with the application unfinished", secs(cap)));
+        ctx.note(None, TimelineEvent::TimeLimit);
     }
     let codec = ctx.codec;
     let now = ctx.now;
@@ -252,22 +256,20 @@ pub(crate) fn run(s: &Scenario) -> Report {
     let exit = sim.workload.exit();
     let rw_failed = exit == Some(1);
     let corrupted = rw_failed || !violations.is_empty();
-    if sim.workload.is_rw_test() {
-        match exit {
-            Some(0) => ctx.note(None, "checker: rw_test passed every iteration (exit 0)".into()),
-            Some(_) => ctx.note(None, "checker: rw_test printed \"validation failed\" (exit 1)".into()),
-            None => {}
-        }
+    if sim.workload.is_rw_test()
+        && let Some(code) = exit
+    {
+        ctx.note(None, TimelineEvent::RwTestExit { code });
     }
     let engine_violation = host.engine_violation();
     if let Some(v) = &engine_violation {
-        ctx.note(None, format!("checker: engine invariant broken: {v}"));
+        ctx.note(None, TimelineEvent::EngineInvariantBroken { what: v.clone() });
     }
     if violations.is_empty() {
-        ctx.note(None, "checker: register check clean".into());
+        ctx.note(None, TimelineEvent::RegisterCheckClean);
     } else {
         for v in &violations {
-            ctx.note(None, format!("checker: {v}"));
+            ctx.note(None, TimelineEvent::Violation { what: v.clone() });
         }
     }
     let mut recorder = Recorder::new(METRICS_RESOLUTION, dur(now));
@@ -353,7 +355,7 @@ impl Sim {
     fn after_event(&mut self) {
         if !self.started && self.host.all_connected {
             self.started = true;
-            self.ctx.note(None, "application started".into());
+            self.ctx.note(None, TimelineEvent::ApplicationStarted);
             let mut out = WlOut::default();
             self.workload.start(self.ctx.now, &mut self.ctx.rng, &mut out);
             self.apply(out);
@@ -405,7 +407,7 @@ impl Sim {
         let now = self.ctx.now;
         for line in out.lines {
             if line == "validation failed" {
-                self.ctx.note(None, "rw_test: validation failed".into());
+                self.ctx.note(None, TimelineEvent::RwTestValidationFailed);
             }
             self.rw_out.push(line);
         }

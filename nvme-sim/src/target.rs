@@ -13,13 +13,14 @@ use nvme_fabric::controller::{
     ControllerFailure, Event as SubEvent, Fault, FaultAction, FaultTarget, MediaId, MediaKind, MediaRequest,
     NamespaceConfig, Subsystem, SubsystemConfig,
 };
-use nvme_proto::cmd::{Ccrl, Cqt, IoOpcode};
+use nvme_proto::cmd::{Ccrl, Cqt};
 use rand::Rng;
 
 use crate::checker::Value;
-use crate::clock::{Nanos, dur, inst, millis, ns};
+use crate::clock::{Nanos, dur, inst, ns};
 use crate::host::SUBNQN;
 use crate::net::{ConnId, Seg};
+use crate::report::{TargetFailure, TimelineEvent as T};
 use crate::scenario::PathFault;
 use crate::sim::{Ctx, Event};
 use crate::workload::{BLOCK, Codec};
@@ -192,7 +193,7 @@ impl Target {
                             self.by_sub.insert(sub, conn);
                         }
                         Err(e) => {
-                            ctx.note(Some(path), format!("target: connection refused: {e}"));
+                            ctx.note(Some(path), T::ConnectionRefused { error: e.to_string() });
                             if let Some(at) = ctx.net.send(ctx.now, &mut ctx.rng, conn, false, Seg::Fin) {
                                 ctx.q.push(at, Event::Arrive { conn, to_controller: false });
                             }
@@ -279,7 +280,7 @@ impl Target {
                 self.arm_seq += 1;
                 self.faults[i].state = FaultState::Armed { cntlid, seq: self.arm_seq };
             }
-            Err(e) => ctx.note(Some(f.path), format!("fault: not armed on controller {cntlid}: {e}")),
+            Err(e) => ctx.note(Some(f.path), T::FaultNotArmed { cntlid, error: e.to_string() }),
         }
     }
 
@@ -354,7 +355,7 @@ impl Target {
             let n = match self.sub.poll_transmit(inst(ctx.now), sub, &mut self.tx) {
                 Ok(n) => n,
                 Err(e) => {
-                    ctx.note(None, format!("target: {e}"));
+                    ctx.note(None, T::TargetError { error: e.to_string() });
                     return;
                 }
             };
@@ -383,7 +384,7 @@ impl Target {
         if self.stuck.remove(&req.id) {
             self.execute(ctx, &req);
             let path = self.ctrl_path.get(&req.cntlid).copied();
-            ctx.note(path, format!("target: controller {}'s stuck command reached the media", req.cntlid));
+            ctx.note(path, T::StuckCommandLanded { cntlid: req.cntlid });
             self.sub.handle_media_done(inst(ctx.now), req.id, Ok(()));
             return;
         }
@@ -404,7 +405,10 @@ impl Target {
                     let lba = req.slba + k as u64;
                     let value = ctx.codec.value(b);
                     self.media.insert(lba, Stored::of(b));
-                    ctx.checker.landed(op, lba, value, ctx.now);
+                    if ctx.checker.landed(op, lba, value, ctx.now) {
+                        let path = self.ctrl_path.get(&req.cntlid).copied();
+                        ctx.note(path, T::StaleWrite { lba, value });
+                    }
                 }
             }
             MediaKind::Read => {
@@ -428,7 +432,7 @@ impl Target {
                     return;
                 };
                 self.ctrl_path.insert(cntlid, path);
-                ctx.note(Some(path), format!("target: controller {cntlid} created (KATO {})", millis(ns(kato))));
+                ctx.note(Some(path), T::ControllerCreated { cntlid, kato });
                 let due: Vec<usize> = (0..self.faults.len())
                     .filter(|&i| {
                         let f = &self.faults[i];
@@ -442,30 +446,20 @@ impl Target {
             SubEvent::ControllerFailed { cntlid, cause, cancelled, waiting } => {
                 let path = self.ctrl_path.get(&cntlid).copied();
                 let why = match cause {
-                    ControllerFailure::KeepAliveExpired => {
-                        Some(format!("controller {cntlid} keep-alive timer expired"))
-                    }
-                    ControllerFailure::AdminConnectionLost(CloseCause::PeerClosed) => {
-                        Some(format!("controller {cntlid}: host closed the connection"))
-                    }
+                    ControllerFailure::KeepAliveExpired => Some(TargetFailure::KeepAliveExpired),
+                    ControllerFailure::AdminConnectionLost(CloseCause::PeerClosed) => Some(TargetFailure::HostClosed),
                     ControllerFailure::AdminConnectionLost(c) => {
-                        Some(format!("controller {cntlid}: admin connection lost ({c})"))
+                        Some(TargetFailure::AdminConnectionLost(c.to_string()))
                     }
-                    ControllerFailure::CrossControllerReset => Some(format!("controller {cntlid} made fatal by a CCR")),
-                    ControllerFailure::Shutdown => Some(format!("controller {cntlid} shut down")),
+                    ControllerFailure::CrossControllerReset => Some(TargetFailure::Ccr),
+                    ControllerFailure::Shutdown => Some(TargetFailure::Shutdown),
                     // The fault's own line says it.
                     ControllerFailure::Fault => None,
                 };
-                if let Some(why) = why {
-                    ctx.note(path, format!("target: {why}"));
+                if let Some(cause) = why {
+                    ctx.note(path, T::TargetControllerFailed { cntlid, cause });
                 }
-                ctx.note(
-                    path,
-                    format!(
-                        "target: controller {cntlid} tearing down: {cancelled} queued command(s) cancelled, waiting \
-                         for {waiting} started"
-                    ),
-                );
+                ctx.note(path, T::TearingDown { cntlid, cancelled, waiting });
                 // Faults armed there and not fired wait for the path's next controller.
                 for f in &mut self.faults {
                     if matches!(f.state, FaultState::Armed { cntlid: c, .. } if c == cntlid) {
@@ -475,7 +469,7 @@ impl Target {
             }
             SubEvent::TeardownComplete { cntlid } => {
                 let path = self.ctrl_path.remove(&cntlid);
-                ctx.note(path, format!("target: controller {cntlid} teardown complete"));
+                ctx.note(path, T::TeardownComplete { cntlid });
             }
             SubEvent::FaultFired { cntlid, opcode, delay, action, media } => {
                 self.stuck.insert(media);
@@ -494,45 +488,29 @@ impl Target {
                 let path = self.ctrl_path.get(&cntlid).copied();
                 if let (Some(0), Some(mate)) = (path, self.cfg.node_mate.take()) {
                     self.freeze_path(ctx, mate);
-                    ctx.note(Some(mate), format!("fault: node failover: path {mate}, on path 0's node, frozen too"));
+                    ctx.note(Some(mate), T::NodeFrozen);
                 }
-                let name = if opcode == IoOpcode::WRITE.0 { "Write" } else { "Read" };
-                let held = millis(ns(delay));
-                let what = match action {
-                    FaultAction::Fatal => {
-                        format!(
-                            "fault: fopcode {opcode} fired on controller {cntlid}: {name} held {held}, controller fatal"
-                        )
-                    }
-                    FaultAction::Freeze => format!(
-                        "fault: path {} frozen; controller {cntlid}'s {name} stuck in the backend for {held}",
-                        path.map_or_else(|| "?".to_string(), |p| p.to_string())
-                    ),
-                };
-                ctx.note(path, what);
+                let freeze = action == FaultAction::Freeze;
+                ctx.note(path, T::FaultFired { cntlid, opcode, held: delay, freeze });
             }
             SubEvent::CcrReceived { source, icid, .. } => {
                 let path = self.ctrl_path.get(&source).copied();
-                ctx.note(path, format!("target: CCR for controller {icid} received by controller {source}"));
+                ctx.note(path, T::TargetCcrReceived { source, impacted: icid });
             }
             SubEvent::CcrAnswered { source, status, dw0 } => {
                 let path = self.ctrl_path.get(&source).copied();
-                let what = if status.is_success() {
-                    format!("accepted (DW0 {dw0:#x})")
-                } else {
-                    format!("refused (status {:#06x})", status.to_word())
-                };
-                ctx.note(path, format!("target: controller {source}: CCR {what}"));
+                let accepted = status.is_success();
+                ctx.note(path, T::TargetCcrAnswered { source, accepted, status: status.to_word(), dw0 });
             }
             SubEvent::CcrNotice { source } => {
                 let path = self.ctrl_path.get(&source).copied();
-                ctx.note(path, format!("target: CCR Completed notice on controller {source}"));
+                ctx.note(path, T::TargetCcrNotice { source });
             }
             SubEvent::ConnClosed { conn, cause } => {
                 let quiet = matches!(cause, CloseCause::PeerClosed | CloseCause::ControllerFailed | CloseCause::Local);
                 if !quiet {
                     let path = self.by_sub.get(&conn).and_then(|c| self.links.get(c)).map(|l| l.path);
-                    ctx.note(path, format!("target: connection closed: {cause}"));
+                    ctx.note(path, T::TargetConnectionClosed { cause: cause.to_string() });
                 }
             }
             SubEvent::QueueConnected { .. } | SubEvent::ControllerReady { .. } => {}

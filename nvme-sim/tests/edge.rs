@@ -17,7 +17,7 @@ fn a_single_path() {
     s.paths = 1;
     let r = run(&s);
     assert!(!r.corrupted, "{:?}", r.violations);
-    assert!(r.timeline.iter().any(|e| e.what.contains("no CCR source left")));
+    assert!(r.timeline.iter().any(|e| e.what().contains("no CCR source left")));
     assert!((r.release.unwrap().as_secs_f64() - 15.001).abs() < 0.002);
     s.policy = Policy::Legacy;
     assert!(run(&s).corrupted);
@@ -38,7 +38,7 @@ fn every_path_frozen_stops_at_the_time_limit() {
     let r = run(&s);
     assert!(!r.corrupted);
     assert_eq!(r.rw_test_exit, None);
-    assert!(r.timeline.iter().any(|e| e.what.contains("time limit")));
+    assert!(r.timeline.iter().any(|e| e.what().contains("time limit")));
     assert!(r.sim_time > Duration::from_secs(600));
 }
 
@@ -58,7 +58,7 @@ fn degenerate_knobs() {
         s.paths = 0; // simulated as 1
         s.iterations = Some(1);
         let r = run(&s);
-        assert!(r.timeline[0].what.contains("simulating 1"));
+        assert!(r.timeline[0].what().contains("simulating 1"));
         assert!(!r.corrupted || policy == Policy::Legacy);
 
         let mut s = base(policy);
@@ -107,9 +107,9 @@ fn immediate_reset_success() {
     let cmds = admin_commands(&r);
     assert_eq!(cmds.iter().filter(|c| c.0 == 0x38).count(), 1, "one CCR");
     assert!(!ccr_log_read(&cmds), "no CCR log read in IRS mode");
-    assert!(!r.timeline.iter().any(|e| e.what.contains("AEN on")));
+    assert!(!r.timeline.iter().any(|e| e.what().contains("AEN on")));
     s.immediate_reset = false;
     let r = run(&s);
     assert!(ccr_log_read(&admin_commands(&r)));
-    assert!(r.timeline.iter().any(|e| e.what.contains("AEN on")));
+    assert!(r.timeline.iter().any(|e| e.what().contains("AEN on")));
 }

@@ -14,8 +14,9 @@ fn ms(d: Duration) -> f64 {
 /// The hold of controller 1's commands, ms, from the timeline ("released N held command(s) of controller 1 after
 /// X ms").
 fn controller_1_hold(r: &nvme_sim::Report) -> f64 {
-    let e = r.timeline.iter().find(|e| e.what.contains("held command(s) of controller 1 after")).expect("released");
-    let x = e.what.split(" after ").nth(1).and_then(|t| t.split(" ms").next()).unwrap();
+    let e = r.timeline.iter().find(|e| e.what().contains("held command(s) of controller 1 after")).expect("released");
+    let w = e.what();
+    let x = w.split(" after ").nth(1).and_then(|t| t.split(" ms").next()).unwrap();
     x.parse().unwrap()
 }
 
@@ -83,7 +84,7 @@ fn node_failover_first_source_only_waits_the_hold() {
     assert_eq!(controller_1_hold(&first), 15_001.0, "{:#?}", first.timeline);
     // Controller 2's own fencing (detected by keep-alive) sends one more CCR, through controller 3.
     assert_eq!((first.ccrs_sent, first.fallbacks), (2, 1));
-    assert!(first.timeline.iter().any(|e| e.what.contains("node failover: path 1")));
+    assert!(first.timeline.iter().any(|e| e.what().contains("node failover: path 1")));
     s.ccr_sources = CcrSources::EveryInTurn;
     let every = run(&s);
     assert!(!every.corrupted);

@@ -32,7 +32,7 @@ fn assert_near(what: &str, got: Option<Duration>, want_ms: f64, tol_ms: f64) {
 }
 
 fn timeline(r: &nvme_sim::Report) -> String {
-    r.timeline.iter().map(|e| format!("{:>10.3} {:?} {}\n", e.at.as_secs_f64(), e.path, e.what)).collect()
+    r.timeline.iter().map(|e| format!("{:>10.3} {:?} {}\n", e.at.as_secs_f64(), e.path, e.what())).collect()
 }
 
 /// The bug the Linux failover test exists to catch: `legacy` retries the stuck write at once, the stale write lands 2 s
@@ -49,6 +49,16 @@ fn legacy_corrupts_under_fopcode_and_rw_test_says_so() {
     assert_eq!(r.rw_test_exit, Some(1));
     assert!(r.violations.iter().any(|v| v.contains("stale write")), "{:?}", r.violations);
     assert_eq!(r.release, Some(Duration::ZERO), "legacy releases at detection");
+    // The timeline marks the stale write where it reaches the media: on path 0 (controller 1, whose stuck write it
+    // is), the fopcode delay (2 s) after the fault fired, before the read that sees it.
+    let at =
+        |f: &dyn Fn(&nvme_sim::TimelineEvent) -> bool| r.timeline.iter().find(|e| f(&e.event)).map(|e| (e.at, e.path));
+    let fired = at(&|e| matches!(e, nvme_sim::TimelineEvent::FaultFired { .. })).expect("fault fired");
+    let stale = at(&|e| matches!(e, nvme_sim::TimelineEvent::StaleWrite { lba: 0, .. })).expect("stale write");
+    assert_eq!(stale.1, Some(0));
+    assert_eq!(stale.0 - fired.0, Duration::from_secs(2), "{}", timeline(&r));
+    let failed = at(&|e| matches!(e, nvme_sim::TimelineEvent::RwTestValidationFailed)).expect("validation failed");
+    assert!(stale.0 < failed.0);
 }
 
 /// Safety invariant ([`nvme_ccr::notes::ccr_cqt`] §14): with a hold (cqt, ccr, ccr-filter) no fault of the model corrupts, and
@@ -115,7 +125,7 @@ fn ccr_releases_after_the_real_teardown() {
     let at = |needle: &str| {
         r.timeline
             .iter()
-            .find(|e| e.what.contains(needle))
+            .find(|e| e.what().contains(needle))
             .unwrap_or_else(|| panic!("no {needle:?}\n{}", timeline(&r)))
             .at
     };
@@ -164,7 +174,7 @@ fn ccr_filter_lets_held_reads_through_at_detection() {
     assert!(ms(filter.max_latency) < 10.0, "filter stalls {:?}\n{}", filter.max_latency, timeline(&filter));
     assert_eq!(filter.release, Some(Duration::ZERO));
     assert!(ms(ccr.max_latency) > 2_000.0, "ccr holds the read {:?}", ccr.max_latency);
-    assert!(filter.timeline.iter().any(|e| e.what.contains("triggers on Read")));
+    assert!(filter.timeline.iter().any(|e| e.what().contains("triggers on Read")));
     // Writes are still held under ccr-filter.
     let w = run(&qd(Policy::CcrFilter { release_admin: false }, WorkloadKind::ReadWrite, FaultKind::Fopcode));
     assert!(ms(w.max_latency) > 2_000.0 && !w.corrupted);
@@ -175,15 +185,15 @@ fn ccr_filter_lets_held_reads_through_at_detection() {
 #[test]
 fn freeze_is_detected_by_keep_alive_timeout() {
     let r = run(&rw(Policy::Ccr, FaultKind::Freeze));
-    let frozen = r.timeline.iter().find(|e| e.what.contains("frozen")).expect("frozen").at;
+    let frozen = r.timeline.iter().find(|e| e.what().contains("frozen")).expect("frozen").at;
     let detect = r.detect.expect("detected");
     let after = ms(detect - frozen);
     assert!((3_750.0..=6_260.0).contains(&after), "detected {after:.3} ms after the freeze\n{}", timeline(&r));
-    assert!(r.timeline.iter().any(|e| e.what.contains("keep-alive timeout")));
+    assert!(r.timeline.iter().any(|e| e.what().contains("keep-alive timeout")));
     assert!(!r.corrupted);
     // Without a CCR the target's own keep-alive timer fails the frozen controller within 2 x KATO of its last traffic.
     let c = run(&rw(Policy::Cqt, FaultKind::Freeze));
-    let expired = c.timeline.iter().find(|e| e.what.contains("keep-alive timer expired")).expect("target KA").at;
+    let expired = c.timeline.iter().find(|e| e.what().contains("keep-alive timer expired")).expect("target KA").at;
     assert!(ms(expired - frozen) <= 10_001.0, "{}", timeline(&c));
 }
 
@@ -215,7 +225,7 @@ fn two_failures_at_once_with_three_paths() {
         });
         let r = run(&s);
         assert!(!r.corrupted, "{}: {:?}\n{}", policy.name(), r.violations, timeline(&r));
-        let fenced = r.timeline.iter().filter(|e| e.what.contains("failed: connection closed")).count();
+        let fenced = r.timeline.iter().filter(|e| e.what().contains("failed: connection closed")).count();
         assert!(fenced >= 2, "{}", timeline(&r));
     }
 }

@@ -8,7 +8,7 @@
 use nvme_sim::{Policy, Report, Scenario, run};
 
 fn noted(r: &Report, what: &str) -> bool {
-    r.timeline.iter().any(|e| e.what.contains(what))
+    r.timeline.iter().any(|e| e.what().contains(what))
 }
 
 #[test]
@@ -47,7 +47,7 @@ fn seed_5132_a_source_lost_after_the_deadline_hands_over_to_the_untried_path() {
             r.timeline
                 .iter()
                 .filter(|e| e.path == Some(path))
-                .find_map(|e| e.what.strip_prefix(prefix)?.split([' ', ':']).next()?.parse::<u16>().ok())
+                .find_map(|e| e.what().strip_prefix(prefix)?.split([' ', ':']).next()?.parse::<u16>().ok())
                 .unwrap_or_else(|| panic!("{policy:?}: no \"{prefix}\" on path {path}"))
         };
         let impacted = cntlid(1, "fault: fopcode 1 fired on controller ");
@@ -56,7 +56,7 @@ fn seed_5132_a_source_lost_after_the_deadline_hands_over_to_the_untried_path() {
         let at = |what: &str| {
             r.timeline
                 .iter()
-                .find(|e| e.what.contains(what))
+                .find(|e| e.what().contains(what))
                 .map(|e| e.at)
                 .unwrap_or_else(|| panic!("{policy:?}: no \"{what}\" in the timeline"))
         };
@@ -68,7 +68,7 @@ fn seed_5132_a_source_lost_after_the_deadline_hands_over_to_the_untried_path() {
         let released = at(&release_line);
         assert!(extended < lost && lost == handed_over, "{policy:?}: {extended:?} {lost:?} {handed_over:?}");
         assert!(landed < released, "{policy:?}: released at {released:?}, stuck write landed at {landed:?}");
-        let release = r.timeline.iter().find(|e| e.what.contains(&release_line)).unwrap();
-        assert!(release.what.contains("(CCR succeeded)"), "{policy:?}: {}", release.what);
+        let release = r.timeline.iter().find(|e| e.what().contains(&release_line)).unwrap();
+        assert!(release.what().contains("(CCR succeeded)"), "{policy:?}: {}", release.what());
     }
 }

@@ -64,7 +64,7 @@ async fn the_log_follows_a_held_write_from_the_fault_to_the_media() {
     let armed = find(first, &["INFO", "control line applied", "fopcode 1 200", &format!("controller {id}")]);
     let fired =
         find(armed, &["WARN", "fault fired: command held", &cntlid, "opcode=0x01", "delay_ms=200", "data=all:05"]);
-    let failed = find(fired, &["WARN", "controller failed", &cntlid, "cause=Fault", "waiting=1"]);
+    let failed = find(fired, &["WARN", "controller failed", &cntlid, "cause=fault fired", "waiting=1"]);
     let landed =
         find(failed, &["WARN", "held command reached the media", &cntlid, "kind=write", "slba=8", "data=all:05"]);
     find(landed, &["INFO", "controller torn down", &cntlid]);

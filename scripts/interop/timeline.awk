@@ -18,6 +18,12 @@
 function ev(t, what, text) { printf "%.6f|%s|%s|%s\n", t, src, what, text }
 
 # The value of KEY=VALUE in the current line ("" when absent).
+# The value of field KEY when it may hold spaces: up to the field NEXT that follows it.
+function field_to(key, next_key) {
+	if (!match($0, " " key "=.* " next_key "=")) return field(key)
+	return substr($0, RSTART + length(key) + 2, RLENGTH - length(key) - length(next_key) - 4)
+}
+
 function field(key) {
 	if (!match($0, " " key "=[^ ]*")) return ""
 	return substr($0, RSTART + length(key) + 2, RLENGTH - length(key) - 2)
@@ -61,7 +67,7 @@ src == "target" && /fault fired: command held/ && !fired {
 }
 src == "target" && fired && /controller failed/ && field("cntlid") == held && !failed {
 	failed = 1
-	ev(epoch($1), "ctrl failed", "controller " held " failed (" field("cause") "): its connections closed, " field("waiting") " command in its backend")
+	ev(epoch($1), "ctrl failed", "controller " held " failed (" field_to("cause", "cancelled") "): its connections closed, " field("waiting") " command in its backend")
 	next
 }
 src == "target" && fired && !landed && /: media cntlid=/ && field("kind") == "write" && field("slba") == "0" && field("cntlid") != held {

@@ -104,6 +104,15 @@ pub enum FaultAction {
     Freeze,
 }
 
+impl fmt::Display for FaultAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FaultAction::Fatal => "controller fatal",
+            FaultAction::Freeze => "connections frozen",
+        })
+    }
+}
+
 /// A fault armed on a controller: it fires once, on the first I/O command with `opcode` the controller accepts
 /// afterwards (a write by R2T when its last data arrived). That command is not cancellable and reaches the media
 /// `delay` later; `action` happens at once.
@@ -506,6 +515,16 @@ pub enum MediaError {
     Internal,
 }
 
+impl fmt::Display for MediaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MediaError::WriteFault => "write fault",
+            MediaError::ReadError => "unrecovered read error",
+            MediaError::Internal => "internal error",
+        })
+    }
+}
+
 /// Why a controller failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ControllerFailure {
@@ -519,6 +538,18 @@ pub enum ControllerFailure {
     CrossControllerReset,
     /// The subsystem is shutting down.
     Shutdown,
+}
+
+impl fmt::Display for ControllerFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControllerFailure::KeepAliveExpired => f.write_str("keep-alive timer expired"),
+            ControllerFailure::AdminConnectionLost(c) => write!(f, "admin connection lost: {c}"),
+            ControllerFailure::Fault => f.write_str("fault fired"),
+            ControllerFailure::CrossControllerReset => f.write_str("Cross-Controller Reset"),
+            ControllerFailure::Shutdown => f.write_str("subsystem shutting down"),
+        }
+    }
 }
 
 /// What happened, for logs, timelines and tests (pulled with [`Subsystem::poll_event`]).

@@ -675,6 +675,13 @@ pub enum HostEvent {
         /// CQE DW0.
         dw0: u32,
     },
+    /// A CCR log page read (LID 0x1E, ordered by the recovery engine) completed.
+    CcrLogRead {
+        /// The path it was read from.
+        path: usize,
+        /// It completed with success (its bytes went to the engine); `false`: an error status.
+        ok: bool,
+    },
     /// The recovery engine reported this, with its path ids translated to this host's paths (`PathId(p)` is path
     /// `p`).
     Engine(nvme_ccr::Event),
@@ -728,6 +735,8 @@ impl fmt::Display for HostEvent {
                 };
                 write!(f, "path {path}: AEN {what} (DW0 {dw0:#010x})")
             }
+            HostEvent::CcrLogRead { path, ok: true } => write!(f, "path {path}: CCR log read"),
+            HostEvent::CcrLogRead { path, ok: false } => write!(f, "path {path}: CCR log read failed"),
             HostEvent::Engine(e) => write!(f, "recovery: {e}"),
             HostEvent::IoSent { id, path, conn, cid } => {
                 write!(f, "path {path}: I/O {} sent on {conn} as CID {cid:#06x}", id.0)
@@ -1361,6 +1370,7 @@ impl Host {
                     let _ = self.engine.handle_ccr_completion(now, id, cqe.status, cqe.dw0);
                 }
                 AdminUse::Log(id) => {
+                    self.event(HostEvent::CcrLogRead { path: p, ok: cqe.status.is_success() });
                     if cqe.status.is_success() {
                         let _ = self.engine.handle_ccr_log(now, id, &data);
                     } else {

@@ -139,14 +139,17 @@ impl Driver for Runtime {
 /// What an event tells about its path.
 /// The host's log: every [`HostEvent`] in its words (times after `t=` count from the host's start), under the target
 /// `nvme_tokio::host`. `warn`: a live path failed, commands held; `info`: paths live, reconnects, AENs, CCRs and
-/// releases; `debug`: connect attempts, disconnects and traced I/O.
+/// releases; `debug`: connect attempts, disconnects, CCR log reads and traced I/O.
 fn log_event(ev: &HostEvent) {
     use nvme_ccr::Event as E;
     match ev {
         HostEvent::PathFailed { was_live: true, .. } | HostEvent::Engine(E::FencingStarted { .. }) => {
             tracing::warn!(target: "nvme_tokio::host", "{ev}");
         }
-        HostEvent::Connecting { .. } | HostEvent::Disconnected { .. } | HostEvent::IoSent { .. } => {
+        HostEvent::Connecting { .. }
+        | HostEvent::Disconnected { .. }
+        | HostEvent::IoSent { .. }
+        | HostEvent::CcrLogRead { .. } => {
             tracing::debug!(target: "nvme_tokio::host", "{ev}");
         }
         _ => tracing::info!(target: "nvme_tokio::host", "{ev}"),

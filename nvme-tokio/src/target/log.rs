@@ -91,7 +91,7 @@ impl LogState {
                 );
             }
             Event::ControllerFailed { cntlid, cause, cancelled, waiting } => {
-                warn!(cntlid, ?cause, cancelled, waiting, "controller failed");
+                warn!(cntlid, %cause, cancelled, waiting, "controller failed");
             }
             Event::TeardownComplete { cntlid } => info!(cntlid, "controller torn down"),
             Event::FaultFired { cntlid, opcode, delay, action, media } => {
@@ -103,7 +103,7 @@ impl LogState {
                     cntlid,
                     opcode = format_args!("{opcode:#04x}"),
                     delay_ms = ms(delay),
-                    ?action,
+                    %action,
                     media = media.0,
                     data = %DataSummary(data),
                     "fault fired: command held"
@@ -158,12 +158,12 @@ impl LogState {
                 len,
                 held_ms,
                 delay_ms = ms(delay),
-                ?result,
+                result = %result.map_or_else(|e| e.to_string(), |()| "ok".to_string()),
                 %data,
                 "held command reached the media"
             );
         } else if let Err(e) = result {
-            warn!(cntlid, conn, cid, %kind, slba, len, error = ?e, "media operation failed");
+            warn!(cntlid, conn, cid, %kind, slba, len, error = %e, "media operation failed");
         } else {
             debug!(cntlid, conn, cid, %kind, slba, len, %data, "media");
         }
