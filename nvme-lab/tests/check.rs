@@ -1,10 +1,11 @@
 //! `nvme-lab check` runs as a program: legacy's counterexample is printed, a safe policy holds, sizes are taken.
 
-use std::process::{Command, Output};
+#[allow(dead_code, reason = "each test file uses a part of the shared module")]
+mod common;
 
-fn lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nvme-lab")).args(args).output().expect("start nvme-lab")
-}
+use std::process::Output;
+
+use common::lab;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()

@@ -1,11 +1,15 @@
 //! `nvme-lab decode` run as a program: the vectors of shared/spec/vectors.md, decode errors, and a pcap round trip
 //! through nvme-pcap's capture writer, as IPv4 pcap and IPv6 pcapng (checked against tshark where it is installed).
 
+#[allow(dead_code, reason = "each test file uses a part of the shared module")]
+mod common;
+
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::{TempFile, temp};
 use nvme_pcap::{Direction, PcapTcpWriter, TcpFlow};
 use nvme_proto::cmd::{
     AddressFamily, AnaGroupDescriptor, AnaLogPage, AnaState, AsyncEvent, AsyncEventRequest, CMIC_ANA, CcrLogEntry,
@@ -382,19 +386,10 @@ fn write_pcap_on(items: &[(u16, Direction, Vec<u8>)], mut flows: [TcpFlow; 2]) -
     w.into_inner()
 }
 
-/// A file in the temporary directory, removed when dropped.
-struct TempFile(std::path::PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn temp_file(name: &str, bytes: &[u8]) -> TempFile {
-    let path = std::env::temp_dir().join(format!("nvme-lab-test-{}-{name}", std::process::id()));
-    std::fs::write(&path, bytes).unwrap();
-    TempFile(path)
+    let file = temp(name);
+    std::fs::write(&file.0, bytes).unwrap();
+    file
 }
 
 fn find(l: &[Value], pred: impl Fn(&Value) -> bool) -> &Value {

@@ -1,24 +1,10 @@
 //! `nvme-lab run --svg/--png`: the picture of a legacy and a ccr run. Each marker kind the run's events call for is
 //! drawn, and every marker falls inside the zoomed panel; the PNG is a PNG of the SVG's size.
 
-use std::process::{Command, Output};
+#[allow(dead_code, reason = "each test file uses a part of the shared module")]
+mod common;
 
-fn lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nvme-lab")).args(args).output().expect("start nvme-lab")
-}
-
-/// A path in the temporary directory, its file removed when dropped.
-struct TempFile(std::path::PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn temp(name: &str) -> TempFile {
-    TempFile(std::env::temp_dir().join(format!("nvme-lab-picture-{}-{name}", std::process::id())))
-}
+use common::{lab, temp};
 
 /// The value of attribute `name` in one element's text.
 fn attr(element: &str, name: &str) -> Option<f64> {

@@ -1,12 +1,13 @@
 //! `nvme-lab matrix`, `run` and `explore` run as a program, with small iteration counts.
 
+#[allow(dead_code, reason = "each test file uses a part of the shared module")]
+mod common;
+
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use common::{lab, temp};
 
-fn lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nvme-lab")).args(args).output().expect("start nvme-lab")
-}
+use serde_json::Value;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
@@ -14,19 +15,6 @@ fn stdout(o: &Output) -> String {
 
 fn json_line(o: &Output) -> Value {
     serde_json::from_str(stdout(o).trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
-}
-
-/// A path in the temporary directory, its file removed when dropped.
-struct TempFile(std::path::PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn temp(name: &str) -> TempFile {
-    TempFile(std::env::temp_dir().join(format!("nvme-lab-test-{}-{name}", std::process::id())))
 }
 
 const CELL_KEYS: [&str; 18] = [

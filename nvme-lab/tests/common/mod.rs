@@ -17,6 +17,20 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).unwrap()
 }
 
+/// A path in the temporary directory, its file removed when dropped.
+pub struct TempFile(pub std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A path for `name` in the temporary directory, unique to this test process.
+pub fn temp(name: &str) -> TempFile {
+    TempFile(std::env::temp_dir().join(format!("nvme-lab-test-{}-{name}", std::process::id())))
+}
+
 /// How long a test waits for one line of the target's standard error.
 pub const LINE_WAIT: Duration = Duration::from_secs(20);
 
