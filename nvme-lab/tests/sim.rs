@@ -29,7 +29,7 @@ fn temp(name: &str) -> TempFile {
     TempFile(std::env::temp_dir().join(format!("nvme-lab-test-{}-{name}", std::process::id())))
 }
 
-const CELL_KEYS: [&str; 18] = [
+const CELL_KEYS: [&str; 20] = [
     "policy",
     "workload",
     "fault",
@@ -48,6 +48,8 @@ const CELL_KEYS: [&str; 18] = [
     "write_stall_ms",
     "back_to_90_ms",
     "dip_depth",
+    "admin_stall_ms",
+    "admin_failed",
 ];
 
 #[test]

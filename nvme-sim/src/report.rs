@@ -4,7 +4,7 @@ use core::time::Duration;
 
 use serde::Serialize;
 
-use crate::metrics::{Series, Summary};
+use crate::metrics::{AdminStats, Series, Summary};
 
 /// One line of the recovery timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -96,4 +96,6 @@ pub struct Report {
     pub metrics: Summary,
     /// Completions per 100 ms bin over the run.
     pub throughput: Series,
+    /// The admin stream's reads (SMART / Health log, side-effect-free): sent, answered, failed, and the admin stall.
+    pub admin: AdminStats,
 }
