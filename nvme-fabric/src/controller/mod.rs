@@ -44,6 +44,9 @@
 //! * Authentication: one transaction per connection; an Authentication Receive's answer is at most MDTS bytes.
 //! * Commands: at most SQSIZE + 1 outstanding; one more closes the connection ([`CloseCause::QueueOverflow`]).
 //! * Transfer tags: a pool of queue depth × min(MAXR2T + 1, 1), never searched.
+//! * Data buffers: reused through a pool of at most queue depth idle buffers, each at most the largest transfer,
+//!   and at most [`SubsystemConfig::output_limit`] bytes in all (`pool.rs`): no data buffer is allocated per command
+//!   in the steady state.
 //! * Write data: R2Ts go out only while the buffers of writes receiving data stay within
 //!   [`SubsystemConfig::output_limit`] (one transfer is always allowed); the rest wait without a buffer. No new input
 //!   is read while write buffers (in-capsule writes waiting for the media included) exceed it.
@@ -59,6 +62,7 @@ mod admin;
 mod auth;
 mod conn;
 mod io;
+mod pool;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -822,6 +826,8 @@ impl Subsystem {
             admin_in_capsule: ADMIN_IN_CAPSULE,
             io_in_capsule: self.cfg.io_in_capsule,
             max_data_pdu: self.cfg.max_data_pdu as usize,
+            max_transfer: self.cfg.max_transfer(),
+            output_limit: self.cfg.output_limit,
         }
     }
 
@@ -896,6 +902,10 @@ impl Subsystem {
             return Ok(0);
         }
         let n = c.q.tx.poll(buf, |_| None)?;
+        // The data buffers of reads whose C2HData PDUs are all encoded go back to the connection's pool.
+        while let Some(b) = c.q.tx.take_spent() {
+            c.q.pool.put(b);
+        }
         if c.q.tx.is_empty() {
             c.q.tx_armed = false;
         }
@@ -1134,6 +1144,7 @@ impl Subsystem {
             writes: c.q.write_pinned,
             receive: c.rx.allocated(),
             commands: c.q.slots.len(),
+            pool: c.q.pool.idle_bytes(),
         })
     }
 
