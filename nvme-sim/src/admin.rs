@@ -6,11 +6,11 @@
 //! [`Host::submit_admin`](nvme_fabric::host::Host::submit_admin), which hands it to the recovery engine like any
 //! command: this module only schedules it and measures its latency.
 //!
-//! One read per live path every [`Scenario::admin_interval`](crate::Scenario::admin_interval), from the application
-//! start; a path whose previous read is still outstanding (held by recovery, say) is skipped, as a daemon blocked in
-//! its ioctl would. The first reads leave at the application start, right after the workload's first commands: under
-//! rw_test with `fopcode` armed from time 0, the first write fires the fault and the read sent beside it is
-//! outstanding when the controller fails whenever it reaches the controller after that write (link jitter decides).
+//! One read per live path every [`Scenario::admin_interval`](crate::Scenario::admin_interval), the first round one
+//! interval after the application start; a path whose previous read is still outstanding (held by recovery, say) is
+//! skipped, as a daemon blocked in its ioctl would. Under `freeze` (detection by keep-alive, seconds) a read is
+//! outstanding at detection; under `fopcode` (the controller closes at once) only a read sent in the ~0.2 ms before
+//! detection is (`tests/admin.rs` builds one by hand).
 
 use core::time::Duration;
 

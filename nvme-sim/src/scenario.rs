@@ -323,10 +323,11 @@ pub struct Scenario {
     /// `loss-burst`: how long every segment on path 0 is lost (default 3 s, less than KATO: a stall without
     /// failover at the defaults).
     pub burst: Duration,
-    /// The admin stream ([`crate::admin`]'s monitoring reads): one side-effect-free Get Log Page (SMART / Health,
-    /// RAE = 1) to every live controller this often, from the application start, at most one outstanding per
-    /// controller (default 1 s; zero: no admin stream). What a real host has on its admin queues besides its own
-    /// Keep Alive and AER, and the only commands `ccr-filter-admin` treats differently from `ccr-filter`.
+    /// The admin stream (`spec-notes/simulator.md`, "The admin stream"): one side-effect-free Get Log Page (SMART /
+    /// Health, RAE = 1) to every live controller this often, the first one interval after the application start, at
+    /// most one outstanding per controller (default 1 s; zero: no admin stream). What a real host has on its admin
+    /// queues besides its own Keep Alive and AER, and the only commands `ccr-filter-admin` treats differently from
+    /// `ccr-filter`.
     pub admin_interval: Duration,
 }
 

@@ -948,7 +948,9 @@ impl Subsystem {
         self.media.get(&id).filter(|op| op.kind == MediaKind::Write).map(|op| &op.buf[..])
     }
 
-    /// The buffer a started read fills.
+    /// The buffer a started read fills, all of it: it comes from the connection's pool of reused buffers, so until
+    /// the runtime writes it, it may hold an earlier command's data from the same connection (a successful read must
+    /// overwrite every byte; a failed one is never sent).
     pub fn media_buffer(&mut self, id: MediaId) -> Option<&mut [u8]> {
         self.media.get_mut(&id).filter(|op| op.kind == MediaKind::Read).map(|op| &mut op.buf[..])
     }
