@@ -321,7 +321,8 @@ fn an_io_command_without_completion_within_io_timeout_fails_the_path_and_fencing
 
 #[test]
 fn an_admin_passthrough_command_without_completion_fails_the_path_at_admin_timeout() {
-    let (s, mut h) = cfgs(Policy::Ccr);
+    // Legacy: the engine releases the path's commands at once, so the passthrough command completes with the failure.
+    let (s, mut h) = cfgs(Policy::Legacy);
     h.admin_timeout = Duration::from_secs(3);
     let mut n = Net::new(s, h, 1);
     n.start();
@@ -542,7 +543,8 @@ fn an_aen_is_reported_and_a_new_aer_sent() {
 
 #[test]
 fn submit_admin_passes_a_command_through_and_fails_it_with_its_path() {
-    let mut n = net(Policy::Ccr, 1);
+    // Legacy: an outstanding command is released at detection (the hold of the other levels: next test).
+    let mut n = net(Policy::Legacy, 1);
     n.start();
     let id = n.host.submit_admin(n.now, 0, Identify::controller().to_sqe(0), DataOut::Read(4096)).unwrap();
     n.pump();
@@ -568,6 +570,53 @@ fn submit_admin_passes_a_command_through_and_fails_it_with_its_path() {
         n.host.submit_admin(n.now, 0, Identify::controller().to_sqe(0), DataOut::None),
         Err(SubmitError::NoSuchPath)
     );
+}
+
+/// A passthrough admin command outstanding when its path fails is held by recovery like I/O: `ccr-filter-admin`
+/// releases a side-effect-free one (Get Features) at detection, `ccr-filter` holds it until the CCR through the other
+/// controller succeeded; a side-effecting one (Get Log Page with RAE = 0) is held under both. Released, it completes
+/// with the path's failure, never retried on the other path.
+#[test]
+fn a_held_admin_passthrough_command_is_released_by_the_policy() {
+    use nvme_proto::cmd::{FeatureId, GetFeatures, GetLogPage, LogId};
+    for release_admin in [false, true] {
+        let mut n = net(Policy::CcrFilter { release_admin }, 2);
+        n.start();
+        n.hold_media = true;
+        // A write held in the media keeps controller 1 from finishing its teardown until it is let go.
+        let w = n.host.submit(n.now, Io::Write { slba: 0, data: block(1) }).unwrap();
+        n.pump();
+        assert_eq!(sends(&n, w), [0]);
+        n.down_filter = Some(Box::new(|_m: &Meta, pdu: &Pdu<'_>| match (pdu, _m.cmd) {
+            (Pdu::CapsuleResp(_) | Pdu::C2HData(_), Some(cmd)) if cmd.opcode == 0x0A || cmd.opcode == 0x02 => {
+                Verdict::Drop
+            }
+            _ => Verdict::Pass,
+        }));
+        let free =
+            n.host.submit_admin(n.now, 0, GetFeatures::new(FeatureId::NUMBER_OF_QUEUES).to_sqe(0), DataOut::None);
+        let smart = GetLogPage::new(LogId::SMART, 512); // RAE = 0: clears an event, side-effecting
+        let side = n.host.submit_admin(n.now, 0, smart.to_sqe(0), DataOut::Read(512));
+        let (free, side) = (free.unwrap(), side.unwrap());
+        n.pump();
+        n.down_filter = None;
+        drop_controller(&mut n, 0);
+        let done = |n: &Net, id| n.done.iter().find(|c| c.id == id).map(|c| c.result.clone());
+        let failed = Err(IoError::PathFailed(PathFailure::Closed(CloseCause::PeerClosed)));
+        assert_eq!(done(&n, free), if release_admin { Some(failed.clone()) } else { None }, "at detection");
+        assert_eq!(done(&n, side), None, "side-effecting: held");
+        n.advance(Duration::from_secs(1));
+        assert_eq!(done(&n, free).is_some(), release_admin, "held while the old controller still works");
+        n.hold_media = false;
+        n.release_held();
+        n.advance(Duration::from_secs(1));
+        assert!(
+            n.host_events.iter().any(|(_, e)| matches!(e, HostEvent::Engine(nvme_ccr::Event::CcrSucceeded { .. })))
+        );
+        assert_eq!(done(&n, free), Some(failed.clone()), "after the CCR");
+        assert_eq!(done(&n, side), Some(failed), "after the CCR");
+        assert!(done(&n, w).is_some_and(|r| r.is_ok()), "the write was retried on path 1");
+    }
 }
 
 #[test]

@@ -76,6 +76,10 @@ pub struct Totals {
     pub ccrs: u64,
     /// Seeds whose scenario is unsafe by design.
     pub unsafe_seeds: u64,
+    /// Sum of the seeds' admin stall (the admin stream's longest monitoring read), ms.
+    pub admin_sum_ms: f64,
+    /// The largest admin stall of any seed, ms.
+    pub admin_max_ms: f64,
 }
 
 impl Totals {
@@ -87,6 +91,8 @@ impl Totals {
             fallbacks: self.fallbacks + o.fallbacks,
             ccrs: self.ccrs + o.ccrs,
             unsafe_seeds: self.unsafe_seeds + o.unsafe_seeds,
+            admin_sum_ms: self.admin_sum_ms + o.admin_sum_ms,
+            admin_max_ms: self.admin_max_ms.max(o.admin_max_ms),
         }
     }
 }
@@ -165,6 +171,8 @@ pub fn explore(
                     fallbacks: r.fallbacks,
                     ccrs: r.ccrs_sent,
                     unsafe_seeds: u64::from(s.unsafe_by_design()),
+                    admin_sum_ms: r.admin.max_ms,
+                    admin_max_ms: r.admin.max_ms,
                 };
                 let engine: Vec<(u64, String)> = r.engine_violation.clone().map(|v| (seed, v)).into_iter().collect();
                 if !r.corrupted {
@@ -242,13 +250,16 @@ pub fn report(
     let t = &o.totals;
     out.push_str(&format!(
         "  stall (largest latency per seed): mean {:.1} ms, max {:.1} ms; fell back to the timer in {} seeds ({} \
-         fallbacks); {} CCRs sent; {} seeds unsafe by design (legacy, or --cqt0-rule immediate with CQT 0)\n",
+         fallbacks); {} CCRs sent; {} seeds unsafe by design (legacy, or --cqt0-rule immediate with CQT 0)\n\
+         \x20 admin stall (longest monitoring read per seed): mean {:.1} ms, max {:.1} ms\n",
         if o.seeds == 0 { 0.0 } else { t.stall_sum_ms / o.seeds as f64 },
         t.stall_max_ms,
         t.seeds_with_fallback,
         t.fallbacks,
         t.ccrs,
         t.unsafe_seeds,
+        if o.seeds == 0 { 0.0 } else { t.admin_sum_ms / o.seeds as f64 },
+        t.admin_max_ms,
     ));
     for (seed, v) in &o.engine {
         out.push_str(&format!("seed {seed}: ENGINE INVARIANT BROKEN: {v}\n"));
@@ -290,6 +301,8 @@ mod tests {
             fallbacks: 5,
             ccrs: 9,
             unsafe_seeds: 0,
+            admin_sum_ms: 500.0,
+            admin_max_ms: 20.0,
         };
         let o = Outcome {
             seeds: 100,
@@ -310,6 +323,10 @@ mod tests {
             text.contains("explored 100 seeds of policy legacy (target keeps its CQT promise): 3 corrupted (3.0 %)")
         );
         assert!(text.contains("stall (largest latency per seed): mean 10.0 ms, max 30.0 ms; fell back to the timer in 4 seeds (5 fallbacks); 9 CCRs sent"), "{text}");
+        assert!(
+            text.contains("\n  admin stall (longest monitoring read per seed): mean 5.0 ms, max 20.0 ms\n"),
+            "{text}"
+        );
         let (text, failed) = report(&o, Policy::Ccr, true, &none_over, 2, 2);
         assert!(failed);
         assert!(text.contains("seed 12:") && text.contains("--policy ccr --noncompliant"));

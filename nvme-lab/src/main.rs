@@ -106,7 +106,9 @@ const MATRIX_HELP: &str = "Simulate the 140 cells levels {legacy, cqt, ccr, ccr-
     loss-5, loss-burst} with the Linux failover test's values (two paths, round-robin, KATO 5000 ms, TBKAS on, CQT \
     1 ms, fopcode 1 (Write) held 2000 ms) and print a table: corrupted, commands completed, max and p99 command \
     latency (the I/O stall a user sees), the time from failure detection to the release of the held commands, \
-    commands held, CCRs sent and fallbacks to the timer. ccr-fail and ccr-unsupported are an fopcode failure whose CCR \
+    commands held, CCRs sent, fallbacks to the timer, and the admin stall (the longest of the side-effect-free SMART / \
+    Health log reads each controller gets every second: ccr-filter-admin answers one held at a failure at detection, \
+    the other safe levels hold it with the I/O). ccr-fail and ccr-unsupported are an fopcode failure whose CCR \
     then fails or is refused. The whole grid (more workloads and CQT values, figures) is `nvme-lab report`.\n\n\
     Exit status 0 when the expectations hold (legacy corrupts under fopcode with rw_test; no safe level corrupts \
     anywhere; the unsafe baselines, legacy and --cqt0-rule immediate with --cqt 0, may), 1 otherwise, with the failed \

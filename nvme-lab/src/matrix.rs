@@ -65,6 +65,10 @@ pub struct CellJson {
     pub back_to_90_ms: Option<f64>,
     /// Share of the baseline rate lost at the dip's lowest 100 ms (null: no dip).
     pub dip_depth: Option<f64>,
+    /// The admin stream's longest monitoring read (SMART / Health, side-effect-free), ms: the admin stall.
+    pub admin_stall_ms: f64,
+    /// Monitoring reads that failed with their path (each after recovery released it).
+    pub admin_failed: u64,
 }
 
 impl CellJson {
@@ -89,6 +93,8 @@ impl CellJson {
             write_stall_ms: r.metrics.writes.max_ms,
             back_to_90_ms: r.metrics.dip.and_then(|d| d.back_to_90_ms),
             dip_depth: r.metrics.dip.map(|d| d.depth),
+            admin_stall_ms: (r.admin.max_ms * 1e3).round() / 1e3,
+            admin_failed: r.admin.failed,
         }
     }
 }
@@ -175,8 +181,9 @@ pub fn table(cells: &[CellJson]) -> String {
         "held",
         "CCRs",
         "fallbacks",
+        "admin stall ms",
     ];
-    let rows: Vec<[String; 11]> = cells
+    let rows: Vec<[String; 12]> = cells
         .iter()
         .map(|c| {
             [
@@ -195,6 +202,7 @@ pub fn table(cells: &[CellJson]) -> String {
                 c.held.to_string(),
                 c.ccrs_sent.to_string(),
                 c.fallbacks.to_string(),
+                format!("{:.1}", c.admin_stall_ms),
             ]
         })
         .collect();
@@ -205,7 +213,7 @@ pub fn table(cells: &[CellJson]) -> String {
         }
     }
     // Text columns left-aligned, numbers right-aligned.
-    let numeric = [false, false, false, false, true, true, true, true, true, true, true];
+    let numeric = [false, false, false, false, true, true, true, true, true, true, true, true];
     let mut out = String::new();
     let line = |out: &mut String, cells: &[String]| {
         let mut s = String::new();
@@ -250,6 +258,9 @@ pub fn legend(s: &Scenario) -> String {
          held, CCRs         commands held at fencing, CCRs sent; fallbacks: times the host fell back to the timer\n\
          detect→release ms  from the host detecting the failure to releasing the commands it held for retry on another \
          path; 0 when nothing is held (legacy retries at once, ccr-filter releases reads at once)\n\
+         admin stall ms     the longest monitoring read of the admin stream (a side-effect-free SMART / Health Get \
+         Log Page per controller every {admin} ms): ccr-filter-admin releases one outstanding at a failure at \
+         detection, the other safe levels hold it with the I/O\n\
          \n\
          Scenario: two paths, round-robin; the target holds the first Write on controller 1 for {delay} ms (fopcode) \
          or silences path 1 (freeze); KATO {kato} ms, TBKAS {tbkas}, CQT {cqt} ms. Time-based hold: \
@@ -261,6 +272,7 @@ pub fn legend(s: &Scenario) -> String {
         kato = s.kato.as_millis(),
         tbkas = if s.tbkas { "on" } else { "off" },
         cqt = s.cqt.as_millis(),
+        admin = s.admin_interval.as_millis(),
     )
 }
 
@@ -317,6 +329,8 @@ mod tests {
             write_stall_ms: 0.0,
             back_to_90_ms: None,
             dip_depth: None,
+            admin_stall_ms: 0.0,
+            admin_failed: 0,
         }
     }
 
@@ -359,6 +373,7 @@ mod tests {
         b.release_ms = Some(15001.25);
         b.max_stall_ms = 15003.0;
         b.fallbacks = 1;
+        b.admin_stall_ms = 15001.7;
         let t = table(&[a, b]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5); // header, rule, row, blank line between policies, row
@@ -366,7 +381,7 @@ mod tests {
         assert!(lines[2].contains("YES") && lines[2].contains("   -     0     0          0"), "{t}");
         assert_eq!(lines[3], "");
         assert!(lines[4].contains("15001.2   ") || lines[4].contains("15001.3   "), "{t}");
-        assert!(lines[4].ends_with("  1"), "{t}");
+        assert!(lines[4].ends_with("  1         15001.7"), "{t}");
         // Right-aligned numbers end in the same column.
         assert_eq!(lines[2].chars().count(), lines[4].chars().count());
     }

@@ -334,17 +334,19 @@ pub fn markdown(cells: &[CellOut], quick: bool, wall: Duration, failed: &[String
         "Columns: baseline = mean IOPS over the second before the fault; dip = share of it lost in the lowest \
          100 ms window; back to 90 % = from the fault to the first 100 ms window at 90 % of the baseline or more \
          (`-`: no dip, or not back before the end); stall = the largest latency, reads / writes; p99.9 likewise; \
-         held = commands held at fencing; CCRs sent; fallbacks to the timer.\n\n",
+         held = commands held at fencing; CCRs sent; fallbacks to the timer; admin = the longest read of the admin \
+         stream (a side-effect-free SMART / Health Get Log Page per controller every second), ms.\n\n",
     );
     md.push_str(
         "| level | workload | fault | CQT | corrupted | baseline IOPS | dip | back to 90 % (ms) | stall r / w (ms) \
-         | p99.9 r / w (ms) | held | CCRs | fallbacks |\n|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | p99.9 r / w (ms) | held | CCRs | fallbacks | admin (ms) |\n\
+         |---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for c in cells {
         let m = &c.metrics;
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} / {:.0} | {:.1} / {:.1} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} / {:.0} | {:.1} / {:.1} | {} | {} | {} | {:.1} |",
             c.cell.policy,
             c.cell.workload,
             c.cell.fault,
@@ -364,6 +366,7 @@ pub fn markdown(cells: &[CellOut], quick: bool, wall: Duration, failed: &[String
             c.cell.held,
             c.cell.ccrs_sent,
             c.cell.fallbacks,
+            c.cell.admin_stall_ms,
         );
     }
     md.push_str("\n## Figures\n\nThroughput over time per level, then the stall per level, for each workload, fault and CQT case.\n\n");

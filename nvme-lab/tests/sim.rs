@@ -17,7 +17,7 @@ fn json_line(o: &Output) -> Value {
     serde_json::from_str(stdout(o).trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
 }
 
-const CELL_KEYS: [&str; 18] = [
+const CELL_KEYS: [&str; 20] = [
     "policy",
     "workload",
     "fault",
@@ -36,6 +36,8 @@ const CELL_KEYS: [&str; 18] = [
     "write_stall_ms",
     "back_to_90_ms",
     "dip_depth",
+    "admin_stall_ms",
+    "admin_failed",
 ];
 
 #[test]

@@ -11,9 +11,10 @@ use std::sync::Arc;
 
 use nvme_ccr::{CcrFailure, Config, Event as EngEvent, PathId, ReleaseReason};
 use nvme_fabric::conn::{CloseCause, ConnEvent, ConnId as HostConn};
-use nvme_fabric::host::{Digests, Host as FabricHost, HostConfig, HostEvent, Io, IoId, PathFailure};
+use nvme_fabric::host::{DataOut, Digests, Host as FabricHost, HostConfig, HostEvent, Io, IoId, PathFailure};
 use nvme_proto::cmd::{AdminOpcode, CommandContext};
 
+use crate::admin::{SMART_LOG_BYTES, smart_read};
 use crate::clock::{MS, Nanos, dur, inst, ns};
 use crate::net::{ConnId, Seg};
 use crate::report::TimelineEvent as T;
@@ -95,6 +96,8 @@ pub(crate) struct Host {
     ios: HashMap<IoId, AppIo>,
     /// The path each I/O was last sent on (the one that completes it).
     sent_on: HashMap<IoId, usize>,
+    /// The admin stream's reads outstanding, and their path.
+    admin: HashMap<IoId, usize>,
     /// The host's deadline a `HostTimer` event is scheduled for.
     timer: Option<Nanos>,
     tx: Vec<u8>,
@@ -132,6 +135,7 @@ impl Host {
             by_net: HashMap::new(),
             ios: HashMap::new(),
             sent_on: HashMap::new(),
+            admin: HashMap::new(),
             timer: None,
             tx,
             first_detect: None,
@@ -163,6 +167,16 @@ impl Host {
             Err(e) => ctx.note(None, T::IoRefused { op: app.op, error: e.to_string() }),
         }
         self.pump(ctx);
+    }
+
+    /// The admin stream sends its monitoring read to path `path`'s controller through the host; false when the path
+    /// is not live (nothing sent). Its completion lands in `ctx.admin_done`.
+    pub(crate) fn submit_admin(&mut self, ctx: &mut Ctx, path: usize) -> bool {
+        let data = DataOut::Read(SMART_LOG_BYTES as usize);
+        let Ok(id) = self.host.submit_admin(inst(ctx.now), path, smart_read(), data) else { return false };
+        self.admin.insert(id, path);
+        self.pump(ctx);
+        true
     }
 
     /// The host's deadline came.
@@ -243,6 +257,10 @@ impl Host {
             }
             while let Some(done) = self.host.poll_completion() {
                 progress = true;
+                if let Some(path) = self.admin.remove(&done.id) {
+                    ctx.admin_done.push((path, matches!(&done.result, Ok(d) if d.cqe.status.is_success())));
+                    continue;
+                }
                 let path = self.sent_on.remove(&done.id);
                 let Some(app) = self.ios.remove(&done.id) else { continue };
                 match done.result {

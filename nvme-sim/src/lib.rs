@@ -39,6 +39,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod checker;
 mod clock;
 mod host;

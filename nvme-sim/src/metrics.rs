@@ -310,6 +310,22 @@ impl Series {
     }
 }
 
+/// The admin stream's figures ([`Scenario::admin_interval`](crate::Scenario::admin_interval)): the monitoring reads
+/// sent, answered and failed with their path, and the longest one, submission to completion (ms): the admin stall.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct AdminStats {
+    /// Reads sent.
+    pub sent: u64,
+    /// Reads answered by their controller.
+    pub completed: u64,
+    /// Reads completed with their path's failure (after recovery released them).
+    pub failed: u64,
+    /// The longest read, answered or failed, ms: the admin stall.
+    pub max_ms: f64,
+    /// The longest failed read, ms: how long recovery held it (0 when none failed).
+    pub failed_max_ms: f64,
+}
+
 /// Latency of one kind of I/O, ms.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct LatencyStats {

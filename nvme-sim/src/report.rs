@@ -5,7 +5,7 @@ use core::time::Duration;
 
 use serde::Serialize;
 
-use crate::metrics::{Series, Summary};
+use crate::metrics::{AdminStats, Series, Summary};
 
 /// One line of the recovery timeline: when, which path, and what happened as a typed event. `Display` gives the
 /// line's words (`host: CCR for controller 1 sent via controller 2`); as JSON it is one object,
@@ -596,6 +596,8 @@ pub struct Report {
     pub metrics: Summary,
     /// Completions per 100 ms bin over the run.
     pub throughput: Series,
+    /// The admin stream's reads (SMART / Health log, side-effect-free): sent, answered, failed, and the admin stall.
+    pub admin: AdminStats,
 }
 
 #[cfg(test)]

@@ -323,6 +323,12 @@ pub struct Scenario {
     /// `loss-burst`: how long every segment on path 0 is lost (default 3 s, less than KATO: a stall without
     /// failover at the defaults).
     pub burst: Duration,
+    /// The admin stream (`spec-notes/simulator.md`, "The admin stream"): one side-effect-free Get Log Page (SMART /
+    /// Health, RAE = 1) to every live controller this often, the first one interval after the application start, at
+    /// most one outstanding per controller (default 1 s; zero: no admin stream). What a real host has on its admin
+    /// queues besides its own Keep Alive and AER, and the only commands `ccr-filter-admin` treats differently from
+    /// `ccr-filter`.
+    pub admin_interval: Duration,
 }
 
 impl Default for Scenario {
@@ -363,6 +369,7 @@ impl Default for Scenario {
             loss_window: Duration::from_secs(10),
             media_bandwidth: 0,
             burst: Duration::from_secs(3),
+            admin_interval: Duration::from_secs(1),
         }
     }
 }

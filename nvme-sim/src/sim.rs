@@ -9,6 +9,7 @@ use nvme_proto::cmd::IoOpcode;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::admin::AdminStream;
 use crate::checker::Checker;
 use crate::clock::{EventQueue, MS, Nanos, SEC, dur, ns};
 use crate::host::{Host, HostCfg};
@@ -59,6 +60,8 @@ pub(crate) enum Event {
     AppTimer {
         worker: usize,
     },
+    /// The admin stream's next round of monitoring reads.
+    AdminTick,
 }
 
 /// The shared simulation context handed to every component.
@@ -74,6 +77,8 @@ pub(crate) struct Ctx {
     pub(crate) completions: Vec<(AppIo, usize, Vec<u8>)>,
     /// Application I/Os the host failed (an error status after its retries, or no path left).
     pub(crate) failures: Vec<AppIo>,
+    /// The admin stream's reads completed: (path, answered with success).
+    pub(crate) admin_done: Vec<(usize, bool)>,
     pub(crate) checker: Checker,
     pub(crate) codec: Codec,
 }
@@ -160,6 +165,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
         op_map: HashMap::new(),
         completions: Vec::new(),
         failures: Vec::new(),
+        admin_done: Vec::new(),
         checker: Checker::default(),
         codec: workload.codec,
     };
@@ -221,6 +227,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
         target,
         host,
         workload,
+        admin: AdminStream::new(ns(s.admin_interval), paths),
         started: false,
         invoked: HashMap::new(),
         latencies: Vec::new(),
@@ -312,6 +319,7 @@ pub(crate) fn run(s: &Scenario) -> Report {
         fallbacks: host.fallbacks,
         metrics,
         throughput,
+        admin: sim.admin.stats,
     }
 }
 
@@ -320,6 +328,7 @@ struct Sim {
     target: Target,
     host: Host,
     workload: Workload,
+    admin: AdminStream,
     started: bool,
     invoked: HashMap<u64, Nanos>,
     latencies: Vec<LatencySample>,
@@ -349,7 +358,18 @@ impl Sim {
                 self.workload.timer(ctx.now, &mut ctx.rng, worker, &mut out);
                 self.apply(out);
             }
+            Event::AdminTick => self.admin_tick(),
         }
+    }
+
+    /// The admin stream: a monitoring read to every live path with none outstanding, and the next round.
+    fn admin_tick(&mut self) {
+        for path in 0..self.admin.paths() {
+            if self.admin.idle(path) && self.host.submit_admin(&mut self.ctx, path) {
+                self.admin.sent(path, self.ctx.now);
+            }
+        }
+        self.ctx.q.push(self.ctx.now + self.admin.interval, Event::AdminTick);
     }
 
     fn after_event(&mut self) {
@@ -359,6 +379,13 @@ impl Sim {
             let mut out = WlOut::default();
             self.workload.start(self.ctx.now, &mut self.ctx.rng, &mut out);
             self.apply(out);
+            // The first monitoring round one interval after the start.
+            if self.admin.interval > 0 {
+                self.ctx.q.push(self.ctx.now + self.admin.interval, Event::AdminTick);
+            }
+        }
+        for (path, ok) in core::mem::take(&mut self.ctx.admin_done) {
+            self.admin.done(path, self.ctx.now, ok);
         }
         while !self.ctx.completions.is_empty() || !self.ctx.failures.is_empty() {
             let done = core::mem::take(&mut self.ctx.completions);

@@ -115,6 +115,9 @@ pub struct ConnUsage {
     pub receive: usize,
     /// Commands outstanding.
     pub commands: usize,
+    /// Controller: idle data buffers kept for reuse, bytes of capacity (at most queue depth buffers of the largest
+    /// transfer, and `output_limit` bytes). Host: 0 (the caller lends read buffers).
+    pub pool: usize,
 }
 
 /// What the runtime is asked to do with a connection (pulled with `poll_conn_event` on the endpoint).

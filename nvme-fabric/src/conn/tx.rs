@@ -80,6 +80,9 @@ pub(crate) struct Transmitter {
     terminated: bool,
     /// A TermReq was queued (it stays the last item until sent, and survives [`Transmitter::abandon`]).
     term_queued: bool,
+    /// Controller: the data buffers of C2H items fully encoded by the last [`poll`](Self::poll), for the caller to
+    /// reuse ([`take_spent`](Self::take_spent)); at most the C2H items one poll finishes.
+    spent: Vec<Vec<u8>>,
 }
 
 /// Encoded length of a data PDU of `data_len` bytes of the given kind.
@@ -125,7 +128,13 @@ impl Transmitter {
             params: Params::default(),
             terminated: false,
             term_queued: false,
+            spent: Vec::new(),
         }
+    }
+
+    /// A data buffer of a C2H item the last [`poll`](Self::poll) finished, to reuse.
+    pub(crate) fn take_spent(&mut self) -> Option<Vec<u8>> {
+        self.spent.pop()
     }
 
     /// The parameters PDUs are encoded with.
@@ -328,8 +337,8 @@ impl Transmitter {
             };
             at += n;
             self.queued -= n.min(self.queued);
-            if done {
-                self.queue.pop_front();
+            if done && let Some(TxItem::C2H { data, .. }) = self.queue.pop_front() {
+                self.spent.push(data);
             }
         }
         if self.queue.is_empty() {

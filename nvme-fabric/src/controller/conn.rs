@@ -17,6 +17,7 @@ use nvme_proto::tcp::{
     check_in_window,
 };
 
+use super::pool::BufPool;
 use crate::auth::ControllerExchange;
 use crate::conn::{CloseCause, PDU_OVERHEAD, Receiver, RxStep, SmallPdu, Transmitter, TxItem};
 
@@ -83,6 +84,10 @@ pub(crate) struct ConnLimits {
     pub io_in_capsule: u32,
     /// Largest C2HData PDU we send (data bytes).
     pub max_data_pdu: usize,
+    /// The largest transfer of one command (4 KiB × 2^MDTS): the largest data buffer the pool keeps.
+    pub max_transfer: usize,
+    /// The output bound per connection: the idle bytes the pool keeps at most.
+    pub output_limit: usize,
 }
 
 /// A pool of transfer tags: TTAG values 0..n, handed out and returned in O(1). Its size is queue depth ×
@@ -150,6 +155,8 @@ pub(crate) struct Queue {
     /// A transaction authenticated the queue. It stays so while a re-authentication runs; a failed one closes the
     /// connection.
     pub(crate) authenticated: bool,
+    /// The connection's data buffers, reused (`pool.rs`; bounded from the Connect on).
+    pub(crate) pool: BufPool,
 }
 
 impl CtrlConn {
@@ -177,6 +184,7 @@ impl CtrlConn {
                 closing: None,
                 auth: None,
                 authenticated: false,
+                pool: BufPool::default(),
             },
         }
     }
@@ -190,6 +198,11 @@ impl CtrlConn {
         let maxr2t = q.tx.params().maxr2t;
         let per_cmd = maxr2t.saturating_add(1).min(R2TS_PER_COMMAND) as usize;
         q.tags = TagPool::new(usize::from(q.depth) * per_cmd);
+        // Data buffers: queue depth of them, each at most the largest transfer (or in-capsule write), output_limit
+        // bytes in all.
+        let depth = usize::from(q.depth);
+        let largest = q.limits.max_transfer.max(q.limits.io_in_capsule as usize);
+        q.pool.set_bound(depth, largest, depth.saturating_mul(largest).min(q.limits.output_limit));
         let in_capsule = if qid == 0 { q.limits.admin_in_capsule } else { q.limits.io_in_capsule };
         // The largest PDU this queue may receive: a capsule with the most in-capsule data (a Fabrics command's on
         // every queue: the admin limit), or (I/O queues, where we send R2Ts) an H2CData of MAXH2CDATA.
@@ -369,7 +382,14 @@ impl Queue {
             return None;
         }
         self.slots.insert(sqe.cid, Slot::Busy);
-        Some(Input::Command { sqe, data: data.to_vec() })
+        let buf = if data.is_empty() {
+            Vec::new()
+        } else {
+            let mut b = self.pool.take(data.len());
+            b.copy_from_slice(data);
+            b
+        };
+        Some(Input::Command { sqe, data: buf })
     }
 
     /// One H2CData PDU (nvme_proto::notes::tcp §8.2 item 4).
@@ -420,6 +440,7 @@ impl Queue {
         self.tags.put(ttag);
         if failed {
             self.write_pinned -= buf.len().min(self.write_pinned);
+            self.pool.put(buf);
             self.respond(cid, Status::new(StatusCode::TRANSIENT_TRANSPORT_ERROR), 0);
             return Ok(None);
         }
@@ -489,7 +510,8 @@ impl Queue {
             self.r2t_wait.pop_front();
             self.write_pinned += len as usize;
             self.xfers.insert(ttag, cid);
-            let buf = alloc::vec![0; len as usize];
+            // Every byte is written by the H2CData PDUs before the data is used.
+            let buf = self.pool.take(len as usize);
             self.slots.insert(cid, Slot::Receiving { slba, ttag, buf, received: 0, failed: false });
             self.tx.push_pdu(&Pdu::R2T(R2T { cccid: cid, ttag, r2to: 0, r2tl: len }));
         }

@@ -49,7 +49,14 @@ impl Subsystem {
                 Ok(_) if !data.is_empty() || !rw.dptr.is_transport_data() => {
                     self.respond(conn, cid, dnr(StatusCode::INVALID_FIELD), 0)
                 }
-                Ok(len) => self.execute(now, conn, cntlid, cid, MediaKind::Read, rw.slba, len, alloc::vec![0; len]),
+                Ok(len) => {
+                    // The runtime fills the whole buffer (a pooled one holds an earlier read's data until then).
+                    let buf = match self.conns.get_mut(&conn) {
+                        Some(c) => c.q.pool.take(len),
+                        None => alloc::vec![0; len],
+                    };
+                    self.execute(now, conn, cntlid, cid, MediaKind::Read, rw.slba, len, buf)
+                }
                 Err(st) => self.respond(conn, cid, st, 0),
             },
             IoCommand::Write(rw) => match checks(&rw) {
@@ -182,11 +189,15 @@ impl Subsystem {
             };
             if let Some(q) = self.out(op.conn) {
                 if status.is_success() && op.kind == MediaKind::Read {
+                    // The buffer comes back to the pool once its PDUs are encoded (`poll_transmit`).
                     q.respond_data(op.cid, op.buf, 0);
                 } else {
                     q.respond(op.cid, status, 0);
+                    q.pool.put(op.buf);
                 }
             }
+        } else if let Some(c) = self.conns.get_mut(&op.conn) {
+            c.q.pool.put(op.buf);
         }
         if let Some(c) = self.ctrls.get_mut(&op.cntlid) {
             c.started = c.started.saturating_sub(1);

@@ -44,6 +44,9 @@
 //! * Authentication: one transaction per connection; an Authentication Receive's answer is at most MDTS bytes.
 //! * Commands: at most SQSIZE + 1 outstanding; one more closes the connection ([`CloseCause::QueueOverflow`]).
 //! * Transfer tags: a pool of queue depth × min(MAXR2T + 1, 1), never searched.
+//! * Data buffers: reused through a pool of at most queue depth idle buffers, each at most the largest transfer,
+//!   and at most [`SubsystemConfig::output_limit`] bytes in all (`pool.rs`): no data buffer is allocated per command
+//!   in the steady state.
 //! * Write data: R2Ts go out only while the buffers of writes receiving data stay within
 //!   [`SubsystemConfig::output_limit`] (one transfer is always allowed); the rest wait without a buffer. No new input
 //!   is read while write buffers (in-capsule writes waiting for the media included) exceed it.
@@ -59,6 +62,7 @@ mod admin;
 mod auth;
 mod conn;
 mod io;
+mod pool;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -853,6 +857,8 @@ impl Subsystem {
             admin_in_capsule: ADMIN_IN_CAPSULE,
             io_in_capsule: self.cfg.io_in_capsule,
             max_data_pdu: self.cfg.max_data_pdu as usize,
+            max_transfer: self.cfg.max_transfer(),
+            output_limit: self.cfg.output_limit,
         }
     }
 
@@ -927,6 +933,10 @@ impl Subsystem {
             return Ok(0);
         }
         let n = c.q.tx.poll(buf, |_| None)?;
+        // The data buffers of reads whose C2HData PDUs are all encoded go back to the connection's pool.
+        while let Some(b) = c.q.tx.take_spent() {
+            c.q.pool.put(b);
+        }
         if c.q.tx.is_empty() {
             c.q.tx_armed = false;
         }
@@ -969,7 +979,9 @@ impl Subsystem {
         self.media.get(&id).filter(|op| op.kind == MediaKind::Write).map(|op| &op.buf[..])
     }
 
-    /// The buffer a started read fills.
+    /// The buffer a started read fills, all of it: it comes from the connection's pool of reused buffers, so until
+    /// the runtime writes it, it may hold an earlier command's data from the same connection (a successful read must
+    /// overwrite every byte; a failed one is never sent).
     pub fn media_buffer(&mut self, id: MediaId) -> Option<&mut [u8]> {
         self.media.get_mut(&id).filter(|op| op.kind == MediaKind::Read).map(|op| &mut op.buf[..])
     }
@@ -1165,6 +1177,7 @@ impl Subsystem {
             writes: c.q.write_pinned,
             receive: c.rx.allocated(),
             commands: c.q.slots.len(),
+            pool: c.q.pool.idle_bytes(),
         })
     }
 

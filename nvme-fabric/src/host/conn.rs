@@ -137,6 +137,7 @@ impl HostConn {
             writes: self.q.cmds.values().filter_map(|c| c.write.as_ref()).map(|w| w.len()).sum(),
             receive: self.rx.allocated(),
             commands: self.q.cmds.len(),
+            pool: 0,
         }
     }
 

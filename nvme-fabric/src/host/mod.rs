@@ -22,7 +22,9 @@
 //!   [`Host::poll_open`], [`Host::poll_completion`] and [`Host::poll_event`].
 //! * Time: sleep until [`Host::poll_timeout`], then [`Host::handle_timeout`].
 //! * I/O: [`Host::submit`] (Read, Write, Flush), completions from [`Host::poll_completion`]. Admin passthrough to one
-//!   path: [`Host::submit_admin`] (not held by recovery: it fails with its path).
+//!   path: [`Host::submit_admin`]: recovery holds it like an I/O command when its path fails (side-effecting or not,
+//!   by nvme-proto's classification), and it completes with [`IoError::PathFailed`] when the engine releases it; it
+//!   is never retried on another path (another controller's answer is another answer).
 //!
 //! # Decisions
 //!
@@ -49,7 +51,7 @@ use nvme_ccr::{
     Instant, LogReadId, PathAction, PathId, ReleaseAction,
 };
 use nvme_proto::auth::{DhGroupId, DhchapSecret, HashId};
-use nvme_proto::cmd::{Cqe, Flush, ReadWrite, Sqe, Status, StatusCode};
+use nvme_proto::cmd::{AdminCommand, Command, Cqe, Flush, ReadWrite, Sqe, Status, StatusCode};
 
 pub use assoc::ADMIN_QUEUE_DEPTH;
 use assoc::{Assoc, AssocOut};
@@ -809,6 +811,9 @@ pub struct Host {
     conn_events: VecDeque<ConnEvent>,
     reqs: BTreeMap<u64, Req>,
     admin_tags: BTreeMap<u64, (usize, AdminUse)>,
+    /// Passthrough admin commands whose path failed, held by the engine until it releases them: the failure they
+    /// complete with. At most [`ADMIN_QUEUE_DEPTH`] per path.
+    held_admin: BTreeMap<u64, PathFailure>,
     waiting: VecDeque<u64>,
     completions: VecDeque<IoCompletion>,
     events: VecDeque<HostEvent>,
@@ -858,6 +863,7 @@ impl Host {
             conn_events: VecDeque::new(),
             reqs: BTreeMap::new(),
             admin_tags: BTreeMap::new(),
+            held_admin: BTreeMap::new(),
             waiting: VecDeque::new(),
             completions: VecDeque::new(),
             events: VecDeque::new(),
@@ -1140,14 +1146,29 @@ impl Host {
         Ok(IoId(id))
     }
 
-    /// Sends an admin command to path `path`'s controller as it is (its CID and data pointer are filled in). Not held
-    /// by recovery: if the path fails first, it completes with [`IoError::PathFailed`].
+    /// Sends an admin command to path `path`'s controller as it is (its CID and data pointer are filled in).
+    ///
+    /// Recovery holds it like an I/O command ([`CommandKind::Admin`], side effects as nvme-proto classifies the SQE:
+    /// Identify, Get Features and Get Log Page with RAE = 1 have none; an unparsable or unknown command counts as
+    /// side-effecting). If the path fails first, the command completes with [`IoError::PathFailed`] when the engine
+    /// releases it: at once under [`Policy::Legacy`](nvme_ccr::Policy::Legacy) and, when it has no side effects,
+    /// under `ccr-filter-admin`; otherwise once a CCR succeeded or the time-based hold passed. It is never retried
+    /// on another path.
     pub fn submit_admin(&mut self, now: Instant, path: usize, sqe: Sqe, data: DataOut) -> Result<IoId, SubmitError> {
         let deadline = Some(now + self.cfg.admin_timeout);
         let tag = self.next_tag;
-        let a = self.paths.get_mut(path).and_then(|s| s.assoc.as_mut()).filter(|a| a.is_live());
-        let Some(a) = a else { return Err(SubmitError::NoSuchPath) };
-        if !a.owner_admin(sqe, data, tag, deadline) {
+        let kind = match AdminCommand::parse(&sqe) {
+            Ok(c) => CommandKind::of(&Command::Admin(c)),
+            Err(_) => CommandKind::Admin { side_effects: true },
+        };
+        let engine_id = self.paths.get(path).and_then(|s| s.engine).filter(|_| self.usable(path));
+        let Some(engine_id) = engine_id else { return Err(SubmitError::NoSuchPath) };
+        if self.engine.handle_submit(now, engine_id, tag, kind).is_err() {
+            return Err(SubmitError::NoSuchPath);
+        }
+        let queued = self.paths[path].assoc.as_mut().is_some_and(|a| a.owner_admin(sqe, data, tag, deadline));
+        if !queued {
+            let _ = self.engine.handle_complete(now, engine_id, tag);
             return Err(SubmitError::QueueFull);
         }
         self.next_tag += 1;
@@ -1315,8 +1336,14 @@ impl Host {
         let tags = self.paths[p].assoc.as_mut().map(|a| a.drain_owner_tags()).unwrap_or_default();
         for t in tags {
             match self.admin_tags.remove(&t) {
+                // Held by the engine with the path's other commands (when the path was live): it completes with the
+                // failure when the engine releases it.
                 Some((_, AdminUse::User(id))) => {
-                    self.completions.push_back(IoCompletion { id, result: Err(IoError::PathFailed(f)) });
+                    if was_live && self.paths[p].engine.is_some() {
+                        self.held_admin.insert(id.0, f);
+                    } else {
+                        self.completions.push_back(IoCompletion { id, result: Err(IoError::PathFailed(f)) });
+                    }
                 }
                 Some((_, AdminUse::Log(id))) => {
                     let _ = self.engine.handle_ccr_log_failed(now, id);
@@ -1377,7 +1404,15 @@ impl Host {
                         let _ = self.engine.handle_ccr_log_failed(now, id);
                     }
                 }
-                AdminUse::User(id) => self.completions.push_back(IoCompletion { id, result: Ok(IoDone { cqe, data }) }),
+                AdminUse::User(id) => {
+                    let delivered = match self.paths[p].engine {
+                        Some(e) => !matches!(self.engine.handle_complete(now, e, tag), Ok(Completion::Held)),
+                        None => true,
+                    };
+                    if delivered {
+                        self.completions.push_back(IoCompletion { id, result: Ok(IoDone { cqe, data }) });
+                    }
+                }
             }
             return;
         }
@@ -1561,6 +1596,12 @@ impl Host {
             }
             while let Some(rel) = self.engine.poll_release() {
                 progress = true;
+                // A passthrough admin command: its failure is its result, whatever the engine's action.
+                if let Some(f) = self.held_admin.remove(&rel.token) {
+                    self.completions
+                        .push_back(IoCompletion { id: IoId(rel.token), result: Err(IoError::PathFailed(f)) });
+                    continue;
+                }
                 if !self.reqs.contains_key(&rel.token) {
                     continue;
                 }
