@@ -24,8 +24,8 @@
 //! * **Workload**: `writes` writes (values 1, 2, ...) to `blocks` blocks in turn, then a read of block 0, at most
 //!   `depth` outstanding; the application submits the next one at any step.
 //! * **Faults**, chosen at any step within a budget: a write held inside a failing controller (`fopcode`, the
-//!   controller failing at once or freezing) for a compliant delay or, with `noncompliant`, one that breaks the
-//!   target's CQT promise; the loss of a path's connections (a CCR or log read in flight is lost with them, a source
+//!   controller failing at once or freezing) that lands at any later step ([`Action::Land`]) within the bound the
+//!   target promises ([`Setup::delay`]: the hold; with `noncompliant`, three times that, past the host's deadline); the loss of a path's connections (a CCR or log read in flight is lost with them, a source
 //!   fails while its CCR is pending); a frozen path; `fail-ccr` (CCRs accepted, then Failed); `no-ccr` (CCRs refused);
 //!   the next CCR Completed notice (AEN) lost; the next CCR log read failed.
 //!   With `noncompliant`, as in the simulator's exploration, only `fopcode` faults and one path always healthy.
@@ -47,7 +47,9 @@ use std::time::Duration;
 use nvme_ccr::check::{DataViolation, Register};
 use nvme_ccr::{Config as EngineConfig, Instant, Policy};
 use nvme_fabric::conn::{ConnEvent, ConnId};
-use nvme_fabric::controller::{Fault as TargetFault, FaultAction, FaultTarget, MediaKind, Subsystem, SubsystemConfig};
+use nvme_fabric::controller::{
+    Fault as TargetFault, FaultAction, FaultTarget, MediaId, MediaKind, Subsystem, SubsystemConfig,
+};
 use nvme_fabric::host::{Host, HostConfig, Io, IoId, PathPhase};
 use stateright::{Model, Property};
 
@@ -102,18 +104,19 @@ impl Setup {
         Duration::from_secs(3 * self.kato) + CQT
     }
 
-    /// The delays a held write may have: the largest the target's promise allows, the hold from arrival (the
-    /// detection cannot come earlier); with `noncompliant` also three times that.
-    pub fn delays(&self) -> Vec<Duration> {
-        let promise = self.hold();
-        if self.noncompliant { vec![promise, promise * 3] } else { vec![promise] }
+    /// How long a write held by `fopcode` may stay in the backend at most, from its arrival: it lands at any step
+    /// before that ([`Action::Land`]), or when that time comes (a `Tick`). A compliant target keeps its promise: at
+    /// most the hold (the detection cannot come earlier than the arrival, so the host's deadline is never earlier). A
+    /// noncompliant one breaks it: up to three times the hold, far past the host's deadline, and the horizon leaves
+    /// room after it for the recovery to finish (so every schedule can complete).
+    pub fn delay(&self) -> Duration {
+        if self.noncompliant { self.hold() * 3 } else { self.hold() }
     }
 
     /// The end of virtual time: room for a fault's detection, the hold, the longest delay, the admin timeout and a
     /// retry after all of them.
     pub fn horizon(&self) -> Instant {
-        let longest = *self.delays().iter().max().unwrap_or(&CQT);
-        Instant::from_elapsed(IO_TIMEOUT + self.hold() + longest + ADMIN_TIMEOUT * 2 + Duration::from_secs(2))
+        Instant::from_elapsed(IO_TIMEOUT + self.hold() + self.delay() + ADMIN_TIMEOUT * 2 + Duration::from_secs(2))
     }
 
     /// The workload: writes to blocks in turn (write `k` has value `k + 1`), then a read of block 0.
@@ -189,6 +192,11 @@ pub enum Action {
     },
     /// Time moves to the next deadline of either side.
     Tick,
+    /// A write a fault holds in the backend finishes now (before its delay is over).
+    Land {
+        /// The subsystem's media operation.
+        media: MediaId,
+    },
     /// A fault happens.
     Fault(Fault),
 }
@@ -355,6 +363,11 @@ impl FailoverModel {
                 self.pump(&mut st, &mut log);
             }
             Action::Fault(f) => self.fault(&mut st, f, &mut log),
+            Action::Land { media } => {
+                note(&mut log, || "the write held in the backend finishes now".to_string());
+                st.sub.release_stuck(media);
+                self.pump(&mut st, &mut log);
+            }
         }
         st
     }
@@ -635,10 +648,8 @@ impl FailoverModel {
                 continue;
             }
             if live && !st.faults.iter().any(|f| matches!(f, Fault::Fopcode { path: p, .. } if *p == path)) {
-                for &delay in &self.setup.delays() {
-                    for freeze in [false, true] {
-                        out.push(Action::Fault(Fault::Fopcode { path, delay, freeze }));
-                    }
+                for freeze in [false, true] {
+                    out.push(Action::Fault(Fault::Fopcode { path, delay: self.setup.delay(), freeze }));
                 }
             }
             if !self.setup.noncompliant && linked {
@@ -687,6 +698,9 @@ impl Model for FailoverModel {
         let quiet = self.setup.lag || st.net.is_empty();
         if quiet && self.next_deadline(st).is_some_and(|t| t <= self.setup.horizon()) {
             out.push(Action::Tick);
+        }
+        for (media, _) in st.sub.stuck_media() {
+            out.push(Action::Land { media });
         }
         self.fault_choices(st, out);
     }

@@ -43,7 +43,7 @@ pub fn describe_path(model: &FailoverModel, path: &Path<State, Action>) -> Vec<S
 pub fn describe_fault(f: &Fault) -> String {
     match f {
         Fault::Fopcode { path, delay, freeze } => format!(
-            "fopcode on path {path}'s controller: its next write stays {:.1} s in the backend, the controller {}",
+            "fopcode on path {path}'s controller: its next write stays up to {:.1} s in the backend, the controller {}",
             delay.as_secs_f64(),
             if *freeze { "freezes" } else { "fails at once" }
         ),
@@ -150,7 +150,7 @@ pub(crate) fn describe_sub_event(ev: &SubEvent) -> Option<String> {
         }
         SubEvent::TeardownComplete { cntlid } => format!("target: controller {cntlid}'s teardown is complete"),
         SubEvent::FaultFired { cntlid, delay, action, .. } => format!(
-            "target: fault fires on controller {cntlid}: the write stays {:.1} s in the backend ({action:?})",
+            "target: fault fires on controller {cntlid}: the write stays up to {:.1} s in the backend ({action:?})",
             delay.as_secs_f64()
         ),
         SubEvent::CcrReceived { source, icid, .. } => format!("target: CCR for controller {icid} via {source}"),

@@ -36,7 +36,7 @@ fn a_lost_notice_and_a_failed_log_read_reach_the_host_and_lose_nothing() {
         Action::Fault(Fault::LoseAen),
         Action::Fault(Fault::FailLogRead),
         Action::Submit,
-        Action::Fault(Fault::Fopcode { path: 0, delay: setup.hold(), freeze: false }),
+        Action::Fault(Fault::Fopcode { path: 0, delay: setup.delay(), freeze: false }),
     ];
     let mut trace = Vec::new();
     let end = drive(&model, model.initial(), &faults, &mut trace);
