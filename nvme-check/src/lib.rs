@@ -28,7 +28,8 @@
 //!   target promises ([`Setup::delay`]: the hold; with `noncompliant`, three times that, past the host's deadline); the loss of a path's connections (a CCR or log read in flight is lost with them, a source
 //!   fails while its CCR is pending); a frozen path; `fail-ccr` (CCRs accepted, then Failed); `no-ccr` (CCRs refused);
 //!   the next CCR Completed notice (AEN) lost; the next CCR log read failed.
-//!   With `noncompliant`, as in the simulator's exploration, only `fopcode` faults and one path always healthy.
+//!   With `noncompliant` every fault too; a schedule where such a target also refuses or fails CCRs leaves no host a
+//!   proof it could trust, and its stale data is not counted ([`Setup::beyond_any_host`]).
 //!
 //! Properties ([`properties`]): no stale data (nvme-ccr's [`Register`] over every write, read and media landing:
 //! no read older than the last acknowledged write, no stale write landing after a newer acknowledged one), the
@@ -117,6 +118,13 @@ impl Setup {
     /// retry after all of them.
     pub fn horizon(&self) -> Instant {
         Instant::from_elapsed(IO_TIMEOUT + self.hold() + self.delay() + ADMIN_TIMEOUT * 2 + Duration::from_secs(2))
+    }
+
+    /// Whether the schedule of `st` leaves no host a proof it could trust: the target breaks its CQT promise
+    /// (`noncompliant`) and refuses CCRs (`no-ccr`) or fails them (`fail-ccr`), so the only proof left is the timer
+    /// it breaks. Stale data there is the target's fault, not the host's: [`NO_STALE_DATA`] does not count it.
+    pub fn beyond_any_host(&self, st: &State) -> bool {
+        self.noncompliant && st.faults.iter().any(|f| matches!(f, Fault::FailCcr | Fault::NoCcr))
     }
 
     /// The workload: writes to blocks in turn (write `k` has value `k + 1`), then a read of block 0.
@@ -629,35 +637,20 @@ impl FailoverModel {
         if st.faults.len() >= self.setup.faults {
             return;
         }
-        let faulted: Vec<usize> = st
-            .faults
-            .iter()
-            .filter_map(|f| match f {
-                Fault::Fopcode { path, .. } | Fault::Loss { path } | Fault::Freeze { path } => Some(*path),
-                _ => None,
-            })
-            .collect();
         for path in 0..self.setup.paths {
             let live = st.host.path_phase(path) == Some(PathPhase::Live);
             let linked = st.links.values().any(|l| l.path == path && !l.frozen);
-            // Noncompliant: one path always stays healthy (as the simulator's exploration), so a CCR source exists.
-            let others_faulted = faulted.iter().filter(|&&p| p != path).count();
-            let may_fault_here =
-                !self.setup.noncompliant || faulted.contains(&path) || others_faulted + 2 <= self.setup.paths;
-            if !may_fault_here {
-                continue;
-            }
             if live && !st.faults.iter().any(|f| matches!(f, Fault::Fopcode { path: p, .. } if *p == path)) {
                 for freeze in [false, true] {
                     out.push(Action::Fault(Fault::Fopcode { path, delay: self.setup.delay(), freeze }));
                 }
             }
-            if !self.setup.noncompliant && linked {
+            if linked {
                 out.push(Action::Fault(Fault::Loss { path }));
                 out.push(Action::Fault(Fault::Freeze { path }));
             }
         }
-        if !self.setup.noncompliant && self.setup.policy.uses_ccr() {
+        if self.setup.policy.uses_ccr() {
             let (fail, no) = st.sub.ccr_switches();
             if !fail {
                 out.push(Action::Fault(Fault::FailCcr));
@@ -730,7 +723,9 @@ pub const FAILOVER_HAPPENS: &str = "a held write lands after its path failed, ev
 /// The properties: safety (data and engine) in every state, liveness on every terminal state, and a witness.
 pub fn properties() -> Vec<Property<FailoverModel>> {
     vec![
-        Property::always(NO_STALE_DATA, |_, s: &State| s.data_violation.is_none()),
+        Property::always(NO_STALE_DATA, |m: &FailoverModel, s: &State| {
+            s.data_violation.is_none() || m.setup.beyond_any_host(s)
+        }),
         Property::always(ENGINE_INVARIANTS, |_, s: &State| s.host.engine_violation().is_none()),
         // Checked on the terminal states (time ran out, nothing in flight): with the horizon past every timer of
         // the workload, a command still outstanding there waits forever.

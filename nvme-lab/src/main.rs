@@ -290,7 +290,8 @@ const CHECK_HELP: &str = "Model-check failover exhaustively with stateright: nvm
     word counterexample and the shortest schedule as a numbered trace.\n\n\
     Without size options it runs the CI configuration (2 paths, 2 writes and a read to one block, depth 1, 3 \
     faults). Without --policy it checks every policy. --noncompliant: the target may hold a write past its CQT \
-    promise; only fopcode faults, one path always healthy (the simulator's rule).\n\n\
+    promise (up to three times the hold), with every fault as well; stale data in a schedule where it also refuses \
+    or fails CCRs is not counted (no host has a proof it could trust there).\n\n\
     Exit status 0 when every verdict is the expected one (legacy, and cqt with --noncompliant, must produce a \
     counterexample; every other policy must hold), 1 otherwise.";
 
