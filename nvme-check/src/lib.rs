@@ -69,6 +69,12 @@ pub const CQT: Duration = Duration::from_secs(1);
 pub const IO_TIMEOUT: Duration = Duration::from_secs(2);
 /// The host's admin command timeout (CCRs, log reads).
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// The host's bound on a connect (a reconnect to a frozen path).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// With [`Setup::reconnect`]: the wait before a failed path is connected again.
+pub const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// With [`Setup::reconnect`]: a path not live again for this long is given up.
+pub const CTRL_LOSS_TMO: Duration = Duration::from_secs(3);
 
 /// The size and kind of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -92,12 +98,26 @@ pub struct Setup {
     /// Messages may stay in flight across time steps (a slow network). Off: every message sent before a deadline
     /// arrives before it (latency below the timers' granularity), only frozen or lost paths lose messages.
     pub lag: bool,
+    /// A failed path is reconnected ([`RECONNECT_DELAY`] after its commands were released, given up after
+    /// [`CTRL_LOSS_TMO`]) instead of given up at once.
+    pub reconnect: bool,
 }
 
 impl Setup {
     /// The CI configuration for `policy`: 2 paths, 2 writes and a read to one block, depth 1, 3 faults.
     pub fn ci(policy: Policy, noncompliant: bool) -> Self {
-        Setup { policy, paths: 2, writes: 2, depth: 1, blocks: 1, faults: 3, noncompliant, kato: 0, lag: false }
+        Setup {
+            policy,
+            paths: 2,
+            writes: 2,
+            depth: 1,
+            blocks: 1,
+            faults: 3,
+            noncompliant,
+            kato: 0,
+            lag: false,
+            reconnect: false,
+        }
     }
 
     /// The hold the host computes: `(TBKAS ? 3 : 2) x KATO + CQT` (TBKAS on).
@@ -114,10 +134,21 @@ impl Setup {
         if self.noncompliant { self.hold() * 3 } else { self.hold() }
     }
 
+    /// How long time may pass while the application has a command it could submit. Without reconnects and
+    /// keep-alive, no timer runs without commands, so until the horizon (any step). With them, timers run on an idle
+    /// host (reconnect attempts, keep-alives): until the hold, so that the rest of the workload still has the
+    /// horizon's room to finish.
+    pub fn idle_until(&self) -> Instant {
+        if self.reconnect || self.kato > 0 { Instant::from_elapsed(self.hold()) } else { self.horizon() }
+    }
+
     /// The end of virtual time: room for a fault's detection, the hold, the longest delay, the admin timeout and a
     /// retry after all of them.
     pub fn horizon(&self) -> Instant {
-        Instant::from_elapsed(IO_TIMEOUT + self.hold() + self.delay() + ADMIN_TIMEOUT * 2 + Duration::from_secs(2))
+        let reconnect = if self.reconnect { RECONNECT_DELAY } else { Duration::ZERO };
+        Instant::from_elapsed(
+            IO_TIMEOUT + self.hold() + self.delay() + ADMIN_TIMEOUT * 2 + reconnect + Duration::from_secs(2),
+        )
     }
 
     /// Whether the schedule of `st` leaves no host a proof it could trust: the target breaks its CQT promise
@@ -312,10 +343,16 @@ impl FailoverModel {
         h.queue_depth = 2.max(self.setup.depth as u16);
         h.io_timeout = IO_TIMEOUT;
         h.admin_timeout = ADMIN_TIMEOUT;
-        h.connect_timeout = Duration::from_secs(10);
-        // No reconnect: a path whose controller failed is given up (a reconnect's bring-up would multiply the
-        // interleavings); commands with no path left fail with Host Pathing Error.
-        h.ctrl_loss_tmo = Some(Duration::ZERO);
+        h.connect_timeout = CONNECT_TIMEOUT;
+        // Without `reconnect` a path whose controller failed is given up (a reconnect's bring-up multiplies the
+        // interleavings); commands with no path left fail with Host Pathing Error. With it, the path comes back as a
+        // new association (a new controller of the subsystem), and commands wait for it within ctrl_loss_tmo.
+        if self.setup.reconnect {
+            h.reconnect_delay = RECONNECT_DELAY;
+            h.ctrl_loss_tmo = Some(CTRL_LOSS_TMO);
+        } else {
+            h.ctrl_loss_tmo = Some(Duration::ZERO);
+        }
         h.event_capacity = 64;
         h.max_transfer = 8192;
         h.max_data_pdu = 8192;
@@ -500,7 +537,10 @@ impl FailoverModel {
             let now = st.now;
             while let Some(open) = st.host.poll_open() {
                 progress = true;
-                let queue = st.links.values().filter(|l| l.path == open.path).count() as u16;
+                // The queue's index in its association: the path's connections the host still knows come first.
+                let queue =
+                    st.links.iter().filter(|(c, l)| l.path == open.path && st.host.conn_usage(**c).is_some()).count()
+                        as u16;
                 match st.sub.accept(now) {
                     Ok(s) => {
                         st.links.insert(open.conn, Link { sub: s, path: open.path, queue, frozen: false });
@@ -689,7 +729,9 @@ impl Model for FailoverModel {
             out.push(Action::Deliver { conn, to_host });
         }
         let quiet = self.setup.lag || st.net.is_empty();
-        if quiet && self.next_deadline(st).is_some_and(|t| t <= self.setup.horizon()) {
+        let can_submit = st.next_op < self.ops.len() && st.outstanding.len() < self.setup.depth;
+        let idle_ok = |t: Instant| !can_submit || t <= self.setup.idle_until();
+        if quiet && self.next_deadline(st).is_some_and(|t| t <= self.setup.horizon() && idle_ok(t)) {
             out.push(Action::Tick);
         }
         for (media, _) in st.sub.stuck_media() {

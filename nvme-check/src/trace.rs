@@ -181,7 +181,7 @@ pub fn summarize(r: &crate::Report) -> String {
     let setup = &r.setup;
     let _ = writeln!(
         s,
-        "policy {}{}: paths {}, writes {}{}, depth {}, faults {}: {} states explored, {} unique, depth {}, {:.1} s{}",
+        "policy {}{}: paths {}, writes {}{}, depth {}, faults {}{}{}: {} states explored, {} unique, depth {}, {:.1} s{}",
         setup.policy,
         if setup.noncompliant { " (noncompliant target)" } else { "" },
         setup.paths,
@@ -189,6 +189,8 @@ pub fn summarize(r: &crate::Report) -> String {
         if setup.blocks > 1 { format!(" to {} blocks", setup.blocks) } else { String::new() },
         setup.depth,
         setup.faults,
+        if setup.kato > 0 { format!(", KATO {} s", setup.kato) } else { String::new() },
+        if setup.reconnect { ", reconnect" } else { "" },
         r.states,
         r.unique,
         r.max_depth,

@@ -105,3 +105,15 @@ fn cqt_corrupts_against_a_noncompliant_target() {
     let r = check(Setup::ci(Policy::Cqt, true));
     assert_eq!(verdict(&r, NO_STALE_DATA), Verdict::Violated, "{}", summarize(&r));
 }
+
+#[test]
+fn reconnects_hold_at_one_fault() {
+    // A failed path comes back as a new association (a new controller): its bring-up, and commands waiting for it,
+    // are part of the space. `nvme-lab check --reconnect --faults 2` is the CI size (BENCHMARKS.md).
+    for policy in [Policy::Cqt, Policy::Ccr] {
+        let mut setup = Setup::ci(policy, false);
+        setup.reconnect = true;
+        setup.faults = 1;
+        holds(setup);
+    }
+}

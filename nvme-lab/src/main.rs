@@ -318,6 +318,13 @@ struct CheckArgs {
     /// The target may break its CQT promise.
     #[arg(long)]
     noncompliant: bool,
+    /// Reconnect a failed path (1 s after its commands were released, given up after 3 s) instead of giving it up.
+    #[arg(long)]
+    reconnect: bool,
+    /// Keep-alive timeout in seconds (KATO; 0: keep-alive off, the CI configuration). The hold grows to
+    /// 3 x KATO + CQT.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=5))]
+    kato: Option<u64>,
     /// Checker threads [default: all cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     threads: Option<u64>,
@@ -539,6 +546,8 @@ fn run_check(args: CheckArgs) -> ExitCode {
             s.depth = or(args.depth, s.depth);
             s.blocks = or(args.blocks, s.blocks);
             s.faults = or(args.faults, s.faults);
+            s.kato = args.kato.unwrap_or(s.kato);
+            s.reconnect |= args.reconnect;
             s
         })
         .collect();
