@@ -36,9 +36,10 @@
 //! engine's invariants in every state (nvme-ccr's monitor), and every command completed or failed to its submitter
 //! once time ran out.
 //!
-//! Keep-alive is off in the default configuration (KATO 0): with TBKAS a keep-alive every KATO / 4 would multiply the
-//! interleavings without touching the recovery logic; the hold is then `CQT` (the TP4129 formula with KATO 0), a
-//! frozen path is detected by the I/O timeout, and `--kato` turns it on for larger checks.
+//! Keep-alive is off in the default configuration (KATO 0): with TBKAS a keep-alive every KATO / 4 multiplies the
+//! interleavings; the hold is then `CQT` (the TP4129 formula with KATO 0), a frozen path is detected by the I/O
+//! timeout, and [`Setup::kato`] (`nvme-lab check --kato`) turns it on. Reconnects are off too (a failed path is given
+//! up) unless [`Setup::reconnect`] (`--reconnect`).
 //!
 //! See `spec-notes/model-check.md` for the choices and BENCHMARKS.md for the sizes checked.
 

@@ -289,7 +289,9 @@ const CHECK_HELP: &str = "Model-check failover exhaustively with stateright: nvm
     landed after its path failed. Prints states explored, unique states, time and each verdict; for a violation the \
     word counterexample and the shortest schedule as a numbered trace.\n\n\
     Without size options it runs the CI configuration (2 paths, 2 writes and a read to one block, depth 1, 3 \
-    faults). Without --policy it checks every policy. --noncompliant: the target may hold a write past its CQT \
+    faults; no reconnects, keep-alive off). --reconnect reconnects a failed path (a new controller, its whole \
+    bring-up explored); --kato turns keep-alive on (the hold grows to 3 x KATO + CQT); both enlarge the space \
+    (CI checks --reconnect at 2 faults). Without --policy it checks every policy. --noncompliant: the target may hold a write past its CQT \
     promise (up to three times the hold), with every fault as well; stale data in a schedule where it also refuses \
     or fails CCRs is not counted (no host has a proof it could trust there).\n\n\
     Exit status 0 when every verdict is the expected one (legacy, and cqt with --noncompliant, must produce a \
