@@ -55,9 +55,6 @@ pub(crate) struct Accepted {
     /// Log reads with an id >= this were issued after the acceptance: the CCR's entry must be in their answer
     /// (In Progress, Success or Failed); an answer without it means the entry vanished.
     after_read: u64,
-    /// Whether it still keeps its episode's hold past the deadline (false once a log read from its source failed
-    /// after the deadline: the host can no longer watch it).
-    holds: bool,
 }
 
 /// One CCR sent (or queued) through a source.
@@ -73,17 +70,8 @@ pub(crate) struct Attempt {
     pub(crate) accepted: Option<Accepted>,
 }
 
-impl Attempt {
-    /// Whether this CCR keeps its episode's hold past the deadline: its source (live, or the attempt would be gone)
-    /// has not answered it yet, or accepted it and the host can still watch it. An attempt in the list is never
-    /// resolved: errors, IRS successes and terminal log entries remove it.
-    fn holds_past_deadline(&self) -> bool {
-        self.accepted.is_none_or(|acc| acc.holds)
-    }
-}
-
 /// Whether the target itself said how a CCR ended (an error status, or CCRS = Failed), as opposed to the host losing
-/// sight of it (the source failed, the entry vanished, a log read failed). Past the deadline, a verdict releases at
+/// sight of it (the source failed, the entry vanished). Past the deadline, a verdict releases at
 /// once; the loss of sight asks the next untried source (decision 28).
 fn is_target_verdict(reason: CcrFailure) -> bool {
     match reason {
@@ -136,15 +124,17 @@ fn is_target_verdict(reason: CcrFailure) -> bool {
 /// * with [`ReleaseReason::HoldDeadline`](crate::ReleaseReason::HoldDeadline), at once, when no CCR of the episode holds any more and the last one
 ///   ended with the **target's verdict**: it completed with an error status, or its entry reads Failed;
 /// * when the last one ended **without a verdict** (an answer to a log read issued after the acceptance no longer
-///   lists it, "vanished"; a log read from the source of an accepted CCR fails; the source fails, and so also before
-///   it reconnects): the CCR is sent through the next live source not yet tried in this episode (same order and
+///   lists it, "vanished"; the source fails, and so also before it reconnects): the CCR is sent through the next live source not yet tried in this episode (same order and
 ///   CCRL rules, [`Event::CcrSent`]; a busy one is waited for, its log re-read with the others), and that CCR holds
 ///   under the same rules, without a per-CCR wait. Only when no such source is left, with
 ///   [`ReleaseReason::HoldDeadline`](crate::ReleaseReason::HoldDeadline) at once;
 /// * with [`ReleaseReason::HoldDeadline`](crate::ReleaseReason::HoldDeadline) at `deadline +` [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit)
 ///   when a limit is set (none by default: see that field for the trade-off).
 ///
-/// An entry still reading In Progress keeps the hold. No further source is asked while a CCR holds. Before the
+/// An entry still reading In Progress keeps the hold, and so does a failed or malformed log read: the source is live,
+/// the CCR is still in progress at the target as far as the host can tell, and the next re-read watches it again
+/// (ending the hold there let a noncompliant target's stuck write land after the retry: `nvme-lab check
+/// --noncompliant` found it). No further source is asked while a CCR holds. Before the
 /// deadline nothing changes: a resolved CCR moves on to the next source, then to the timer.
 /// [`Engine::accepted_ccr_pending`] tells a checker whether a path is held by an accepted CCR. `cqt` never sends
 /// CCRs, so it always releases at the deadline.
@@ -359,7 +349,7 @@ impl Engine {
             if CcrResult::from_dw0(dw0).irs || cfg!(feature = "mutant-early-release") {
                 self.ccr_succeeded(i);
             } else if self.attempts[i].accepted.is_none() {
-                self.attempts[i].accepted = Some(Accepted { after_read: self.next_read, holds: true });
+                self.attempts[i].accepted = Some(Accepted { after_read: self.next_read });
             }
         } else {
             let a = self.remove_attempt(i);
@@ -437,10 +427,7 @@ impl Engine {
                 }
                 Ok(())
             }
-            Err(e) => {
-                self.lose_authority(source);
-                Err(LogError::Malformed(e))
-            }
+            Err(e) => Err(LogError::Malformed(e)),
         };
         self.finish_read(source, read);
         self.settle();
@@ -448,12 +435,13 @@ impl Engine {
     }
 
     /// The CCR log read `read` failed (error status, or the driver gave up on it). A CCR waiting for this read
-    /// as its final check gives up on that source. Past the hold deadline, the CCRs that source accepted no longer
-    /// keep the hold: the host cannot watch them any more, so the held commands go at once.
+    /// as its final check gives up on that source. Past the hold deadline, the CCRs that source accepted keep the
+    /// hold (decision 26): the source is live, the target is still tearing the impacted controller down as far as
+    /// the host can tell, and the next re-read ([`Config::accepted_ccr_recheck`](crate::Config::accepted_ccr_recheck))
+    /// watches them again; the source failing or `accepted_ccr_limit` bounds it.
     pub fn handle_ccr_log_failed(&mut self, now: Instant, read: LogReadId) -> Result<(), LogError> {
         self.advance(now);
         let Some(source) = self.read_source(read) else { return Err(LogError::UnknownRead) };
-        self.lose_authority(source);
         self.finish_read(source, read);
         self.settle();
         Ok(())
@@ -728,10 +716,7 @@ impl Engine {
     /// The oldest unresolved CCR (accepted or unanswered) of `path`'s current fencing episode that still holds it.
     fn ccr_authority(&self, path: PathId) -> Option<&Attempt> {
         let fence = self.paths.get(path.index())?.fence?;
-        self.attempts
-            .iter()
-            .filter(|a| a.impacted == path && a.epoch == fence.epoch && a.holds_past_deadline())
-            .min_by_key(|a| a.id)
+        self.attempts.iter().filter(|a| a.impacted == path && a.epoch == fence.epoch).min_by_key(|a| a.id)
     }
 
     /// The deadline of `path` passed while `authority` holds it: report it, end the per-CCR waits of the episode
@@ -759,7 +744,7 @@ impl Engine {
         let Some(fence) = self.paths[path.index()].fence else { return };
         let mut sources = 0u64;
         for a in &self.attempts {
-            if a.impacted == path && a.epoch == fence.epoch && a.holds_past_deadline() {
+            if a.impacted == path && a.epoch == fence.epoch {
                 sources |= a.source.bit();
             }
         }
@@ -782,30 +767,6 @@ impl Engine {
 
     fn recheck_period(&self) -> Duration {
         self.config.accepted_ccr_recheck.max(Duration::from_millis(1))
-    }
-
-    /// A log read from `source` failed: the CCRs it accepted stop holding the extended holds (before the deadline
-    /// nothing changes: the deadline re-reads the log anyway). That ends their hold without the target's verdict
-    /// (decision 28: the next untried source is asked).
-    fn lose_authority(&mut self, source: PathId) {
-        for a in &mut self.attempts {
-            let Some(fence) = &mut self.paths[a.impacted.index()].fence else { continue };
-            if let Some(acc) = &mut a.accepted
-                && a.source == source
-                && acc.holds
-                && fence.epoch == a.epoch
-                && fence.extended
-            {
-                acc.holds = false;
-                fence.resume = true;
-                self.events.push_back(Event::CcrFailed {
-                    path: a.impacted,
-                    source,
-                    ccr: a.id,
-                    reason: CcrFailure::SourceFailed,
-                });
-            }
-        }
     }
 
     fn compute_next_timer(&self) -> Option<Instant> {
@@ -944,7 +905,6 @@ impl Engine {
         if let Some(f) = &mut self.paths[a.impacted.index()].fence
             && f.epoch == a.epoch
             && f.extended
-            && a.holds_past_deadline()
         {
             f.resume = !is_target_verdict(reason);
         }

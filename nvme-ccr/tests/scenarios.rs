@@ -891,19 +891,18 @@ fn source_failing_after_the_deadline_sends_the_ccr_through_the_next_untried_sour
 
 /// Every way an accepted CCR can stop holding past the deadline without the target's verdict sends the CCR through
 /// the untried ctrl3 instead of releasing W5: ctrl2 fails, the entry vanishes from a log read issued after the
-/// acceptance, the log read fails, the log page is malformed. (1)(2)
+/// acceptance. (A failed or malformed log read does not end it: decision 26,
+/// `regression_failed_log_read_after_the_deadline_keeps_the_hold`.) (1)(2)
 #[test]
 fn every_ending_without_a_verdict_asks_the_next_untried_source() {
-    for how in ["source failed", "vanished", "read failed", "malformed"] {
+    for how in ["source failed", "vanished"] {
         let (mut h, p, ccr) = accepted_setup(Policy::Ccr, &[1, 2, 3], Duration::from_secs(60));
         let [c1, c2, c3] = p[..] else { unreachable!() };
         h.e.handle_timeout(ms(15_001));
         let read = h.one_read();
         match how {
             "source failed" => h.e.handle_controller_failed(ms(16_000), c2, KA).unwrap(),
-            "vanished" => h.e.handle_ccr_log(ms(16_000), read.id, &page(&[])).unwrap(),
-            "read failed" => h.e.handle_ccr_log_failed(ms(16_000), read.id).unwrap(),
-            _ => assert!(h.e.handle_ccr_log(ms(16_000), read.id, &[3, 0, 0, 0, 0, 0, 0, 0]).is_err()),
+            _ => h.e.handle_ccr_log(ms(16_000), read.id, &page(&[])).unwrap(),
         }
         assert!(
             h.saw(|e| matches!(e, Event::CcrFailed { path, source, ccr: id, .. }
@@ -1007,8 +1006,9 @@ fn a_verdict_on_the_ccr_sent_past_the_deadline_releases_at_once() {
 
 /// Past the deadline the only untried source is busy (ctrl3, CCRL 1, still counts a CCR it accepted for ctrl4's
 /// earlier episode): W5 stays held, and the periodic re-read reads ctrl3's log too, so a lost AEN cannot keep it
-/// busy. Timeline: ctrl4 fails at 0 (CCR via ctrl1 and ctrl2 refused with 0x41, ctrl3 accepts); at its deadline the
-/// log read from ctrl3 fails -> ctrl4's write goes on the deadline (no untried source), ctrl3's CCR stays counted.
+/// busy. Timeline (`accepted_ccr_limit` 2 s): ctrl4 fails at 0 (CCR via ctrl1 and ctrl2 refused with 0x41, ctrl3
+/// accepts); at its deadline the hold is extended, the log reads from ctrl3 fail (which keeps the hold, decision 26)
+/// -> ctrl4's write goes at the limit, 17 001 ms, and ctrl3's CCR stays counted.
 /// ctrl1 fails at 20 000 ms, ctrl2 accepts, the deadline 35 001 ms extends the hold, ctrl2 fails at 36 000 ms ->
 /// wait for ctrl3; the re-read at 36 001 ms reads ctrl3's log, which no longer lists ctrl4's CCR (vanished) -> CCR
 /// via ctrl3 -> IRS success -> W1 released with proof. (1)(2)
@@ -1016,6 +1016,7 @@ fn a_verdict_on_the_ccr_sent_past_the_deadline_releases_at_once() {
 fn a_busy_untried_source_is_waited_for_and_its_log_reread() {
     let mut cfg = Config::new(Policy::Ccr);
     cfg.ccr_wait = CcrWait::UntilDeadline;
+    cfg.accepted_ccr_limit = Some(Duration::from_secs(2));
     let mut h = Host::with(cfg);
     let c1 = h.e.add_controller(ms(0), facts(1)).unwrap();
     let c2 = h.e.add_controller(ms(0), facts(2)).unwrap();
@@ -1032,8 +1033,14 @@ fn a_busy_untried_source_is_waited_for_and_its_log_reread() {
     assert_eq!(x3.source, c3);
     h.e.handle_ccr_completion(ms(3), x3.id, Status::SUCCESS, 0).unwrap();
     h.e.handle_timeout(ms(15_001));
-    let r1 = h.one_read();
-    h.e.handle_ccr_log_failed(ms(15_002), r1.id).unwrap();
+    for t in [15_001, 16_001] {
+        h.e.handle_timeout(ms(t));
+        let r = h.one_read();
+        assert_eq!(r.source, c3);
+        h.e.handle_ccr_log_failed(ms(t + 1), r.id).unwrap();
+        assert!(h.take_releases().is_empty(), "a failed read keeps the hold");
+    }
+    h.e.handle_timeout(ms(17_001));
     let rel = h.take_releases();
     assert_eq!((rel.len(), rel[0].token, rel[0].reason), (1, 40, ReleaseReason::HoldDeadline));
     assert_eq!(h.e.ccrs_in_flight(c3), 1, "ctrl3 still counts the CCR it accepted");
@@ -1130,13 +1137,17 @@ fn vanishing_before_the_deadline_moves_to_the_next_source() {
     assert!(h.take_releases().is_empty(), "still held: no proof, deadline not reached");
 }
 
-/// A failed log read before the deadline changes nothing for the accepted CCR (the deadline re-reads the log
-/// anyway); past the deadline the host can no longer watch it, so W5 goes at once. A malformed page counts as a
-/// failed read. (1)(2)
+/// A failed log read (or a malformed page) from the source of an accepted CCR ends nothing, before the deadline or
+/// after it, even with no other source left: the source is live, the target is still tearing ctrl1 down as far as
+/// the host can tell, and the next re-read watches it again (decision 26). Before this rule a failed read past the
+/// deadline released W5 at once: against a target that breaks its CQT promise, its stuck write could then land
+/// after the retry (`nvme-lab check --noncompliant` found it: CCR accepted, the first log read at the deadline
+/// failed, W1 retried and acknowledged, W2 acknowledged, the stuck W1 landed). Here the re-read at 16 001 ms reads
+/// In Progress, and the one at 17 001 ms Success -> W5 released with the CCR as proof. (1)(2)
 #[test]
-fn accepted_ccr_log_read_failing_after_the_deadline_releases_at_once() {
+fn regression_failed_log_read_after_the_deadline_keeps_the_hold() {
     for malformed in [false, true] {
-        let (mut h, p, _) = accepted_setup(Policy::Ccr, &[1, 2], Duration::from_secs(60));
+        let (mut h, p, _) = accepted_setup(Policy::Ccr, &[1, 2], nvme_ccr::DEFAULT_ACCEPTED_CCR_RECHECK);
         let [c1, c2] = p[..] else { unreachable!() };
         h.e.handle_aen(ms(100), c2, ccr_aen()).unwrap();
         let before = h.one_read();
@@ -1146,14 +1157,27 @@ fn accepted_ccr_log_read_failing_after_the_deadline_releases_at_once() {
         let read = h.one_read();
         assert!(h.take_releases().is_empty());
         if malformed {
-            let r = h.e.handle_ccr_log(ms(16_000), read.id, &[3, 0, 0, 0, 0, 0, 0, 0]);
+            let r = h.e.handle_ccr_log(ms(15_500), read.id, &[3, 0, 0, 0, 0, 0, 0, 0]);
             assert!(matches!(r, Err(LogError::Malformed(_))));
         } else {
-            h.e.handle_ccr_log_failed(ms(16_000), read.id).unwrap();
+            h.e.handle_ccr_log_failed(ms(15_500), read.id).unwrap();
+        }
+        assert!(h.take_releases().is_empty(), "malformed {malformed}: W5 still held");
+        assert!(!h.saw(|e| matches!(e, Event::CcrFailed { path, .. } if *path == c1)), "malformed {malformed}");
+        assert_eq!(h.e.accepted_ccr_pending(c1), Some(c2), "malformed {malformed}: the accepted CCR still holds");
+        for (t, ccrs) in [(16_001, Ccrs::IN_PROGRESS), (17_001, Ccrs::SUCCESS)] {
+            assert_eq!(h.e.poll_timeout(), Some(ms(t)), "the next re-read");
+            h.e.handle_timeout(ms(t));
+            let r = h.one_read();
+            assert_eq!(r.source, c2);
+            h.e.handle_ccr_log(ms(t + 1), r.id, &page(&[(1, 0x11, ccrs)])).unwrap();
         }
         let rel = h.take_releases();
-        assert_eq!((rel.len(), rel[0].reason), (1, ReleaseReason::HoldDeadline), "malformed {malformed}");
-        assert!(h.saw(|e| matches!(e, Event::CcrFailed { path, reason: CcrFailure::SourceFailed, .. } if *path == c1)));
+        assert_eq!(
+            (rel.len(), rel[0].reason),
+            (1, ReleaseReason::CcrSucceeded { source: c2 }),
+            "malformed {malformed}"
+        );
     }
 }
 

@@ -24,20 +24,22 @@
 //! * **Workload**: `writes` writes (values 1, 2, ...) to `blocks` blocks in turn, then a read of block 0, at most
 //!   `depth` outstanding; the application submits the next one at any step.
 //! * **Faults**, chosen at any step within a budget: a write held inside a failing controller (`fopcode`, the
-//!   controller failing at once or freezing) for a compliant delay or, with `noncompliant`, one that breaks the
-//!   target's CQT promise; the loss of a path's connections (a CCR or log read in flight is lost with them, a source
+//!   controller failing at once or freezing) that lands at any later step ([`Action::Land`]) within the bound the
+//!   target promises ([`Setup::delay`]: the hold; with `noncompliant`, three times that, past the host's deadline); the loss of a path's connections (a CCR or log read in flight is lost with them, a source
 //!   fails while its CCR is pending); a frozen path; `fail-ccr` (CCRs accepted, then Failed); `no-ccr` (CCRs refused);
 //!   the next CCR Completed notice (AEN) lost; the next CCR log read failed.
-//!   With `noncompliant`, as in the simulator's exploration, only `fopcode` faults and one path always healthy.
+//!   With `noncompliant` every fault too; a schedule where such a target also refuses or fails CCRs leaves no host a
+//!   proof it could trust, and its stale data is not counted ([`Setup::beyond_any_host`]).
 //!
 //! Properties ([`properties`]): no stale data (nvme-ccr's [`Register`] over every write, read and media landing:
 //! no read older than the last acknowledged write, no stale write landing after a newer acknowledged one), the
 //! engine's invariants in every state (nvme-ccr's monitor), and every command completed or failed to its submitter
 //! once time ran out.
 //!
-//! Keep-alive is off in the default configuration (KATO 0): with TBKAS a keep-alive every KATO / 4 would multiply the
-//! interleavings without touching the recovery logic; the hold is then `CQT` (the TP4129 formula with KATO 0), a
-//! frozen path is detected by the I/O timeout, and `--kato` turns it on for larger checks.
+//! Keep-alive is off in the default configuration (KATO 0): with TBKAS a keep-alive every KATO / 4 multiplies the
+//! interleavings; the hold is then `CQT` (the TP4129 formula with KATO 0), a frozen path is detected by the I/O
+//! timeout, and [`Setup::kato`] (`nvme-lab check --kato`) turns it on. Reconnects are off too (a failed path is given
+//! up) unless [`Setup::reconnect`] (`--reconnect`).
 //!
 //! See `spec-notes/model-check.md` for the choices and BENCHMARKS.md for the sizes checked.
 
@@ -47,7 +49,9 @@ use std::time::Duration;
 use nvme_ccr::check::{DataViolation, Register};
 use nvme_ccr::{Config as EngineConfig, Instant, Policy};
 use nvme_fabric::conn::{ConnEvent, ConnId};
-use nvme_fabric::controller::{Fault as TargetFault, FaultAction, FaultTarget, MediaKind, Subsystem, SubsystemConfig};
+use nvme_fabric::controller::{
+    Fault as TargetFault, FaultAction, FaultTarget, MediaId, MediaKind, Subsystem, SubsystemConfig,
+};
 use nvme_fabric::host::{Host, HostConfig, Io, IoId, PathPhase};
 use stateright::{Model, Property};
 
@@ -66,6 +70,12 @@ pub const CQT: Duration = Duration::from_secs(1);
 pub const IO_TIMEOUT: Duration = Duration::from_secs(2);
 /// The host's admin command timeout (CCRs, log reads).
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// The host's bound on a connect (a reconnect to a frozen path).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// With [`Setup::reconnect`]: the wait before a failed path is connected again.
+pub const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// With [`Setup::reconnect`]: a path not live again for this long is given up.
+pub const CTRL_LOSS_TMO: Duration = Duration::from_secs(3);
 
 /// The size and kind of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,12 +99,26 @@ pub struct Setup {
     /// Messages may stay in flight across time steps (a slow network). Off: every message sent before a deadline
     /// arrives before it (latency below the timers' granularity), only frozen or lost paths lose messages.
     pub lag: bool,
+    /// A failed path is reconnected ([`RECONNECT_DELAY`] after its commands were released, given up after
+    /// [`CTRL_LOSS_TMO`]) instead of given up at once.
+    pub reconnect: bool,
 }
 
 impl Setup {
     /// The CI configuration for `policy`: 2 paths, 2 writes and a read to one block, depth 1, 3 faults.
     pub fn ci(policy: Policy, noncompliant: bool) -> Self {
-        Setup { policy, paths: 2, writes: 2, depth: 1, blocks: 1, faults: 3, noncompliant, kato: 0, lag: false }
+        Setup {
+            policy,
+            paths: 2,
+            writes: 2,
+            depth: 1,
+            blocks: 1,
+            faults: 3,
+            noncompliant,
+            kato: 0,
+            lag: false,
+            reconnect: false,
+        }
     }
 
     /// The hold the host computes: `(TBKAS ? 3 : 2) x KATO + CQT` (TBKAS on).
@@ -102,18 +126,37 @@ impl Setup {
         Duration::from_secs(3 * self.kato) + CQT
     }
 
-    /// The delays a held write may have: the largest the target's promise allows, the hold from arrival (the
-    /// detection cannot come earlier); with `noncompliant` also three times that.
-    pub fn delays(&self) -> Vec<Duration> {
-        let promise = self.hold();
-        if self.noncompliant { vec![promise, promise * 3] } else { vec![promise] }
+    /// How long a write held by `fopcode` may stay in the backend at most, from its arrival: it lands at any step
+    /// before that ([`Action::Land`]), or when that time comes (a `Tick`). A compliant target keeps its promise: at
+    /// most the hold (the detection cannot come earlier than the arrival, so the host's deadline is never earlier). A
+    /// noncompliant one breaks it: up to three times the hold, far past the host's deadline, and the horizon leaves
+    /// room after it for the recovery to finish (so every schedule can complete).
+    pub fn delay(&self) -> Duration {
+        if self.noncompliant { self.hold() * 3 } else { self.hold() }
+    }
+
+    /// How long time may pass while the application has a command it could submit. Without reconnects and
+    /// keep-alive, no timer runs without commands, so until the horizon (any step). With them, timers run on an idle
+    /// host (reconnect attempts, keep-alives): until the hold, so that the rest of the workload still has the
+    /// horizon's room to finish.
+    pub fn idle_until(&self) -> Instant {
+        if self.reconnect || self.kato > 0 { Instant::from_elapsed(self.hold()) } else { self.horizon() }
     }
 
     /// The end of virtual time: room for a fault's detection, the hold, the longest delay, the admin timeout and a
     /// retry after all of them.
     pub fn horizon(&self) -> Instant {
-        let longest = *self.delays().iter().max().unwrap_or(&CQT);
-        Instant::from_elapsed(IO_TIMEOUT + self.hold() + longest + ADMIN_TIMEOUT * 2 + Duration::from_secs(2))
+        let reconnect = if self.reconnect { RECONNECT_DELAY } else { Duration::ZERO };
+        Instant::from_elapsed(
+            IO_TIMEOUT + self.hold() + self.delay() + ADMIN_TIMEOUT * 2 + reconnect + Duration::from_secs(2),
+        )
+    }
+
+    /// Whether the schedule of `st` leaves no host a proof it could trust: the target breaks its CQT promise
+    /// (`noncompliant`) and refuses CCRs (`no-ccr`) or fails them (`fail-ccr`), so the only proof left is the timer
+    /// it breaks. Stale data there is the target's fault, not the host's: [`NO_STALE_DATA`] does not count it.
+    pub fn beyond_any_host(&self, st: &State) -> bool {
+        self.noncompliant && st.faults.iter().any(|f| matches!(f, Fault::FailCcr | Fault::NoCcr))
     }
 
     /// The workload: writes to blocks in turn (write `k` has value `k + 1`), then a read of block 0.
@@ -189,6 +232,11 @@ pub enum Action {
     },
     /// Time moves to the next deadline of either side.
     Tick,
+    /// A write a fault holds in the backend finishes now (before its delay is over).
+    Land {
+        /// The subsystem's media operation.
+        media: MediaId,
+    },
     /// A fault happens.
     Fault(Fault),
 }
@@ -296,10 +344,16 @@ impl FailoverModel {
         h.queue_depth = 2.max(self.setup.depth as u16);
         h.io_timeout = IO_TIMEOUT;
         h.admin_timeout = ADMIN_TIMEOUT;
-        h.connect_timeout = Duration::from_secs(10);
-        // No reconnect: a path whose controller failed is given up (a reconnect's bring-up would multiply the
-        // interleavings); commands with no path left fail with Host Pathing Error.
-        h.ctrl_loss_tmo = Some(Duration::ZERO);
+        h.connect_timeout = CONNECT_TIMEOUT;
+        // Without `reconnect` a path whose controller failed is given up (a reconnect's bring-up multiplies the
+        // interleavings); commands with no path left fail with Host Pathing Error. With it, the path comes back as a
+        // new association (a new controller of the subsystem), and commands wait for it within ctrl_loss_tmo.
+        if self.setup.reconnect {
+            h.reconnect_delay = RECONNECT_DELAY;
+            h.ctrl_loss_tmo = Some(CTRL_LOSS_TMO);
+        } else {
+            h.ctrl_loss_tmo = Some(Duration::ZERO);
+        }
         h.event_capacity = 64;
         h.max_transfer = 8192;
         h.max_data_pdu = 8192;
@@ -355,6 +409,11 @@ impl FailoverModel {
                 self.pump(&mut st, &mut log);
             }
             Action::Fault(f) => self.fault(&mut st, f, &mut log),
+            Action::Land { media } => {
+                note(&mut log, || "the write held in the backend finishes now".to_string());
+                st.sub.release_stuck(media);
+                self.pump(&mut st, &mut log);
+            }
         }
         st
     }
@@ -479,7 +538,10 @@ impl FailoverModel {
             let now = st.now;
             while let Some(open) = st.host.poll_open() {
                 progress = true;
-                let queue = st.links.values().filter(|l| l.path == open.path).count() as u16;
+                // The queue's index in its association: the path's connections the host still knows come first.
+                let queue =
+                    st.links.iter().filter(|(c, l)| l.path == open.path && st.host.conn_usage(**c).is_some()).count()
+                        as u16;
                 match st.sub.accept(now) {
                     Ok(s) => {
                         st.links.insert(open.conn, Link { sub: s, path: open.path, queue, frozen: false });
@@ -616,37 +678,20 @@ impl FailoverModel {
         if st.faults.len() >= self.setup.faults {
             return;
         }
-        let faulted: Vec<usize> = st
-            .faults
-            .iter()
-            .filter_map(|f| match f {
-                Fault::Fopcode { path, .. } | Fault::Loss { path } | Fault::Freeze { path } => Some(*path),
-                _ => None,
-            })
-            .collect();
         for path in 0..self.setup.paths {
             let live = st.host.path_phase(path) == Some(PathPhase::Live);
             let linked = st.links.values().any(|l| l.path == path && !l.frozen);
-            // Noncompliant: one path always stays healthy (as the simulator's exploration), so a CCR source exists.
-            let others_faulted = faulted.iter().filter(|&&p| p != path).count();
-            let may_fault_here =
-                !self.setup.noncompliant || faulted.contains(&path) || others_faulted + 2 <= self.setup.paths;
-            if !may_fault_here {
-                continue;
-            }
             if live && !st.faults.iter().any(|f| matches!(f, Fault::Fopcode { path: p, .. } if *p == path)) {
-                for &delay in &self.setup.delays() {
-                    for freeze in [false, true] {
-                        out.push(Action::Fault(Fault::Fopcode { path, delay, freeze }));
-                    }
+                for freeze in [false, true] {
+                    out.push(Action::Fault(Fault::Fopcode { path, delay: self.setup.delay(), freeze }));
                 }
             }
-            if !self.setup.noncompliant && linked {
+            if linked {
                 out.push(Action::Fault(Fault::Loss { path }));
                 out.push(Action::Fault(Fault::Freeze { path }));
             }
         }
-        if !self.setup.noncompliant && self.setup.policy.uses_ccr() {
+        if self.setup.policy.uses_ccr() {
             let (fail, no) = st.sub.ccr_switches();
             if !fail {
                 out.push(Action::Fault(Fault::FailCcr));
@@ -685,8 +730,13 @@ impl Model for FailoverModel {
             out.push(Action::Deliver { conn, to_host });
         }
         let quiet = self.setup.lag || st.net.is_empty();
-        if quiet && self.next_deadline(st).is_some_and(|t| t <= self.setup.horizon()) {
+        let can_submit = st.next_op < self.ops.len() && st.outstanding.len() < self.setup.depth;
+        let idle_ok = |t: Instant| !can_submit || t <= self.setup.idle_until();
+        if quiet && self.next_deadline(st).is_some_and(|t| t <= self.setup.horizon() && idle_ok(t)) {
             out.push(Action::Tick);
+        }
+        for (media, _) in st.sub.stuck_media() {
+            out.push(Action::Land { media });
         }
         self.fault_choices(st, out);
     }
@@ -716,7 +766,9 @@ pub const FAILOVER_HAPPENS: &str = "a held write lands after its path failed, ev
 /// The properties: safety (data and engine) in every state, liveness on every terminal state, and a witness.
 pub fn properties() -> Vec<Property<FailoverModel>> {
     vec![
-        Property::always(NO_STALE_DATA, |_, s: &State| s.data_violation.is_none()),
+        Property::always(NO_STALE_DATA, |m: &FailoverModel, s: &State| {
+            s.data_violation.is_none() || m.setup.beyond_any_host(s)
+        }),
         Property::always(ENGINE_INVARIANTS, |_, s: &State| s.host.engine_violation().is_none()),
         // Checked on the terminal states (time ran out, nothing in flight): with the horizon past every timer of
         // the workload, a command still outstanding there waits forever.

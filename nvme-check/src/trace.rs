@@ -43,7 +43,7 @@ pub fn describe_path(model: &FailoverModel, path: &Path<State, Action>) -> Vec<S
 pub fn describe_fault(f: &Fault) -> String {
     match f {
         Fault::Fopcode { path, delay, freeze } => format!(
-            "fopcode on path {path}'s controller: its next write stays {:.1} s in the backend, the controller {}",
+            "fopcode on path {path}'s controller: its next write stays up to {:.1} s in the backend, the controller {}",
             delay.as_secs_f64(),
             if *freeze { "freezes" } else { "fails at once" }
         ),
@@ -150,7 +150,7 @@ pub(crate) fn describe_sub_event(ev: &SubEvent) -> Option<String> {
         }
         SubEvent::TeardownComplete { cntlid } => format!("target: controller {cntlid}'s teardown is complete"),
         SubEvent::FaultFired { cntlid, delay, action, .. } => format!(
-            "target: fault fires on controller {cntlid}: the write stays {:.1} s in the backend ({action:?})",
+            "target: fault fires on controller {cntlid}: the write stays up to {:.1} s in the backend ({action:?})",
             delay.as_secs_f64()
         ),
         SubEvent::CcrReceived { source, icid, .. } => format!("target: CCR for controller {icid} via {source}"),
@@ -181,7 +181,7 @@ pub fn summarize(r: &crate::Report) -> String {
     let setup = &r.setup;
     let _ = writeln!(
         s,
-        "policy {}{}: paths {}, writes {}{}, depth {}, faults {}: {} states explored, {} unique, depth {}, {:.1} s{}",
+        "policy {}{}: paths {}, writes {}{}, depth {}, faults {}{}{}: {} states explored, {} unique, depth {}, {:.1} s{}",
         setup.policy,
         if setup.noncompliant { " (noncompliant target)" } else { "" },
         setup.paths,
@@ -189,6 +189,8 @@ pub fn summarize(r: &crate::Report) -> String {
         if setup.blocks > 1 { format!(" to {} blocks", setup.blocks) } else { String::new() },
         setup.depth,
         setup.faults,
+        if setup.kato > 0 { format!(", KATO {} s", setup.kato) } else { String::new() },
+        if setup.reconnect { ", reconnect" } else { "" },
         r.states,
         r.unique,
         r.max_depth,

@@ -36,7 +36,7 @@ fn a_lost_notice_and_a_failed_log_read_reach_the_host_and_lose_nothing() {
         Action::Fault(Fault::LoseAen),
         Action::Fault(Fault::FailLogRead),
         Action::Submit,
-        Action::Fault(Fault::Fopcode { path: 0, delay: setup.hold(), freeze: false }),
+        Action::Fault(Fault::Fopcode { path: 0, delay: setup.delay(), freeze: false }),
     ];
     let mut trace = Vec::new();
     let end = drive(&model, model.initial(), &faults, &mut trace);
@@ -46,17 +46,47 @@ fn a_lost_notice_and_a_failed_log_read_reach_the_host_and_lose_nothing() {
     assert_eq!(end.sub.one_shot_faults(), (false, false), "both one-shot faults fired: {text}");
     let at = |needle: &str| trace.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text}"));
     // The CCR is accepted; the teardown completes when the held write lands at the deadline, but its notice is lost,
-    // so the hold is extended and the host reads the log: that read fails (Internal Error, 0x000c). Past the deadline
-    // a failed read ends the extension (decision 26) and, no other source being left, the deadline releases (#28):
-    // safe, the held write has landed.
+    // so the hold is extended and the host reads the log: that read fails (Internal Error, 0x000c). A failed read
+    // does not end the extension (decision 26): the re-read a second later finds the entry Success and releases
+    // with the CCR as proof.
     assert!(!text.contains("CCR Completed notice on controller"), "the notice was lost: {text}");
     let accepted = at("CCR via 2 answered 0x0000");
     let landed = at("W1 lands on LBA 0 (controller 1)");
     let extended = at("HoldExtendedByCcr");
     let read = at("Get Log Page");
     let failed = at("status 0x000c");
-    let released = at("reason: HoldDeadline");
+    let released = at("reason: CcrSucceeded");
     assert!(accepted < landed && landed < extended && extended < read && read < failed && failed < released, "{text}");
+    assert!(!text.contains("reason: HoldDeadline"), "{text}");
     assert_eq!(end.media, vec![2], "{text}");
-    assert!(end.now >= nvme_ccr::Instant::from_elapsed(Duration::from_secs(1)), "{text}");
+    assert!(end.now >= nvme_ccr::Instant::from_elapsed(Duration::from_secs(2)), "the re-read a second later: {text}");
+}
+
+#[test]
+fn against_a_noncompliant_target_a_failed_log_read_past_the_deadline_keeps_the_hold() {
+    // The case `nvme-lab check --noncompliant` found once every fault was allowed there: the CCR via path 1 is
+    // accepted, the hold is extended at the deadline (1 s), the log read there fails, no other source is left. The
+    // engine used to release at once and the stuck W1 landed after its retry; now the re-reads keep watching until
+    // the write lands (3 s after its arrival) and the log says Success.
+    let mut setup = Setup::ci(Policy::Ccr, true);
+    setup.faults = 2;
+    let model = FailoverModel::new(setup);
+    let faults = [
+        Action::Fault(Fault::FailLogRead),
+        Action::Submit,
+        Action::Fault(Fault::Fopcode { path: 0, delay: setup.delay(), freeze: false }),
+    ];
+    let mut trace = Vec::new();
+    let end = drive(&model, model.initial(), &faults, &mut trace);
+    let text = trace.join("\n");
+    assert!(end.all_done(&setup), "{text}");
+    assert!(end.data_violation.is_none() && end.host.engine_violation().is_none(), "{text}");
+    let at = |needle: &str| trace.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text}"));
+    let extended = at("HoldExtendedByCcr");
+    let failed = at("status 0x000c");
+    let landed = at("W1 lands on LBA 0 (controller 1)");
+    let released = at("reason: CcrSucceeded");
+    assert!(extended < failed && failed < landed && landed < released, "{text}");
+    assert!(!text.contains("reason: HoldDeadline"), "{text}");
+    assert_eq!(end.media, vec![2], "{text}");
 }

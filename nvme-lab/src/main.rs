@@ -300,8 +300,11 @@ const CHECK_HELP: &str = "Model-check failover exhaustively with stateright: nvm
     landed after its path failed. Prints states explored, unique states, time and each verdict; for a violation the \
     word counterexample and the shortest schedule as a numbered trace.\n\n\
     Without size options it runs the CI configuration (2 paths, 2 writes and a read to one block, depth 1, 3 \
-    faults). Without --policy it checks every policy. --noncompliant: the target may hold a write past its CQT \
-    promise; only fopcode faults, one path always healthy (the simulator's rule).\n\n\
+    faults; no reconnects, keep-alive off). --reconnect reconnects a failed path (a new controller, its whole \
+    bring-up explored); --kato turns keep-alive on (the hold grows to 3 x KATO + CQT); both enlarge the space \
+    (CI checks --reconnect at 2 faults). Without --policy it checks every policy. --noncompliant: the target may hold a write past its CQT \
+    promise (up to three times the hold), with every fault as well; stale data in a schedule where it also refuses \
+    or fails CCRs is not counted (no host has a proof it could trust there).\n\n\
     Exit status 0 when every verdict is the expected one (legacy, and cqt with --noncompliant, must produce a \
     counterexample; every other policy must hold), 1 otherwise.";
 
@@ -328,6 +331,13 @@ struct CheckArgs {
     /// The target may break its CQT promise.
     #[arg(long)]
     noncompliant: bool,
+    /// Reconnect a failed path (1 s after its commands were released, given up after 3 s) instead of giving it up.
+    #[arg(long)]
+    reconnect: bool,
+    /// Keep-alive timeout in seconds (KATO; 0: keep-alive off, the CI configuration). The hold grows to
+    /// 3 x KATO + CQT.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=5))]
+    kato: Option<u64>,
     /// Checker threads [default: all cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     threads: Option<u64>,
@@ -560,6 +570,8 @@ fn run_check(args: CheckArgs) -> ExitCode {
             s.depth = or(args.depth, s.depth);
             s.blocks = or(args.blocks, s.blocks);
             s.faults = or(args.faults, s.faults);
+            s.kato = args.kato.unwrap_or(s.kato);
+            s.reconnect |= args.reconnect;
             s
         })
         .collect();

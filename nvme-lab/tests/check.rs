@@ -41,3 +41,27 @@ fn bad_sizes_are_refused() {
     let o = lab(&["check", "--paths", "4"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn keep_alive_and_reconnect_are_options() {
+    let o = lab(&[
+        "check",
+        "--policy",
+        "cqt",
+        "--writes",
+        "1",
+        "--faults",
+        "0",
+        "--kato",
+        "1",
+        "--reconnect",
+        "--threads",
+        "1",
+    ]);
+    let text = stdout(&o);
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("policy cqt: paths 2, writes 1, depth 1, faults 0, KATO 1 s, reconnect:"), "{text}");
+    assert!(text.contains(", complete") && text.contains("every verdict as expected"), "{text}");
+    let o = lab(&["check", "--kato", "6"]);
+    assert_eq!(o.status.code(), Some(2));
+}

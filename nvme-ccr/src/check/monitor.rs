@@ -102,10 +102,6 @@ struct SentCcr {
     episode: Episode,
     /// The source answered success with IRS = 0: log reads with an id at least this were issued after that answer.
     accepted_after: Option<u64>,
-    /// Whether, while unresolved, it keeps its episode's hold past the deadline: from the start (a source that has
-    /// not answered may answer IRS = 1 once the teardown is done), until a failed log read from the source of an
-    /// accepted one past the deadline (the host can no longer watch it).
-    holds: bool,
 }
 
 /// How an episode's hold stands once its deadline passed.
@@ -407,7 +403,7 @@ impl Monitor {
                 self.check(result == Err(LogError::Malformed(e)), Invariant::WellFormed, || {
                     format!("malformed answer to {read:?} gave {result:?}")
                 });
-                self.lose_watch(source);
+                // A malformed answer ends nothing (decision 26): the next re-read watches the CCRs again.
                 return;
             }
             Ok(log) => log,
@@ -460,8 +456,8 @@ impl Monitor {
             return;
         };
         self.check(result.is_ok(), Invariant::WellFormed, || format!("failure of {read:?} gave {result:?}"));
-        let source = self.reads.remove(k).1;
-        self.lose_watch(source);
+        // A failed read ends nothing (decision 26): the source is live and the next re-read watches its CCRs again.
+        self.reads.remove(k);
     }
 
     /// `handle_connecting(now, path)` returned `result`.
@@ -498,25 +494,10 @@ impl Monitor {
     /// CCR `j` (unresolved) stops holding: if it held an extended hold, record how it ended.
     fn holder_ended(&mut self, j: usize, verdict: bool) {
         let c = self.ccrs[j];
-        if c.holds
-            && let Some(x) = self.ext.get_mut(&c.episode)
+        if let Some(x) = self.ext.get_mut(&c.episode)
             && x.extended
         {
             x.resume = !verdict;
-        }
-    }
-
-    /// A log read from `source` failed (or its answer was malformed): past their episode's deadline, the CCRs it
-    /// accepted no longer keep the hold (the host can no longer watch them); that ends them without a verdict.
-    fn lose_watch(&mut self, source: PathId) {
-        let now = self.now;
-        for j in 0..self.ccrs.len() {
-            let c = self.ccrs[j];
-            let past = self.deadlines.get(&c.episode).is_some_and(|d| now >= *d);
-            if c.source == source && c.accepted_after.is_some() && c.holds && past {
-                self.holder_ended(j, false);
-                self.ccrs[j].holds = false;
-            }
         }
     }
 
@@ -559,7 +540,7 @@ impl Monitor {
                 format!("CCR {c:?} past the deadline of {episode:?}: {x:?}, holding CCR {holder:?}")
             });
         }
-        self.ccrs.push(SentCcr { id: c.id, source: c.source, instance, episode, accepted_after: None, holds: true });
+        self.ccrs.push(SentCcr { id: c.id, source: c.source, instance, episode, accepted_after: None });
     }
 
     /// The engine asked for log read `r` (`poll_log_read`).
@@ -737,7 +718,7 @@ impl Monitor {
     /// The oldest unresolved CCR of `episode` that its source accepted or has not answered yet, and that still
     /// holds it.
     fn holder(&self, episode: Episode) -> Option<&SentCcr> {
-        self.ccrs.iter().filter(|c| c.episode == episode && c.holds).min_by_key(|c| c.id)
+        self.ccrs.iter().filter(|c| c.episode == episode).min_by_key(|c| c.id)
     }
 
     /// Live paths other than the episode's own that no CCR for it went through in their current association; with

@@ -1147,6 +1147,28 @@ impl Subsystem {
         (self.lose_next_ccr_notice, self.fail_next_ccr_log)
     }
 
+    /// The media operations a fault holds in the backend, each with the instant its hold ends (for checkers).
+    pub fn stuck_media(&self) -> impl Iterator<Item = (MediaId, Instant)> + '_ {
+        self.media.iter().filter_map(|(&id, op)| match op.state {
+            MediaState::Stuck(t) => Some((id, t)),
+            _ => None,
+        })
+    }
+
+    /// Ends a fault's hold of media operation `id` now, before its delay is over (for checkers: the backend may
+    /// finish the command at any time within the delay). It becomes ready to be polled, as at the end of the delay.
+    /// Returns whether `id` was held.
+    pub fn release_stuck(&mut self, id: MediaId) -> bool {
+        match self.media.get_mut(&id) {
+            Some(op) if matches!(op.state, MediaState::Stuck(_)) => {
+                op.state = MediaState::Released;
+                self.media_ready.push_back(id);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The `(fail-ccr, no-ccr)` switches.
     pub fn ccr_switches(&self) -> (bool, bool) {
         let c = self.ccr.config();
