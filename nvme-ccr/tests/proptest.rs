@@ -525,3 +525,31 @@ fn regression_source_lost_after_the_deadline_asks_the_untried_path() {
         ],
     );
 }
+
+/// The opted-in immediate CQT = 0 rule (the Linux RFC, `Cqt0Rule::Immediate`) releases a controller that reported no
+/// CQT at once, with the legacy reason: the monitor takes that as the rule's, not as a release without proof (the
+/// simulator's `explore --cqt 0 --cqt0-rule immediate` had every such seed flagged). A controller that reported a
+/// CQT, or the default rule, keeps its hold, and a release there would still be a violation.
+#[test]
+fn cqt0_immediate_release_is_the_rules_not_a_violation() {
+    use nvme_ccr::{Cqt0Rule, ReleaseReason};
+    for (rule, cqt, released) in [
+        (Cqt0Rule::Immediate, Cqt::NotReported, true),
+        (Cqt0Rule::Immediate, Cqt::from_raw(1), false),
+        (Cqt0Rule::Fallback, Cqt::NotReported, false),
+    ] {
+        let mut cfg = Config::new(Policy::Cqt);
+        cfg.cqt0_rule = rule;
+        let mut e = Checked::new(cfg);
+        let mut f1 = common::facts(1);
+        f1.cqt = cqt;
+        let c1 = e.add_controller(ms(0), f1).unwrap();
+        e.add_controller(ms(0), common::facts(2)).unwrap();
+        e.handle_submit(ms(0), c1, 5, CommandKind::Write).unwrap();
+        e.handle_controller_failed(ms(0), c1, nvme_ccr::FailureReason::KeepAliveTimeout).unwrap();
+        let reasons: Vec<ReleaseReason> = core::iter::from_fn(|| e.poll_release()).map(|r| r.reason).collect();
+        let expected: &[ReleaseReason] = if released { &[ReleaseReason::Legacy] } else { &[] };
+        assert_eq!(reasons, expected, "{rule:?} {cqt:?}");
+        e.assert_ok();
+    }
+}

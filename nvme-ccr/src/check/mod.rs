@@ -8,7 +8,8 @@
 //!   1. no held command with side effects (under `cqt` and `ccr`, no held command at all) is retried elsewhere,
 //!      completed, or failed back before a CCR success the monitor saw delivered for its controller's failed
 //!      instance in this fencing episode, or its hold deadline computed here from the facts
-//!      (`(TBKAS ? 3 : 2) x KATO + (CQT or F)`); `legacy` releases at once with reason `Legacy`, and only it;
+//!      (`(TBKAS ? 3 : 2) x KATO + (CQT or F)`); `legacy` releases at once with reason `Legacy`, and only it, or the
+//!      opted-in `Cqt0Rule::Immediate` (the Linux RFC's unsafe CQT = 0 rule) for a controller that reported no CQT;
 //!   2. every held command is released by its deadline, except as decisions 24–28 of
 //!      [`notes::recovery`](crate::notes::recovery) allow (the extended hold: a CCR that a live source accepted or
 //!      has not answered yet keeps it; when the last such CCR stopped holding without the target's verdict, the next

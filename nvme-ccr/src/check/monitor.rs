@@ -21,8 +21,8 @@ use nvme_proto::cmd::{CcrLogPage, Ccrl, Ccrs, Status, StatusCode};
 use crate::error::{CcrError, CompleteError, LogError, PathError, SubmitError};
 use crate::output::{PathAction, ReadCcrLog, Release, ReleaseAction, SendCcr};
 use crate::{
-    CcrId, CommandKind, Completion, Config, ControllerFacts, Cqt, Engine, Event, Instance, Instant, LogReadId,
-    MAX_PATHS, PathId, Policy, ReleaseReason,
+    CcrId, CommandKind, Completion, Config, ControllerFacts, Cqt, Cqt0Rule, Engine, Event, Instance, Instant,
+    LogReadId, MAX_PATHS, PathId, Policy, ReleaseReason,
 };
 
 /// Which invariant a [`Violation`] breaks (numbered as in the module docs of [`check`](super)).
@@ -120,6 +120,9 @@ struct Ext {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Monitor {
     policy: Policy,
+    /// The meaning of CQT = 0 ([`Cqt0Rule::Immediate`]: a controller that reported no CQT is released without proof,
+    /// the Linux RFC's unsafe rule, an opt-in baseline).
+    cqt0_rule: Cqt0Rule,
     fallback: Duration,
     limit: Option<Duration>,
     now: Instant,
@@ -154,6 +157,7 @@ impl Monitor {
     pub fn new(config: &Config) -> Self {
         Monitor {
             policy: config.policy,
+            cqt0_rule: config.cqt0_rule,
             fallback: config.cqt_fallback,
             limit: config.accepted_ccr_limit,
             now: Instant::ZERO,
@@ -576,7 +580,13 @@ impl Monitor {
             _ => false,
         };
         let justified = match r.reason {
-            ReleaseReason::Legacy => self.policy == Policy::Legacy,
+            // Legacy releases everything at once; the opted-in immediate CQT = 0 rule releases a controller that
+            // reported no CQT without proof (as the engine's fall-back does, from the path's current facts).
+            ReleaseReason::Legacy => {
+                self.policy == Policy::Legacy
+                    || (self.cqt0_rule == Cqt0Rule::Immediate
+                        && self.paths.get(r.from.0 as usize).is_some_and(|p| p.facts.cqt == Cqt::NotReported))
+            }
             ReleaseReason::SideEffectFree => filtered,
             ReleaseReason::CcrSucceeded { source } => self.proven.contains(&(episode, source)),
             ReleaseReason::HoldDeadline => now >= deadline,
