@@ -31,6 +31,8 @@ pub(crate) struct Path {
     read_in_flight: Option<LogReadId>,
     /// Another read is wanted once the one in flight is answered.
     want_read: bool,
+    /// The driver gave the path up ([`Engine::handle_path_gone`]): it will not come back (decision 31).
+    gone: bool,
 }
 
 /// Where one CCR attempt stands.
@@ -230,6 +232,7 @@ impl Engine {
             in_flight: 0,
             read_in_flight: None,
             want_read: false,
+            gone: false,
         });
         self.table.add_path();
         self.settle();
@@ -479,12 +482,27 @@ impl Engine {
             in_flight: 0,
             read_in_flight: None,
             want_read: false,
+            gone: false,
         };
         self.actions.retain(|a| !matches!(a, PathAction::Reconnect { path: p } if *p == path));
         for q in &mut self.paths {
             if let Some(f) = &mut q.fence {
                 f.tried &= !path.bit();
             }
+        }
+        self.settle();
+        Ok(())
+    }
+
+    /// The driver gave `path` up (released and reconnecting, its `ctrl_loss_tmo` passed, or the host is stopping):
+    /// it will not come back, so no hold waits for it any more (decision 31). Accepted while RESETTING or
+    /// CONNECTING (after the driver polled its [`PathAction::Reconnect`]). A later [`handle_reconnected`](Self::handle_reconnected) still takes it back.
+    pub fn handle_path_gone(&mut self, now: Instant, path: PathId) -> Result<(), PathError> {
+        self.advance(now);
+        let Some(p) = self.paths.get_mut(path.index()) else { return Err(PathError::UnknownPath) };
+        match p.state {
+            PathState::Resetting | PathState::Connecting => p.gone = true,
+            state => return Err(PathError::WrongState { state }),
         }
         self.settle();
         Ok(())
@@ -704,6 +722,18 @@ impl Engine {
                     && fence.extended
                     && fence.resume
                     && self.pick(path, &fence) != Pick::NoneLeft => {}
+                // No path is live and another may still come back (decision 31): it will be an untried source, so
+                // the hold goes on as an extension waiting for the next source; not after the target's verdict.
+                None if !limit_passed && (!fence.extended || fence.resume) && self.awaits_comeback(path) => {
+                    let next = now + self.recheck_period();
+                    if let Some(f) = &mut self.paths[i].fence
+                        && !f.extended
+                    {
+                        f.extended = true;
+                        f.resume = true;
+                        f.next_recheck = next;
+                    }
+                }
                 _ => {
                     if let Some(proof) = ReleaseProof::deadline(&fence, now) {
                         self.release(path, proof, fence.started, now);
@@ -711,6 +741,19 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Whether `path`'s hold waits past its deadline for a path to come back (decision 31): a CCR policy, no path
+    /// LIVE, and another path released and reconnecting (FENCED, RESETTING or CONNECTING) that the driver has not
+    /// given up.
+    fn awaits_comeback(&self, path: PathId) -> bool {
+        self.config.policy.uses_ccr()
+            && self.paths.iter().all(|p| p.state != PathState::Live)
+            && self.paths.iter().enumerate().any(|(i, p)| {
+                i != path.index()
+                    && !p.gone
+                    && matches!(p.state, PathState::Fenced | PathState::Resetting | PathState::Connecting)
+            })
     }
 
     /// The oldest unresolved CCR (accepted or unanswered) of `path`'s current fencing episode that still holds it.

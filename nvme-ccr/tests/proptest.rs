@@ -45,6 +45,10 @@ enum Op {
         path: u8,
         ciu: u8,
     },
+    /// The driver gives a path up (`handle_path_gone`), mostly one that is reconnecting.
+    Gone {
+        path: u8,
+    },
     CcrDone {
         ccr: u8,
         how: u8,
@@ -83,6 +87,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<u8>().prop_map(|path| Op::Fail { path }),
         1 => any::<u8>().prop_map(|ccr| Op::FailSource { ccr }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(path, ciu)| Op::Reconnect { path, ciu }),
+        1 => any::<u8>().prop_map(|path| Op::Gone { path }),
         3 => (any::<u8>(), any::<u8>()).prop_map(|(ccr, how)| Op::CcrDone { ccr, how }),
         2 => any::<u8>().prop_map(|path| Op::Aen { path }),
         3 => (any::<u8>(), any::<u16>(), any::<bool>()).prop_map(|(read, pick, junk)| Op::LogAnswer { read, pick, junk }),
@@ -281,6 +286,10 @@ impl Model {
                     self.facts[p.0 as usize] = f;
                 }
             }
+            Op::Gone { path } => {
+                let p = self.path_in(path, &[PathState::Resetting, PathState::Connecting]);
+                let _ = self.e.handle_path_gone(now, p);
+            }
             Op::CcrDone { ccr, how } => {
                 let Some(i) = self.ccr_index(ccr) else { return };
                 let c = self.ccrs[i];
@@ -426,12 +435,20 @@ fn run(s: Setup, ops: &[Op]) {
         assert_eq!(m.held(), 0, "(2) commands still held past every deadline and limit");
     }
     // Every source fails: the accepted CCRs resolve with them, so every hold ends (at once, or at the deadline of the
-    // paths failing now, which have no source left).
+    // paths failing now, which have no source left), once the driver gives up every path that could come back
+    // (decision 31: with no path live a hold waits for one).
     for p in 0..m.facts.len() {
         m.step(Op::Fail { path: p as u8 });
     }
     m.step(Op::Jump { s: 29 });
     m.step(Op::Jump { s: 29 });
+    for _ in 0..2 {
+        for p in 0..m.facts.len() {
+            m.step(Op::Gone { path: p as u8 });
+        }
+        m.step(Op::Jump { s: 29 });
+        m.step(Op::Jump { s: 29 });
+    }
     assert_eq!(m.held(), 0, "(2) commands still held after every source failed");
 }
 

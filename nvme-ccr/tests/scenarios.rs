@@ -691,7 +691,8 @@ fn new_commands_during_fencing_go_elsewhere() {
     assert_eq!(h.e.handle_submit(ms(3), PathId(7), 8, W), Err(SubmitError::UnknownPath));
 }
 
-/// Every path fails at once (HA node loss): both fence, no source is left, both fall back to their timers. (1)(2)
+/// Every path fails at once (HA node loss): both fence, no source is left, both fall back to their timers; the
+/// second waits past its deadline while the first may come back (decision 31). (1)(2)
 #[test]
 fn several_controllers_failing_at_once_fall_back_to_timers() {
     let mut h = Host::new(Policy::Ccr);
@@ -715,8 +716,16 @@ fn several_controllers_failing_at_once_fall_back_to_timers() {
         (rel[0].token, rel[0].action),
         (1, ReleaseAction::Fail { status: Status::new(StatusCode::HOST_PATHING_ERROR) })
     );
+    // ctrl2's deadline: no path live and ctrl1 (released, reconnecting) may come back as an untried source, so W2
+    // waits for it (decision 31) until the driver gives ctrl1 up.
     h.e.handle_timeout(ms(15_002));
-    assert_eq!(h.take_releases()[0].token, 2);
+    assert!(h.take_releases().is_empty());
+    h.e.handle_path_gone(ms(16_000), c1).unwrap();
+    let rel = h.take_releases();
+    assert_eq!(
+        (rel[0].token, rel[0].reason, rel[0].action),
+        (2, ReleaseReason::HoldDeadline, ReleaseAction::Fail { status: Status::new(StatusCode::HOST_PATHING_ERROR) })
+    );
 }
 
 /// A custom source order (prefer the highest CNTLID) is honoured; registration order is too.
@@ -944,6 +953,79 @@ fn source_failing_after_the_deadline_with_no_untried_source_releases_at_once() {
         if *path == c1 && *after == Duration::from_millis(17_000))));
     h.drain();
     assert!(h.ccrs.is_empty(), "ctrl3 was tried in this episode");
+}
+
+/// The model check's shortest corruption under `--reconnect --noncompliant` (decision 31): ctrl2's accepted CCR holds
+/// W5 past the deadline; at 17 000 ms ctrl2 fails too (nothing of its own held: released at once, reconnect
+/// ordered). No untried live source is left, but no path is live and ctrl2 may come back: W5 stays held (before
+/// decision 31 it went on the deadline, failed back for want of a path, and the host retried it on ctrl2 once it
+/// was back while ctrl1's stuck W5 could still land). ctrl2 back at 18 000 ms (a new instance, untried) -> CCR
+/// through it; IRS success -> W5 released with that proof on ctrl2. Given up instead (`handle_path_gone`) -> W5
+/// goes on the deadline at once (failed back: no path). (1)(2)
+#[test]
+fn regression_no_path_live_waits_for_a_path_that_comes_back() {
+    for policy in [Policy::Ccr, Policy::CcrFilter { release_admin: false }] {
+        for back in [true, false] {
+            let (mut h, p, ccr) = accepted_setup(policy, &[1, 2], Duration::from_secs(60));
+            let [c1, c2] = p[..] else { unreachable!() };
+            h.e.handle_timeout(ms(15_001));
+            assert!(h.saw(|e| *e == Event::HoldExtendedByCcr { path: c1, source: c2, ccr: ccr.id }));
+            h.e.handle_controller_failed(ms(17_000), c2, KA).unwrap();
+            h.drain();
+            assert_eq!(h.actions, vec![PathAction::Reconnect { path: c2 }], "ctrl2 held nothing");
+            assert_eq!(h.e.path_state(c2), Some(PathState::Resetting));
+            assert!(h.take_releases().is_empty(), "{policy:?}: W5 waits for ctrl2 to come back");
+            assert_eq!(h.e.path_state(c1), Some(PathState::Fencing));
+            assert!(h.ccrs.is_empty(), "no live source to ask");
+            h.e.handle_timeout(ms(17_500));
+            assert!(h.take_releases().is_empty());
+            if back {
+                let mut again = facts(2);
+                again.ciu = 0x30;
+                again.cirn = 0xBEEF;
+                h.e.handle_reconnected(ms(18_000), c2, again).unwrap();
+                let next = h.one_ccr();
+                assert_eq!((next.source, next.impacted), (c2, c1), "{policy:?}");
+                assert_eq!((next.command.icid, next.command.ciu, next.command.cirn), (1, 0x11, 0xC1C1_0001));
+                assert!(h.take_releases().is_empty(), "held until the CCR's proof");
+                h.e.handle_ccr_completion(ms(18_001), next.id, Status::SUCCESS, 1).unwrap();
+                let rel = h.take_releases();
+                assert_eq!(rel.len(), 1, "{policy:?}");
+                assert_eq!(
+                    (rel[0].token, rel[0].reason, retried_on(&rel[0])),
+                    (5, ReleaseReason::CcrSucceeded { source: c2 }, Some(c2))
+                );
+            } else {
+                h.e.handle_path_gone(ms(18_000), c2).unwrap();
+                let rel = h.take_releases();
+                assert_eq!(rel.len(), 1, "{policy:?}");
+                assert_eq!((rel[0].token, rel[0].reason, retried_on(&rel[0])), (5, ReleaseReason::HoldDeadline, None));
+                assert!(h.ccrs.is_empty());
+            }
+            assert_eq!(h.e.poll_timeout(), None);
+        }
+    }
+}
+
+/// Decision 31 only under a CCR policy, never while a path is live, and `handle_path_gone` only for a path that is
+/// reconnecting: `cqt` releases W5 on the deadline although ctrl2 is reconnecting; a LIVE or FENCING path cannot be
+/// given up.
+#[test]
+fn cqt_does_not_wait_for_a_path_to_come_back() {
+    let mut h = Host::new(Policy::Cqt);
+    let [c1, c2] = h.paths(&[1, 2])[..] else { unreachable!() };
+    h.submit(ms(0), c1, 5, W);
+    assert_eq!(h.e.handle_path_gone(ms(0), c2), Err(PathError::WrongState { state: PathState::Live }));
+    h.e.handle_controller_failed(ms(0), c1, KA).unwrap();
+    assert_eq!(h.e.handle_path_gone(ms(0), c1), Err(PathError::WrongState { state: PathState::Fencing }));
+    h.e.handle_controller_failed(ms(1_000), c2, KA).unwrap();
+    h.drain();
+    assert_eq!(h.e.path_state(c2), Some(PathState::Resetting));
+    h.e.handle_timeout(ms(15_001));
+    let rel = h.take_releases();
+    assert_eq!(rel.len(), 1);
+    assert_eq!((rel[0].token, rel[0].reason, retried_on(&rel[0])), (5, ReleaseReason::HoldDeadline, None));
+    h.e.handle_path_gone(ms(16_000), c2).unwrap();
 }
 
 /// Two CCRs hold at the deadline (ctrl2's given up on at 5 001 ms, ctrl3's accepted after it): ctrl2 failing at

@@ -90,3 +90,57 @@ fn against_a_noncompliant_target_a_failed_log_read_past_the_deadline_keeps_the_h
     assert!(!text.contains("reason: HoldDeadline"), "{text}");
     assert_eq!(end.media, vec![2], "{text}");
 }
+
+/// Steps as `drive` does until a trace line contains `needle`.
+fn drive_until(model: &FailoverModel, mut st: State, trace: &mut Vec<String>, needle: &str) -> State {
+    for _ in 0..1000 {
+        if trace.iter().any(|l| l.contains(needle)) {
+            return st;
+        }
+        let mut actions = Vec::new();
+        model.actions(&st, &mut actions);
+        let next = actions
+            .iter()
+            .find(|a| matches!(a, Action::Deliver { .. }))
+            .or_else(|| actions.iter().find(|a| matches!(a, Action::Tick)))
+            .or_else(|| actions.iter().find(|a| matches!(a, Action::Submit)));
+        let Some(&a) = next else { break };
+        st = model.step(&st, a, Some(trace));
+    }
+    panic!("{needle} never happened: {trace:#?}");
+}
+
+#[test]
+fn with_no_path_live_the_hold_waits_for_the_path_that_comes_back() {
+    // The case `nvme-lab check --reconnect --noncompliant` found (decision 31): W1 stuck on path 0, the CCR via path
+    // 1 accepted, the hold extended at the deadline (1 s), then path 1's connections are lost. No untried live
+    // source is left; the engine used to release on the deadline, W1 waited for a path, was retried on path 1 once
+    // it reconnected, W2 was acknowledged, and the stuck W1 landed over it. Now, with no path live and path 1
+    // coming back, the hold waits; path 1's new controller is asked and its CCR's success (after the stuck write
+    // landed) releases W1.
+    for policy in [Policy::Ccr, Policy::CcrFilter { release_admin: false }] {
+        let mut setup = Setup::ci(policy, true);
+        setup.faults = 2;
+        setup.reconnect = true;
+        let model = FailoverModel::new(setup);
+        let mut trace = Vec::new();
+        let mut st = model.initial();
+        for a in [Action::Submit, Action::Fault(Fault::Fopcode { path: 0, delay: setup.delay(), freeze: false })] {
+            st = model.step(&st, a, Some(&mut trace));
+        }
+        let st = drive_until(&model, st, &mut trace, "HoldExtendedByCcr");
+        let st = model.step(&st, Action::Fault(Fault::Loss { path: 1 }), Some(&mut trace));
+        let end = drive(&model, st, &[], &mut trace);
+        let text = trace.join("\n");
+        assert!(end.all_done(&setup), "{text}");
+        assert!(end.data_violation.is_none() && end.host.engine_violation().is_none(), "{text}");
+        let at =
+            |needle: &str| trace.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text}"));
+        let extended = at("HoldExtendedByCcr");
+        let landed = at("W1 lands on LBA 0 (controller 1)");
+        let released = at("reason: CcrSucceeded");
+        assert!(extended < landed && landed < released, "{text}");
+        assert!(!text.contains("reason: HoldDeadline"), "{text}");
+        assert_eq!(end.media, vec![2], "{text}");
+    }
+}

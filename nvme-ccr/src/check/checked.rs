@@ -161,6 +161,13 @@ impl Checked {
         r
     }
 
+    /// [`Engine::handle_path_gone`].
+    pub fn handle_path_gone(&mut self, now: Instant, path: PathId) -> Result<(), PathError> {
+        let r = self.engine.handle_path_gone(now, path);
+        self.watch(|m| m.path_gone(now, path, r));
+        r
+    }
+
     /// [`Engine::handle_timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
         self.engine.handle_timeout(now);

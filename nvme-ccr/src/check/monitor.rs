@@ -84,6 +84,8 @@ struct PathModel {
     maybe_incapable: bool,
     /// The hold deadline of its latest fencing episode.
     deadline: Instant,
+    /// Given up by the driver (`handle_path_gone`) since it last connected.
+    gone: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -272,6 +274,7 @@ impl Monitor {
                 association: 0,
                 maybe_incapable: false,
                 deadline: Instant::ZERO,
+                gone: false,
             });
         }
     }
@@ -492,6 +495,21 @@ impl Monitor {
             pm.view = View::Live;
             pm.association += 1;
             pm.maybe_incapable = false;
+            pm.gone = false;
+        }
+    }
+
+    /// `handle_path_gone(now, path)` returned `result`.
+    pub fn path_gone(&mut self, now: Instant, path: PathId, result: Result<(), PathError>) {
+        self.advance(now);
+        let ok = match self.view(path) {
+            None => result == Err(PathError::UnknownPath),
+            Some(View::Reconnecting) => result.is_ok(),
+            Some(_) => matches!(result, Err(PathError::WrongState { .. })),
+        };
+        self.check(ok, Invariant::WellFormed, || format!("{path:?} gone gave {result:?}"));
+        if result.is_ok() && self.view(path) == Some(View::Reconnecting) {
+            self.paths[path.0 as usize].gone = true;
         }
     }
 
@@ -608,6 +626,11 @@ impl Monitor {
                     format!("{r:?} on the deadline; the last CCR ended without a verdict and {left:?} were never asked")
                 });
             }
+            let back = self.coming_back(episode);
+            let verdict = x.extended && !x.resume;
+            self.check(!within_limit || verdict || back.is_empty(), Invariant::HoldDeadline, || {
+                format!("{r:?} on the deadline with no path live while {back:?} may come back (decision 31)")
+            });
         }
         match r.action {
             ReleaseAction::Retry { path } => {
@@ -694,11 +717,23 @@ impl Monitor {
             let within_limit = self.limit.is_none_or(|l| now < deadline + l);
             let holder = self.holder(episode).map(|h| h.source);
             // Waiting for an untried source that is busy (none free, or a CCR would have been sent).
+            // No path live and another may come back (decision 31): the hold waits for it as for a next source.
+            if within_limit
+                && holder.is_none()
+                && !self.coming_back(episode).is_empty()
+                && let Some(x) = self.ext.get_mut(&episode)
+                && (!x.extended || x.resume)
+            {
+                x.extended = true;
+                x.resume = true;
+            }
             let x = self.ext.get(&episode).copied().unwrap_or_default();
-            let next_source = x.extended
-                && x.resume
-                && !self.untried_live(episode, false).is_empty()
-                && self.free_untried(episode).is_empty();
+            let comeback = x.extended && x.resume && !self.coming_back(episode).is_empty();
+            let next_source = comeback
+                || x.extended
+                    && x.resume
+                    && !self.untried_live(episode, false).is_empty()
+                    && self.free_untried(episode).is_empty();
             self.check((holder.is_some() || next_source) && within_limit, Invariant::HoldDeadline, || {
                 format!(
                     "command {token} still held past its deadline {:?}: no CCR holds it ({x:?})",
@@ -739,6 +774,19 @@ impl Monitor {
             .filter(|(q, pm)| *q != episode.0 && pm.view == View::Live)
             .filter(|(q, pm)| !self.tried.contains(&(episode, *q, pm.association)))
             .filter(|(_, pm)| !capable || !pm.maybe_incapable)
+            .map(|(q, _)| q)
+            .collect()
+    }
+
+    /// Under a CCR policy, with no path live: the paths other than the episode's own that were released and are
+    /// reconnecting and that the driver has not given up (decision 31).
+    fn coming_back(&self, episode: Episode) -> Vec<PathId> {
+        if !self.policy.uses_ccr() || self.paths.iter().any(|p| p.view == View::Live) {
+            return Vec::new();
+        }
+        (0..self.paths.len())
+            .map(|i| (PathId(i as u32), &self.paths[i]))
+            .filter(|(q, pm)| *q != episode.0 && pm.view == View::Reconnecting && !pm.gone)
             .map(|(q, _)| q)
             .collect()
     }

@@ -35,6 +35,9 @@
 //! * A command the engine releases with no path left waits for a path while one may still come back (a reconnect
 //!   within [`HostConfig::ctrl_loss_tmo`]), and fails with Host Pathing Error once none can (Linux multipath
 //!   queueing).
+//! * A path given up (its `ctrl_loss_tmo` passed, or the host is stopping) is reported to the engine
+//!   (`handle_path_gone`): under a CCR policy the engine holds a fence past its deadline while no path is live and a
+//!   released path may still come back, and asks that path for a CCR when it does (nvme-ccr decision 31).
 
 mod assoc;
 mod conn;
@@ -1368,6 +1371,7 @@ impl Host {
     fn schedule_reconnect(&mut self, now: Instant, p: usize) {
         if self.stopping {
             self.paths[p].phase = PathPhase::Down;
+            self.path_gone(now, p);
             self.fail_if_no_path();
             return;
         }
@@ -1375,6 +1379,7 @@ impl Host {
         let since = *slot.lost_since.get_or_insert(now);
         if self.cfg.ctrl_loss_tmo.is_some_and(|t| now.saturating_duration_since(since) >= t) {
             slot.phase = PathPhase::Down;
+            self.path_gone(now, p);
             self.event(HostEvent::PathGone { path: p });
             self.fail_if_no_path();
             return;
@@ -1382,6 +1387,14 @@ impl Host {
         let at = now + self.cfg.reconnect_delay;
         slot.phase = PathPhase::Waiting(at);
         self.event(HostEvent::ReconnectScheduled { path: p, at });
+    }
+
+    /// Path `p` will not come back: the engine stops waiting for it (a hold past its deadline with no path live
+    /// waits for a path that may come back, nvme-ccr decision 31).
+    fn path_gone(&mut self, now: Instant, p: usize) {
+        if let Some(id) = self.paths[p].engine {
+            let _ = self.engine.handle_path_gone(now, id);
+        }
     }
 
     fn complete(&mut self, id: u64, result: Result<IoDone, IoError>) {
@@ -1629,7 +1642,9 @@ impl Host {
                 let ev = ev.map_paths(|id| self.path_of(id).map_or(id, |p| PathId(p as u32)));
                 self.event(HostEvent::Engine(ev));
             }
-            while let Some(PathAction::Reconnect { path }) = self.engine.poll_path_action() {
+            // One at a time: giving a path up (`schedule_reconnect`) is an engine input that may release another
+            // path's holds, whose releases are to be pulled before that path's own reconnect order.
+            if let Some(PathAction::Reconnect { path }) = self.engine.poll_path_action() {
                 progress = true;
                 if let Some(p) = self.path_of(path)
                     && self.paths[p].phase == PathPhase::Fenced
