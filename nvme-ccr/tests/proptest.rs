@@ -19,7 +19,8 @@ use common::ms;
 use core::time::Duration;
 use nvme_ccr::check::Checked;
 use nvme_ccr::{
-    CcrId, CcrWait, CommandKind, Config, ControllerFacts, Cqt, Instant, LogReadId, PathId, PathState, Policy,
+    CcrId, CcrSources, CcrWait, CommandKind, Config, ControllerFacts, Cqt, Instant, LogReadId, PathId, PathState,
+    Policy,
 };
 use nvme_proto::cmd::{CcrLogEntry, CcrLogPage, Ccrl, Ccrs, Sct, Status, StatusCode};
 use proptest::prelude::*;
@@ -103,6 +104,8 @@ fn op() -> impl Strategy<Value = Op> {
 struct Setup {
     policy: Policy,
     wait: CcrWait,
+    /// `Config::ccr_sources`: every source in turn, or one CCR then the timer.
+    sources: CcrSources,
     final_log_ms: u64,
     paths: [(u8, u8, u8, u8, bool); 4],
     n: usize,
@@ -127,16 +130,20 @@ fn setup() -> impl Strategy<Value = Setup> {
     ];
     let path = (any::<u8>(), 0u8..3, 0u8..4, 0u8..2, any::<bool>());
     let limit = prop_oneof![3 => Just(None), 1 => (0u64..20_000).prop_map(Some)];
-    (policy, wait, 1u64..2_000, [path.clone(), path.clone(), path.clone(), path], 1usize..=4, limit, 0u64..3_000)
-        .prop_map(|(policy, wait, final_log_ms, paths, n, limit_ms, recheck_ms)| Setup {
+    let sources = prop_oneof![3 => Just(CcrSources::EveryInTurn), 1 => Just(CcrSources::FirstOnly)];
+    let paths = [path.clone(), path.clone(), path.clone(), path];
+    (policy, (wait, sources), 1u64..2_000, paths, 1usize..=4, limit, 0u64..3_000).prop_map(
+        |(policy, (wait, sources), final_log_ms, paths, n, limit_ms, recheck_ms)| Setup {
             policy,
             wait,
+            sources,
             final_log_ms,
             paths,
             n,
             limit_ms,
             recheck_ms,
-        })
+        },
+    )
 }
 
 fn facts_of(cntlid: u16, (ciu, cqt, ccrl, kato, tbkas): (u8, u8, u8, u8, bool), cirn: u64) -> ControllerFacts {
@@ -179,6 +186,7 @@ impl Model {
     fn new(s: &Setup) -> Self {
         let mut cfg = Config::new(s.policy);
         cfg.ccr_wait = s.wait;
+        cfg.ccr_sources = s.sources;
         cfg.final_log_wait = Duration::from_millis(s.final_log_ms);
         cfg.accepted_ccr_limit = s.limit_ms.map(Duration::from_millis);
         cfg.accepted_ccr_recheck = Duration::from_millis(s.recheck_ms);
@@ -469,6 +477,7 @@ fn regression_old_episode_ccr_success_is_no_proof() {
     let s = Setup {
         policy: Policy::Ccr,
         wait: CcrWait::KatoPlusCqt,
+        sources: CcrSources::EveryInTurn,
         final_log_ms: 1,
         paths: [(0, 0, 0, 0, false); 4],
         n: 4,
@@ -497,6 +506,7 @@ fn regression_vanished_accepted_ccr_ends_the_extension() {
     let s = Setup {
         policy: Policy::Ccr,
         wait: CcrWait::UntilDeadline,
+        sources: CcrSources::EveryInTurn,
         final_log_ms: 1_000,
         paths: [(0, 0, 1, 0, false); 4],
         n: 2,
@@ -525,6 +535,7 @@ fn regression_source_lost_after_the_deadline_asks_the_untried_path() {
     let s = Setup {
         policy: Policy::Ccr,
         wait: CcrWait::KatoPlusCqt,
+        sources: CcrSources::EveryInTurn,
         final_log_ms: 1,
         paths: [(0, 0, 0, 0, false); 4],
         n: 3,

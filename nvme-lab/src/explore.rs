@@ -115,12 +115,14 @@ pub struct Outcome {
 
 /// Whether corruption under `policy` is a failure: never for `legacy` (the unsafe baseline), not for `cqt` when the
 /// target breaks its CQT promise (`noncompliant`: its timer trusts that promise), always for `ccr` and `ccr-filter`
-/// (noncompliant random scenarios keep CCR working, and a CCR success waits for the real teardown).
-pub fn corruption_forbidden(policy: Policy, noncompliant: bool) -> bool {
+/// (noncompliant random scenarios keep CCR working, and a CCR success waits for the real teardown) unless only the
+/// first source is asked (`sources` [`CcrSources::FirstOnly`](nvme_ccr::CcrSources::FirstOnly): after that one CCR
+/// the timer decides, and against a noncompliant target it trusts the broken promise as `cqt` does).
+pub fn corruption_forbidden(policy: Policy, noncompliant: bool, sources: nvme_ccr::CcrSources) -> bool {
     match policy {
         Policy::Legacy => false,
         Policy::Cqt => !noncompliant,
-        Policy::Ccr | Policy::CcrFilter { .. } => true,
+        Policy::Ccr | Policy::CcrFilter { .. } => !noncompliant || sources == nvme_ccr::CcrSources::EveryInTurn,
     }
 }
 
@@ -213,7 +215,7 @@ pub fn report(
     max_print: usize,
     threads: usize,
 ) -> (String, bool) {
-    let forbidden = corruption_forbidden(policy, noncompliant);
+    let forbidden = corruption_forbidden(policy, noncompliant, over.debate.sources());
     // Corruption that fails the run: where the policy forbids it, in a scenario not unsafe by design.
     let failing = |f: &Finding| forbidden && !f.unsafe_by_design;
     let bad = o.findings.iter().filter(|f| failing(f)).count();
@@ -282,12 +284,16 @@ mod tests {
 
     #[test]
     fn which_corruption_fails() {
-        assert!(!corruption_forbidden(Policy::Legacy, false));
-        assert!(!corruption_forbidden(Policy::Legacy, true));
-        assert!(corruption_forbidden(Policy::Cqt, false));
-        assert!(!corruption_forbidden(Policy::Cqt, true));
-        assert!(corruption_forbidden(Policy::Ccr, true));
-        assert!(corruption_forbidden(Policy::CcrFilter { release_admin: false }, true));
+        use nvme_ccr::CcrSources::{EveryInTurn as Every, FirstOnly as First};
+        assert!(!corruption_forbidden(Policy::Legacy, false, Every));
+        assert!(!corruption_forbidden(Policy::Legacy, true, Every));
+        assert!(corruption_forbidden(Policy::Cqt, false, Every));
+        assert!(!corruption_forbidden(Policy::Cqt, true, Every));
+        assert!(corruption_forbidden(Policy::Ccr, true, Every));
+        assert!(corruption_forbidden(Policy::CcrFilter { release_admin: false }, true, Every));
+        // One CCR then the timer: safe against a target keeping its promise, a baseline against one breaking it.
+        assert!(corruption_forbidden(Policy::Ccr, false, First));
+        assert!(!corruption_forbidden(Policy::Ccr, true, First));
     }
 
     #[test]

@@ -135,7 +135,8 @@ const EXPLORE_HELP: &str = "Run Scenario::random(seed, policy) for --seeds seeds
     target's CQT promise ((TBKAS ? 3 : 2) x KATO + CQT) unless --noncompliant is given.\n\n\
     Prints every seed that corrupts data with the `nvme-lab run` command that reproduces it, then a summary. Exit \
     status 1 when a policy that must not corrupt did: cqt, ccr and ccr-filter always; with --noncompliant only ccr \
-    and ccr-filter (cqt's timer trusts the promise the target breaks). legacy is the unsafe baseline: its \
+    and ccr-filter asking every source (cqt's timer, and the timer after --ccr-sources first's one CCR, trust the \
+    promise the target breaks). legacy is the unsafe baseline: its \
     corruptions are counted, never a failure. The host's recovery engine runs behind nvme-ccr's invariant monitor: \
     a seed where it broke an invariant is printed and fails the run whatever the policy.";
 

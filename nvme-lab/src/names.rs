@@ -151,16 +151,21 @@ pub struct DebateArgs {
 }
 
 impl DebateArgs {
+    /// The engine's [`CcrSources`](nvme_ccr::CcrSources) for `--ccr-sources`.
+    pub fn sources(&self) -> nvme_ccr::CcrSources {
+        match self.ccr_sources {
+            SourcesArg::Every => nvme_ccr::CcrSources::EveryInTurn,
+            SourcesArg::First => nvme_ccr::CcrSources::FirstOnly,
+        }
+    }
+
     /// Sets the options on a scenario.
     pub fn apply(&self, s: &mut nvme_sim::Scenario) {
         s.cqt0_rule = match self.cqt0_rule {
             Cqt0Arg::Fallback => nvme_ccr::Cqt0Rule::Fallback,
             Cqt0Arg::Immediate => nvme_ccr::Cqt0Rule::Immediate,
         };
-        s.ccr_sources = match self.ccr_sources {
-            SourcesArg::Every => nvme_ccr::CcrSources::EveryInTurn,
-            SourcesArg::First => nvme_ccr::CcrSources::FirstOnly,
-        };
+        s.ccr_sources = self.sources();
         s.ccr_wait = match self.ccr_wait {
             CcrWaitArg::KatoPlusCqt => nvme_ccr::CcrWait::KatoPlusCqt,
             CcrWaitArg::MaxCqtKato => nvme_ccr::CcrWait::MaxCqtKato,

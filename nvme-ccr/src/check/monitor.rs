@@ -21,8 +21,8 @@ use nvme_proto::cmd::{CcrLogPage, Ccrl, Ccrs, Status, StatusCode};
 use crate::error::{CcrError, CompleteError, LogError, PathError, SubmitError};
 use crate::output::{PathAction, ReadCcrLog, Release, ReleaseAction, SendCcr};
 use crate::{
-    CcrId, CommandKind, Completion, Config, ControllerFacts, Cqt, Cqt0Rule, Engine, Event, Instance, Instant,
-    LogReadId, MAX_PATHS, PathId, Policy, ReleaseReason,
+    CcrId, CcrSources, CommandKind, Completion, Config, ControllerFacts, Cqt, Cqt0Rule, Engine, Event, Instance,
+    Instant, LogReadId, MAX_PATHS, PathId, Policy, ReleaseReason,
 };
 
 /// Which invariant a [`Violation`] breaks (numbered as in the module docs of [`check`](super)).
@@ -125,6 +125,10 @@ pub struct Monitor {
     /// The meaning of CQT = 0 ([`Cqt0Rule::Immediate`]: a controller that reported no CQT is released without proof,
     /// the Linux RFC's unsafe rule, an opt-in baseline).
     cqt0_rule: Cqt0Rule,
+    /// Which sources a fencing episode may ask ([`CcrSources::FirstOnly`]: one CCR, then the timer; no next source
+    /// in decision 28's hand-over either. Decision 31's wait for a path that comes back still applies: it costs
+    /// nothing, no path being live, and the path is then not asked).
+    ccr_sources: CcrSources,
     fallback: Duration,
     limit: Option<Duration>,
     now: Instant,
@@ -160,6 +164,7 @@ impl Monitor {
         Monitor {
             policy: config.policy,
             cqt0_rule: config.cqt0_rule,
+            ccr_sources: config.ccr_sources,
             fallback: config.cqt_fallback,
             limit: config.accepted_ccr_limit,
             now: Instant::ZERO,
@@ -769,6 +774,9 @@ impl Monitor {
     /// Live paths other than the episode's own that no CCR for it went through in their current association; with
     /// `capable`, only those that never answered Invalid Opcode or Invalid Field since they connected.
     fn untried_live(&self, episode: Episode, capable: bool) -> Vec<PathId> {
+        if self.asked_its_one(episode) {
+            return Vec::new();
+        }
         (0..self.paths.len())
             .map(|i| (PathId(i as u32), &self.paths[i]))
             .filter(|(q, pm)| *q != episode.0 && pm.view == View::Live)
@@ -776,6 +784,11 @@ impl Monitor {
             .filter(|(_, pm)| !capable || !pm.maybe_incapable)
             .map(|(q, _)| q)
             .collect()
+    }
+
+    /// Under [`CcrSources::FirstOnly`], whether the episode already sent its one CCR: no source is next then.
+    fn asked_its_one(&self, episode: Episode) -> bool {
+        self.ccr_sources == CcrSources::FirstOnly && self.tried.iter().any(|(e, _, _)| *e == episode)
     }
 
     /// Under a CCR policy, with no path live: the paths other than the episode's own that were released and are
