@@ -534,12 +534,20 @@ impl Model {
     }
 
     /// No more inputs but a target that fails every CCR the harness has not answered (CCR Limit Exceeded) and
-    /// answers every CCR log read with an empty page (the CCRs it accepted are gone): following the engine's timer,
-    /// every held command is released (the monitor checks each step).
+    /// answers every CCR log read with an empty page (the CCRs it accepted are gone), and a driver that gives up
+    /// every path it is reconnecting (its `ctrl_loss_tmo` passed; decision 31: with no path live a hold waits for
+    /// one that may come back): following the engine's timer, every held command is released (the monitor checks
+    /// each step).
     fn finish(&mut self) {
         self.stale = Duration::ZERO;
         let mut steps = 0;
         while self.held() > 0 {
+            for p in 0..self.paths {
+                // Refused (WrongState) unless the path is reconnecting; the monitor checks either answer.
+                let _ = self.e.handle_path_gone(self.now, PathId(p as u32));
+                self.drain();
+                self.e.assert_ok();
+            }
             for i in 0..self.ccrs.len() {
                 if !self.ccrs[i].resolved {
                     self.answer_ccr(i, Status::new(StatusCode::CCR_LIMIT_EXCEEDED), 0);
