@@ -554,13 +554,7 @@ impl FailoverModel {
                 progress = true;
                 match ev {
                     ConnEvent::Transmit(h) | ConnEvent::Close(h, _) => {
-                        let mut bytes = Vec::new();
-                        while let Ok(n) = st.host.poll_transmit(now, h, &mut buf) {
-                            if n == 0 {
-                                break;
-                            }
-                            bytes.extend_from_slice(&buf[..n]);
-                        }
+                        let bytes = drain_transmit(&mut buf, |b| st.host.poll_transmit(now, h, b));
                         if !bytes.is_empty() {
                             Self::send(st, h, false, Msg::Bytes(bytes));
                         }
@@ -576,13 +570,7 @@ impl FailoverModel {
                 progress = true;
                 match ev {
                     ConnEvent::Transmit(s) | ConnEvent::Close(s, _) => {
-                        let mut bytes = Vec::new();
-                        while let Ok(n) = st.sub.poll_transmit(now, s, &mut buf) {
-                            if n == 0 {
-                                break;
-                            }
-                            bytes.extend_from_slice(&buf[..n]);
-                        }
+                        let bytes = drain_transmit(&mut buf, |b| st.sub.poll_transmit(now, s, b));
                         let h = Self::host_conn(st, s);
                         if let Some(h) = h
                             && !bytes.is_empty()
@@ -777,6 +765,19 @@ pub fn properties() -> Vec<Property<FailoverModel>> {
         }),
         Property::sometimes(FAILOVER_HAPPENS, |m: &FailoverModel, s: &State| s.late_landing && s.all_done(&m.setup)),
     ]
+}
+
+/// Everything `poll` has to send now (one side's `poll_transmit` for one connection, until it gives 0 or an error),
+/// through `buf`.
+fn drain_transmit<E>(buf: &mut [u8], mut poll: impl FnMut(&mut [u8]) -> Result<usize, E>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    while let Ok(n) = poll(buf) {
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&buf[..n]);
+    }
+    bytes
 }
 
 fn secs(t: Instant) -> String {

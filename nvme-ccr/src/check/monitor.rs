@@ -472,25 +472,27 @@ impl Monitor {
         self.reads.remove(k);
     }
 
-    /// `handle_connecting(now, path)` returned `result`.
-    pub fn connecting(&mut self, now: Instant, path: PathId, result: Result<(), PathError>) {
-        self.advance(now);
-        let ok = match self.view(path) {
+    /// Whether `result` is what an input accepted only while `path` is reconnecting (connecting, reconnected, gone)
+    /// must give: unknown path, success while reconnecting, wrong state otherwise.
+    fn while_reconnecting(&self, path: PathId, result: Result<(), PathError>) -> bool {
+        match self.view(path) {
             None => result == Err(PathError::UnknownPath),
             Some(View::Reconnecting) => result.is_ok(),
             Some(_) => matches!(result, Err(PathError::WrongState { .. })),
-        };
+        }
+    }
+
+    /// `handle_connecting(now, path)` returned `result`.
+    pub fn connecting(&mut self, now: Instant, path: PathId, result: Result<(), PathError>) {
+        self.advance(now);
+        let ok = self.while_reconnecting(path, result);
         self.check(ok, Invariant::WellFormed, || format!("connecting {path:?} gave {result:?}"));
     }
 
     /// `handle_reconnected(now, path, facts)` returned `result`.
     pub fn reconnected(&mut self, now: Instant, path: PathId, facts: ControllerFacts, result: Result<(), PathError>) {
         self.advance(now);
-        let ok = match self.view(path) {
-            None => result == Err(PathError::UnknownPath),
-            Some(View::Reconnecting) => result.is_ok(),
-            Some(_) => matches!(result, Err(PathError::WrongState { .. })),
-        };
+        let ok = self.while_reconnecting(path, result);
         self.check(ok, Invariant::WellFormed, || format!("reconnect of {path:?} gave {result:?}"));
         if result.is_ok() && self.view(path) == Some(View::Reconnecting) {
             let held = self.cmds.values().any(|c| c.path == path);
@@ -507,11 +509,7 @@ impl Monitor {
     /// `handle_path_gone(now, path)` returned `result`.
     pub fn path_gone(&mut self, now: Instant, path: PathId, result: Result<(), PathError>) {
         self.advance(now);
-        let ok = match self.view(path) {
-            None => result == Err(PathError::UnknownPath),
-            Some(View::Reconnecting) => result.is_ok(),
-            Some(_) => matches!(result, Err(PathError::WrongState { .. })),
-        };
+        let ok = self.while_reconnecting(path, result);
         self.check(ok, Invariant::WellFormed, || format!("{path:?} gone gave {result:?}"));
         if result.is_ok() && self.view(path) == Some(View::Reconnecting) {
             self.paths[path.0 as usize].gone = true;
