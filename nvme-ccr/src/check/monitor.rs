@@ -246,10 +246,15 @@ impl Monitor {
             .map(|p| self.episode_of(p))
             .collect();
         for ep in fencing {
-            if self.deadlines.get(&ep).is_some_and(|d| *d <= now) && !self.ext.contains_key(&ep) {
-                let holder = self.holder(ep).map(|c| (c.id, c.source));
-                self.ext.insert(ep, Ext { extended: holder.is_some(), resume: false, holder });
-            }
+            self.note_deadline(ep);
+        }
+    }
+
+    /// If `ep`'s deadline has passed and was not noted yet, notes whether a CCR held it then.
+    fn note_deadline(&mut self, ep: Episode) {
+        if self.deadlines.get(&ep).is_some_and(|d| *d <= self.now) && !self.ext.contains_key(&ep) {
+            let holder = self.holder(ep).map(|c| (c.id, c.source));
+            self.ext.insert(ep, Ext { extended: holder.is_some(), resume: false, holder });
         }
     }
 
@@ -362,6 +367,9 @@ impl Monitor {
         }
         self.ccrs.retain(|c| c.source != path);
         self.reads.retain(|r| r.1 != path);
+        // A hold of zero (KATO and CQT 0) ends as it starts: the engine's timer sees its deadline at once, before
+        // any CCR of the episode exists (time does not move, so `advance` does not note it).
+        self.note_deadline(episode);
     }
 
     /// `handle_ccr_completion(now, ccr, status, dw0)` returned `result`.
