@@ -297,6 +297,7 @@ impl Engine {
                 started: now,
                 deadline,
                 tried: 0,
+                asked: false,
                 current: None,
                 fell_back: false,
                 extended: false,
@@ -865,9 +866,9 @@ impl Engine {
         }
     }
 
-    /// The next source for `impacted`: none once one was tried under [`CcrSources::FirstOnly`].
+    /// The next source for `impacted`: none once a CCR was sent in the episode under [`CcrSources::FirstOnly`].
     fn pick(&self, impacted: PathId, fence: &Fence) -> Pick {
-        if self.config.ccr_sources == CcrSources::FirstOnly && fence.tried != 0 {
+        if self.config.ccr_sources == CcrSources::FirstOnly && fence.asked {
             return Pick::NoneLeft;
         }
         source::pick(&self.paths, &self.attempts, impacted, fence, self.config.source_order)
@@ -897,6 +898,7 @@ impl Engine {
         let wait = self.config.ccr_wait.duration(&facts, self.config.cqt_fallback);
         let Some(fence) = &mut self.paths[impacted.index()].fence else { return };
         fence.tried |= source.bit();
+        fence.asked = true;
         fence.current = Some(id);
         fence.fell_back = false;
         let (epoch, instance) = (fence.epoch, fence.instance);

@@ -47,8 +47,13 @@ pub(crate) struct Fence {
     pub(crate) started: Instant,
     /// `started + hold`.
     pub(crate) deadline: Instant,
-    /// Sources (bit = path index) already tried in this episode.
+    /// Sources (bit = path index) already tried in this episode, in their current association (a source that
+    /// reconnects is untried again).
     pub(crate) tried: u64,
+    /// A CCR was sent in this episode, through any source, whatever became of it since: under
+    /// [`CcrSources::FirstOnly`](crate::CcrSources::FirstOnly) no other is sent (a reconnect clears `tried`, not
+    /// this).
+    pub(crate) asked: bool,
     /// The CCR this episode waits for, if any.
     pub(crate) current: Option<CcrId>,
     /// Whether [`Event::FellBackToTimer`](crate::Event) was reported since the last CCR was sent.
@@ -141,6 +146,7 @@ mod tests {
             started: Instant::from_millis(0),
             deadline: Instant::from_millis(15_001),
             tried: 0,
+            asked: false,
             current: None,
             fell_back: false,
             extended: false,

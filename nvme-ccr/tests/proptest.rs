@@ -617,41 +617,6 @@ fn a_zero_hold_waits_for_a_path_to_come_back() {
     assert_eq!(got, [(5, ReleaseReason::HoldDeadline, fail)]);
 }
 
-/// A hold of zero (KATO 0 and the CQT fallback 0) ends as it starts; with no path live and another reconnecting, the
-/// engine waits for that one (decision 31) from the failure on. The monitor used to note a deadline only when time
-/// moved past it, so it took this wait for a command held past its deadline (the `ccr_engine` fuzz target found it
-/// in CI). Given up, the path no longer holds it: W5 fails back at once.
-#[test]
-fn a_zero_hold_waits_for_a_path_to_come_back() {
-    use nvme_ccr::{PathAction, Release, ReleaseAction, ReleaseReason};
-    /// Every output queue emptied (so the monitor checks the settled state): the releases and path actions.
-    fn drain(e: &mut Checked) -> (Vec<Release>, Vec<PathAction>) {
-        while e.poll_ccr().is_some() || e.poll_log_read().is_some() {}
-        let releases = core::iter::from_fn(|| e.poll_release()).collect();
-        let actions = core::iter::from_fn(|| e.poll_path_action()).collect();
-        while e.poll_event().is_some() {}
-        e.assert_ok();
-        (releases, actions)
-    }
-    let mut cfg = Config::new(Policy::Ccr);
-    cfg.cqt_fallback = Duration::ZERO;
-    let mut e = Checked::new(cfg);
-    let zero = |cntlid| ControllerFacts { kato: Duration::ZERO, cqt: Cqt::NotReported, ..common::facts(cntlid) };
-    let c1 = e.add_controller(ms(0), zero(1)).unwrap();
-    let c2 = e.add_controller(ms(0), zero(2)).unwrap();
-    e.handle_controller_failed(ms(10), c2, nvme_ccr::FailureReason::TransportError).unwrap();
-    assert_eq!(drain(&mut e), (vec![], vec![PathAction::Reconnect { path: c2 }]));
-    e.handle_submit(ms(10), c1, 5, CommandKind::Write).unwrap();
-    e.handle_controller_failed(ms(10), c1, nvme_ccr::FailureReason::TransportError).unwrap();
-    assert_eq!(drain(&mut e), (vec![], vec![]), "ctrl2 may come back as a source");
-    assert!(e.poll_timeout().is_some_and(|t| t > ms(10)), "the wait is rechecked later: {:?}", e.poll_timeout());
-    e.handle_path_gone(ms(10), c2).unwrap();
-    let (releases, _) = drain(&mut e);
-    let fail = ReleaseAction::Fail { status: Status::new(StatusCode::HOST_PATHING_ERROR) };
-    let got: Vec<_> = releases.iter().map(|r| (r.token, r.reason, r.action)).collect();
-    assert_eq!(got, [(5, ReleaseReason::HoldDeadline, fail)]);
-}
-
 /// Shrunk by proptest (first source only): path 3 fails with a write, its one CCR goes through path 1, which fails
 /// (path 3 falls back to its timer); every other path fails too. At path 3's deadline (2.001 s) no path is live and
 /// path 1 is reconnecting, so the hold waits for it (decision 31). Path 1 comes back: path 3 already asked its one
