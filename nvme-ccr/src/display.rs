@@ -95,6 +95,9 @@ impl fmt::Display for Event {
             Event::HoldExtendedByCcr { path, source, ccr } => {
                 write!(f, "{path}: hold deadline passed, held until {ccr} via {source} resolves")
             }
+            Event::HoldAwaitingPath { path } => {
+                write!(f, "{path}: hold deadline passed with no path live, held until a path comes back")
+            }
             Event::HoldReleased { path, reason, after, released } => {
                 write!(f, "{path}: {released} held command(s) released after {} ({reason})", Ms(after))
             }

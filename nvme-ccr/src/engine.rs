@@ -303,6 +303,7 @@ impl Engine {
                 extended: false,
                 next_recheck: deadline,
                 resume: false,
+                awaited: false,
             };
             self.next_epoch += 1;
             self.table.hold(path);
@@ -727,12 +728,16 @@ impl Engine {
                 // the hold goes on as an extension waiting for the next source; not after the target's verdict.
                 None if !limit_passed && (!fence.extended || fence.resume) && self.awaits_comeback(path) => {
                     let next = now + self.recheck_period();
-                    if let Some(f) = &mut self.paths[i].fence
-                        && !f.extended
-                    {
-                        f.extended = true;
-                        f.resume = true;
-                        f.next_recheck = next;
+                    if let Some(f) = &mut self.paths[i].fence {
+                        if !f.extended {
+                            f.extended = true;
+                            f.resume = true;
+                            f.next_recheck = next;
+                        }
+                        if !f.awaited {
+                            f.awaited = true;
+                            self.events.push_back(Event::HoldAwaitingPath { path });
+                        }
                     }
                 }
                 _ => {

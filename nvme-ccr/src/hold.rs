@@ -67,6 +67,8 @@ pub(crate) struct Fence {
     /// failed, its entry vanished, or a log read from its source failed), so the next untried live source is asked
     /// before the deadline may release (decision 28). False after an error status or CCRS = Failed.
     pub(crate) resume: bool,
+    /// [`Event::HoldAwaitingPath`](crate::Event::HoldAwaitingPath) was reported in this episode (once).
+    pub(crate) awaited: bool,
 }
 
 impl Fence {
@@ -152,6 +154,7 @@ mod tests {
             extended: false,
             next_recheck: Instant::from_millis(15_001),
             resume: false,
+            awaited: false,
         }
     }
 

@@ -183,6 +183,16 @@ pub enum Event {
         /// The CCR.
         ccr: CcrId,
     },
+    /// The hold deadline of `path` passed with no path LIVE while another path, released earlier, is reconnecting
+    /// and the driver has not given it up (decision 31): the held commands stay held until a path is LIVE again (a
+    /// path that comes back is asked for a CCR, unless the episode already sent its one under
+    /// [`CcrSources::FirstOnly`](crate::CcrSources::FirstOnly)), until the driver gives every such path up
+    /// ([`Engine::handle_path_gone`](crate::Engine::handle_path_gone)), or until
+    /// [`Config::accepted_ccr_limit`](crate::Config::accepted_ccr_limit). Reported once per fencing episode.
+    HoldAwaitingPath {
+        /// The fencing path.
+        path: PathId,
+    },
     /// The held commands of `path` were released (FENCING -> FENCED).
     HoldReleased {
         /// The path.
@@ -214,6 +224,7 @@ impl Event {
             Event::HoldExtendedByCcr { path, source, ccr } => {
                 Event::HoldExtendedByCcr { path: f(path), source: f(source), ccr }
             }
+            Event::HoldAwaitingPath { path } => Event::HoldAwaitingPath { path: f(path) },
             Event::HoldReleased { path, reason, after, released } => {
                 let reason = match reason {
                     ReleaseReason::CcrSucceeded { source } => ReleaseReason::CcrSucceeded { source: f(source) },

@@ -720,6 +720,11 @@ fn several_controllers_failing_at_once_fall_back_to_timers() {
     // waits for it (decision 31) until the driver gives ctrl1 up.
     h.e.handle_timeout(ms(15_002));
     assert!(h.take_releases().is_empty());
+    let awaiting = |h: &Host| h.events.iter().filter(|e| matches!(e, Event::HoldAwaitingPath { .. })).count();
+    assert!(h.saw(|e| *e == Event::HoldAwaitingPath { path: c2 }), "the wait is reported");
+    h.e.handle_timeout(h.e.poll_timeout().unwrap());
+    h.drain();
+    assert_eq!(awaiting(&h), 1, "once per episode, not at every re-check");
     h.e.handle_path_gone(ms(16_000), c1).unwrap();
     let rel = h.take_releases();
     assert_eq!(

@@ -91,6 +91,9 @@ impl HoldState {
             HostEvent::Engine(E::HoldExtendedByCcr { path, source, ccr }) => {
                 self.holds.insert(path.0, format!("{path}: held until {ccr} via {source} resolves"));
             }
+            HostEvent::Engine(E::HoldAwaitingPath { path }) => {
+                self.holds.insert(path.0, format!("{path}: no path live, held until a path comes back"));
+            }
             HostEvent::Engine(E::HoldReleased { path, .. }) => {
                 self.holds.remove(&path.0);
                 return Some(if self.holds.is_empty() { format!("rw_test running; {}", ev) } else { self.line() });

@@ -435,6 +435,10 @@ impl Host {
                 let (_, s) = self.cntlid_of(source);
                 ctx.note(p, T::HoldExtended { cntlid: i, source: s });
             }
+            EngEvent::HoldAwaitingPath { path } => {
+                let (p, i) = self.cntlid_of(path);
+                ctx.note(p, T::HoldAwaitingPath { cntlid: i });
+            }
             EngEvent::HoldReleased { path, reason, after, released } => {
                 let (p, i) = self.cntlid_of(path);
                 let why = match reason {

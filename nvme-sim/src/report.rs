@@ -211,6 +211,12 @@ pub enum TimelineEvent {
         /// The source that accepted the CCR.
         source: u16,
     },
+    /// The hold deadline passed with no path live while another path is reconnecting: still held until a path
+    /// comes back or is given up.
+    HoldAwaitingPath {
+        /// The failed controller.
+        cntlid: u16,
+    },
     /// The held commands were released.
     Released {
         /// The failed controller.
@@ -444,6 +450,11 @@ impl fmt::Display for TimelineEntry {
                 f,
                 "host: hold deadline of controller {cntlid} passed; still held: controller {source} accepted its CCR, \
                  which is in progress"
+            ),
+            E::HoldAwaitingPath { cntlid } => write!(
+                f,
+                "host: hold deadline of controller {cntlid} passed with no path live; still held until a path comes \
+                 back"
             ),
             E::Released { cntlid, released, after, reason } => write!(
                 f,

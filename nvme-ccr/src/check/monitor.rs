@@ -702,6 +702,17 @@ impl Monitor {
                 }
                 &[*path, *source]
             }
+            Event::HoldAwaitingPath { path } => {
+                // Events are drained last (a lazy driver may feed more inputs first): what cannot have changed since
+                // is that the deadline of the path's latest episode had passed.
+                if let Some(pm) = self.paths.get(path.0 as usize) {
+                    let (deadline, now) = (pm.deadline, self.now);
+                    self.check(pm.episodes > 0 && deadline <= now, Invariant::HoldDeadline, || {
+                        format!("{ev:?} reported before the hold deadline {deadline:?} (now {now:?})")
+                    });
+                }
+                &[*path]
+            }
             Event::FellBackToTimer { path, .. } | Event::HoldReleased { path, .. } => &[*path],
         };
         let known = paths.iter().all(|p| self.known(*p));
