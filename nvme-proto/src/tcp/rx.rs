@@ -92,7 +92,15 @@ pub(crate) fn parse<'a>(rx: &Rx<'_>, buf: &'a [u8]) -> Result<Pdu<'a>, PduError>
 
 #[inline(always)]
 fn parse_shaped<'a>(rx: &Rx<'_>, buf: &'a [u8], ch: &CommonHeader, shape: Shape) -> Result<Pdu<'a>, PduError> {
-    let frame = check_shaped(rx, ch, shape)?;
+    // As check_shaped, with the rest compiled apart for the canonical header, whose frame is known but for HDGST.
+    match canonical(rx, ch, shape) {
+        Some(frame) => parse_framed(rx, buf, frame),
+        None => parse_framed(rx, buf, check_rules(rx, ch, shape)?),
+    }
+}
+
+#[inline(always)]
+fn parse_framed<'a>(rx: &Rx<'_>, buf: &'a [u8], frame: Frame) -> Result<Pdu<'a>, PduError> {
     if buf.len() >= frame.header_end {
         check_header(rx, &frame, buf)?;
     }
