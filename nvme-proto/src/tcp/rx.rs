@@ -186,6 +186,31 @@ pub(crate) fn shape_of(ty: PduType) -> Shape {
     RULES[usize::from(ty.0)].shape
 }
 
+/// HLEN, and whether HDGSTF is allowed, of the types of `shape` (Ic, CapsuleCmd or HeaderOnly): from [`PduType`]'s
+/// tables, through one type of the shape, the same for its other types (asserted below). A constant per shape, so
+/// that [`canonical`] needs no table lookup and the code after it knows HLEN.
+const fn shape_rule(shape: Shape) -> (u8, bool) {
+    let ty = match shape {
+        Shape::Ic => PduType::IC_REQ,
+        Shape::CapsuleCmd => PduType::CAPSULE_CMD,
+        _ => PduType::CAPSULE_RESP,
+    };
+    let hlen = match ty.hlen() {
+        Some(hlen) => hlen,
+        None => 0,
+    };
+    (hlen, ty.allowed_flags().contains(PduFlags::HDGSTF))
+}
+
+const _: () = {
+    let ic = PduType::IC_RESP;
+    assert!(matches!(ic.hlen(), Some(h) if h == shape_rule(Shape::Ic).0));
+    assert!(ic.allowed_flags().contains(PduFlags::HDGSTF) == shape_rule(Shape::Ic).1);
+    let r2t = PduType::R2T;
+    assert!(matches!(r2t.hlen(), Some(h) if h == shape_rule(Shape::HeaderOnly).0));
+    assert!(r2t.allowed_flags().contains(PduFlags::HDGSTF) == shape_rule(Shape::HeaderOnly).1);
+};
+
 /// The common header's 8 bytes as one little-endian number (PDU-TYPE in the low byte, PLEN in the high four).
 #[inline(always)]
 fn ch_word(ch: &CommonHeader) -> u64 {
@@ -205,13 +230,13 @@ fn canonical(rx: &Rx<'_>, ch: &CommonHeader, shape: Shape) -> Option<Frame> {
         return None;
     }
     let ty = ch.pdu_type;
-    let rule = RULES[usize::from(ty.0)];
-    let hd = rx.params.header_digest && rule.allowed.contains(PduFlags::HDGSTF);
-    let hlen = usize::from(rule.hlen);
+    let (hlen8, hdgst_allowed) = shape_rule(shape);
+    let hd = rx.params.header_digest && hdgst_allowed;
+    let hlen = usize::from(hlen8);
     let header_end = hlen + if hd { DIGEST_LEN } else { 0 };
     let flags = PduFlags::NONE.with(PduFlags::HDGSTF, hd);
     // TYPE | FLAGS << 8 | HLEN << 16 | PDO (0) << 24 | PLEN << 32.
-    let expected = u64::from(ty.0) | u64::from(flags.0) << 8 | u64::from(rule.hlen) << 16 | (header_end as u64) << 32;
+    let expected = u64::from(ty.0) | u64::from(flags.0) << 8 | u64::from(hlen8) << 16 | (header_end as u64) << 32;
     let from_peer = ty.sender() != rx.role;
     let in_phase = match rx.phase {
         IcPhase::Awaiting => shape == Shape::Ic,
