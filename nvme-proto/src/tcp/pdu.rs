@@ -33,7 +33,13 @@ pub fn data_digest(data: &[u8]) -> u32 {
 }
 
 /// Any NVMe/TCP PDU, validated. Borrowed parts (data, a TermReq's copied header) point into the received bytes.
+///
+/// `repr(C, u8)`: the tag in byte 0 and every variant's fields from the first aligned byte after it (88 bytes on a
+/// 64-bit target, as without it). With the compiler's own layout the variants' fields started at different offsets,
+/// and a decode that may return any of them (`Pdu::parse` inlined in a caller) merged them in byte-sized pieces: the
+/// `header_decode` benchmark (BENCHMARKS.md) was about a quarter slower.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, u8)]
 pub enum Pdu<'a> {
     /// 0x00 ICReq.
     IcReq(IcReq),
@@ -52,6 +58,9 @@ pub enum Pdu<'a> {
     /// 0x09 R2T.
     R2T(R2T),
 }
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(core::mem::size_of::<Pdu<'static>>() == 88);
 
 impl<'a> Pdu<'a> {
     /// The PDU-TYPE byte this PDU is encoded with.
@@ -85,6 +94,9 @@ impl<'a> Pdu<'a> {
     /// [notes::tcp §9.1](crate::notes::tcp) except the IC ordering (a [`Deframer`](super::Deframer) tracks that) and
     /// without a PLEN ceiling. Bytes after PLEN are not looked at. A buffer shorter than the PDU gives
     /// [`PduError::Truncated`] (unless an error shows in the bytes present).
+    // Inlined, the result stays in registers until the caller stores it. Out of line (tried: fewer instructions),
+    // the caller reads the 88-byte result back right after the callee wrote it in smaller pieces, and each read
+    // waits for those writes to reach the cache (store-to-load forwarding fails): slower in time.
     #[inline]
     pub fn parse(buf: &'a [u8], params: &Params, receiver: Role) -> Result<Pdu<'a>, PduError> {
         rx::parse(&Rx { role: receiver, params, phase: IcPhase::Any, max_plen: u32::MAX }, buf)

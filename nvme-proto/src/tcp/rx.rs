@@ -92,7 +92,15 @@ pub(crate) fn parse<'a>(rx: &Rx<'_>, buf: &'a [u8]) -> Result<Pdu<'a>, PduError>
 
 #[inline(always)]
 fn parse_shaped<'a>(rx: &Rx<'_>, buf: &'a [u8], ch: &CommonHeader, shape: Shape) -> Result<Pdu<'a>, PduError> {
-    let frame = check_shaped(rx, ch, shape)?;
+    // As check_shaped, with the rest compiled apart for the canonical header, whose frame is known but for HDGST.
+    match canonical(rx, ch, shape) {
+        Some(frame) => parse_framed(rx, buf, frame),
+        None => parse_framed(rx, buf, check_rules(rx, ch, shape)?),
+    }
+}
+
+#[inline(always)]
+fn parse_framed<'a>(rx: &Rx<'_>, buf: &'a [u8], frame: Frame) -> Result<Pdu<'a>, PduError> {
     if buf.len() >= frame.header_end {
         check_header(rx, &frame, buf)?;
     }
@@ -178,13 +186,89 @@ pub(crate) fn shape_of(ty: PduType) -> Shape {
     RULES[usize::from(ty.0)].shape
 }
 
+/// HLEN, and whether HDGSTF is allowed, of the types of `shape` (Ic, CapsuleCmd or HeaderOnly): from [`PduType`]'s
+/// tables, through one type of the shape, the same for its other types (asserted below). A constant per shape, so
+/// that [`canonical`] needs no table lookup and the code after it knows HLEN.
+const fn shape_rule(shape: Shape) -> (u8, bool) {
+    let ty = match shape {
+        Shape::Ic => PduType::IC_REQ,
+        Shape::CapsuleCmd => PduType::CAPSULE_CMD,
+        _ => PduType::CAPSULE_RESP,
+    };
+    let hlen = match ty.hlen() {
+        Some(hlen) => hlen,
+        None => 0,
+    };
+    (hlen, ty.allowed_flags().contains(PduFlags::HDGSTF))
+}
+
+const _: () = {
+    let ic = PduType::IC_RESP;
+    assert!(matches!(ic.hlen(), Some(h) if h == shape_rule(Shape::Ic).0));
+    assert!(ic.allowed_flags().contains(PduFlags::HDGSTF) == shape_rule(Shape::Ic).1);
+    let r2t = PduType::R2T;
+    assert!(matches!(r2t.hlen(), Some(h) if h == shape_rule(Shape::HeaderOnly).0));
+    assert!(r2t.allowed_flags().contains(PduFlags::HDGSTF) == shape_rule(Shape::HeaderOnly).1);
+};
+
+/// The common header's 8 bytes as one little-endian number (PDU-TYPE in the low byte, PLEN in the high four).
+#[inline(always)]
+fn ch_word(ch: &CommonHeader) -> u64 {
+    let bytes: [u8; CH_LEN] = zerocopy::transmute!(*ch);
+    u64::from_le_bytes(bytes)
+}
+
+/// The one header [`check_shaped`] accepts for a PDU without data (ICReq/ICResp, CapsuleResp, R2T, and a CapsuleCmd
+/// without in-capsule data): the type's HLEN, PDO 0, PLEN = HLEN + HDGST, and FLAGS exactly HDGSTF as negotiated
+/// (for the types that may carry it; none for IC PDUs). Compared in one go, and the [`Frame`] built, when the header
+/// is that one and comes from the peer at an allowed point of the IC exchange under the ceiling; `None` sends
+/// everything else (every invalid header among it) through the checks of [`check_shaped`] one by one, which accept
+/// this header too: a shortcut for the common case, not a rule of its own.
+#[inline(always)]
+fn canonical(rx: &Rx<'_>, ch: &CommonHeader, shape: Shape) -> Option<Frame> {
+    if !matches!(shape, Shape::Ic | Shape::HeaderOnly | Shape::CapsuleCmd) {
+        return None;
+    }
+    let ty = ch.pdu_type;
+    let (hlen8, hdgst_allowed) = shape_rule(shape);
+    let hd = rx.params.header_digest && hdgst_allowed;
+    let hlen = usize::from(hlen8);
+    let header_end = hlen + if hd { DIGEST_LEN } else { 0 };
+    let flags = PduFlags::NONE.with(PduFlags::HDGSTF, hd);
+    // TYPE | FLAGS << 8 | HLEN << 16 | PDO (0) << 24 | PLEN << 32.
+    let expected = u64::from(ty.0) | u64::from(flags.0) << 8 | u64::from(hlen8) << 16 | (header_end as u64) << 32;
+    let from_peer = ty.sender() != rx.role;
+    let in_phase = match rx.phase {
+        IcPhase::Awaiting => shape == Shape::Ic,
+        IcPhase::Established => shape != Shape::Ic,
+        IcPhase::Any => true,
+    };
+    let under_ceiling = header_end as u64 <= u64::from(rx.max_plen);
+    if (ch_word(ch) == expected) & from_peer & in_phase & under_ceiling {
+        let plen = header_end;
+        Some(Frame { shape, pdu_type: ty, flags, hlen, header_end, pdo: 0, data_len: 0, ddgst: false, plen })
+    } else {
+        None
+    }
+}
+
 /// Steps 1 to 6 and the PLEN ceiling, from the common header alone, for a header whose type has `shape` (callers
-/// dispatch on [`shape_of`] first, so that each shape's code carries only its own rules).
+/// dispatch on [`shape_of`] first, so that each shape's code carries only its own rules). A header without data in
+/// its one valid form takes the shortcut of [`canonical`]; any other goes through [`check_rules`].
+#[inline(always)]
+pub(crate) fn check_shaped(rx: &Rx<'_>, ch: &CommonHeader, shape: Shape) -> Result<Frame, PduError> {
+    match canonical(rx, ch, shape) {
+        Some(frame) => Ok(frame),
+        None => check_rules(rx, ch, shape),
+    }
+}
+
+/// The checks of [`check_shaped`], each rule in the order of [notes::tcp §9.1](crate::notes::tcp).
 ///
 /// Every check is computed first (each is a comparison or two), then one branch takes the valid header through;
 /// only a header that fails something walks the checks again in order, to report the lowest incorrect field.
 #[inline(always)]
-pub(crate) fn check_shaped(rx: &Rx<'_>, ch: &CommonHeader, shape: Shape) -> Result<Frame, PduError> {
+fn check_rules(rx: &Rx<'_>, ch: &CommonHeader, shape: Shape) -> Result<Frame, PduError> {
     let ty = ch.pdu_type;
     let (flags, pdo, plen32) = (ch.flags, usize::from(ch.pdo), ch.plen.get());
     let rule = RULES[usize::from(ty.0)];
@@ -388,4 +472,47 @@ pub(crate) fn finish<'a>(f: &Frame, buf: &'a [u8]) -> Result<Pdu<'a>, PduError> 
         }
         (Shape::Undefined, other) => return Err(InvalidField::UndefinedType(other).into()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shortcut accepts only headers the rules accept, with the same frame: every PDU-TYPE, FLAGS value, and
+    /// HLEN, PDO and PLEN around the valid ones, for both receivers, every IC phase, both header digest settings and
+    /// two ceilings.
+    #[test]
+    fn canonical_agrees_with_the_rules() {
+        let mut taken = 0;
+        for ty in 0..=255u8 {
+            let shape = shape_of(PduType(ty));
+            for header_digest in [false, true] {
+                let params = Params { header_digest, ..Params::default() };
+                for role in [Role::Host, Role::Controller] {
+                    for phase in [IcPhase::Awaiting, IcPhase::Established, IcPhase::Any] {
+                        for max_plen in [u32::MAX, 24] {
+                            let rx = Rx { role, params: &params, phase, max_plen };
+                            for flags in 0..=15u8 {
+                                for hlen in [0u8, 23, 24, 72, 128] {
+                                    for pdo in [0u8, 4] {
+                                        for plen in [0u32, 24, 28, 72, 76, 128, 132] {
+                                            let ch = CommonHeader::new(PduType(ty), PduFlags(flags), hlen, pdo, plen);
+                                            if let Some(frame) = canonical(&rx, &ch, shape) {
+                                                assert_eq!(check_rules(&rx, &ch, shape), Ok(frame), "{ch:?}");
+                                                taken += 1;
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Each of the 6 types without data, in its one valid form (flags by the digest setting), under the ceilings
+        // that admit it: ICReq/ICResp in two phases (Awaiting, Any) under u32::MAX; CapsuleResp/R2T and CapsuleCmd in
+        // two phases (Established, Any), CapsuleResp/R2T without digest also under 24.
+        assert_eq!(taken, 2 * 2 * 2 + 2 * (2 * 2 + 2) + 2 * 2);
+    }
 }
