@@ -291,20 +291,7 @@ impl Engine {
         } else {
             let facts = self.paths[path.index()].facts;
             let deadline = now + facts.hold(self.config.cqt_fallback);
-            let fence = Fence {
-                epoch: self.next_epoch,
-                instance: facts.instance(),
-                started: now,
-                deadline,
-                tried: 0,
-                asked: false,
-                current: None,
-                fell_back: false,
-                extended: false,
-                next_recheck: deadline,
-                resume: false,
-                awaited: false,
-            };
+            let fence = Fence::new(self.next_epoch, facts.instance(), now, deadline);
             self.next_epoch += 1;
             self.table.hold(path);
             let p = &mut self.paths[path.index()];
@@ -498,7 +485,8 @@ impl Engine {
 
     /// The driver gave `path` up (released and reconnecting, its `ctrl_loss_tmo` passed, or the host is stopping):
     /// it will not come back, so no hold waits for it any more (decision 31). Accepted while RESETTING or
-    /// CONNECTING (after the driver polled its [`PathAction::Reconnect`]). A later [`handle_reconnected`](Self::handle_reconnected) still takes it back.
+    /// CONNECTING (after the driver polled its [`PathAction::Reconnect`]). A later
+    /// [`handle_reconnected`](Self::handle_reconnected) still takes it back.
     pub fn handle_path_gone(&mut self, now: Instant, path: PathId) -> Result<(), PathError> {
         self.advance(now);
         let Some(p) = self.paths.get_mut(path.index()) else { return Err(PathError::UnknownPath) };

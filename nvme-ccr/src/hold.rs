@@ -72,6 +72,24 @@ pub(crate) struct Fence {
 }
 
 impl Fence {
+    /// A new episode `epoch` of `instance`, failed at `started`, held until `deadline`: nothing tried or reported yet.
+    pub(crate) fn new(epoch: u64, instance: Instance, started: Instant, deadline: Instant) -> Self {
+        Fence {
+            epoch,
+            instance,
+            started,
+            deadline,
+            tried: 0,
+            asked: false,
+            current: None,
+            fell_back: false,
+            extended: false,
+            next_recheck: deadline,
+            resume: false,
+            awaited: false,
+        }
+    }
+
     pub(crate) fn remaining(&self, now: Instant) -> Duration {
         self.deadline.saturating_duration_since(now)
     }
@@ -142,20 +160,7 @@ mod tests {
     use super::*;
 
     fn fence() -> Fence {
-        Fence {
-            epoch: 7,
-            instance: Instance { cntlid: 1, ciu: 2, cirn: 3 },
-            started: Instant::from_millis(0),
-            deadline: Instant::from_millis(15_001),
-            tried: 0,
-            asked: false,
-            current: None,
-            fell_back: false,
-            extended: false,
-            next_recheck: Instant::from_millis(15_001),
-            resume: false,
-            awaited: false,
-        }
+        Fence::new(7, Instance { cntlid: 1, ciu: 2, cirn: 3 }, Instant::from_millis(0), Instant::from_millis(15_001))
     }
 
     #[test]

@@ -79,7 +79,8 @@
 //!    out, [`Engine::handle_complete`] when its completion arrives, [`Engine::handle_controller_failed`],
 //!    [`Engine::handle_ccr_completion`], [`Engine::handle_aen`], [`Engine::handle_ccr_log`] /
 //!    [`Engine::handle_ccr_log_failed`], [`Engine::handle_connecting`], [`Engine::handle_reconnected`],
-//!    [`Engine::handle_path_gone`] when the driver gives a reconnecting path up, and [`Engine::handle_timeout`] when [`Engine::poll_timeout`] is reached.
+//!    [`Engine::handle_path_gone`] when the driver gives a reconnecting path up, and [`Engine::handle_timeout`] when
+//!    [`Engine::poll_timeout`] is reached.
 //! 3. After each input, drain [`Engine::poll_ccr`], [`Engine::poll_log_read`], [`Engine::poll_release`],
 //!    [`Engine::poll_path_action`], [`Engine::poll_event`], then re-arm the timer from [`Engine::poll_timeout`].
 //!

@@ -635,7 +635,7 @@ fn regression_first_only_does_not_ask_a_source_that_came_back() {
         limit_ms: None,
         recheck_ms: 0,
     };
-    let mut ops = vec![
+    let ops = [
         Op::Fail { path: 128 },
         Op::Submit { path: 65, kind: 0 },
         Op::Submit { path: 2, kind: 0 },
@@ -652,6 +652,5 @@ fn regression_first_only_does_not_ask_a_source_that_came_back() {
         Op::Submit { path: 0, kind: 0 },
         Op::Reconnect { path: 69, ciu: 0 },
     ];
-    ops.extend([Op::Submit { path: 0, kind: 0 }; 11]);
     run(s, &ops);
 }

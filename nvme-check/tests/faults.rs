@@ -9,19 +9,24 @@ use nvme_ccr::Policy;
 use nvme_check::{Action, FailoverModel, Fault, Setup, State};
 use stateright::Model;
 
+/// The fault-free next step `drive` takes in `st`: a delivery first, then a tick, then a submission.
+fn next_action(model: &FailoverModel, st: &State) -> Option<Action> {
+    let mut actions = Vec::new();
+    model.actions(st, &mut actions);
+    actions
+        .iter()
+        .find(|a| matches!(a, Action::Deliver { .. }))
+        .or_else(|| actions.iter().find(|a| matches!(a, Action::Tick)))
+        .or_else(|| actions.iter().find(|a| matches!(a, Action::Submit)))
+        .copied()
+}
+
 fn drive(model: &FailoverModel, mut st: State, first: &[Action], trace: &mut Vec<String>) -> State {
     for &a in first {
         st = model.step(&st, a, Some(trace));
     }
     for _ in 0..1000 {
-        let mut actions = Vec::new();
-        model.actions(&st, &mut actions);
-        let next = actions
-            .iter()
-            .find(|a| matches!(a, Action::Deliver { .. }))
-            .or_else(|| actions.iter().find(|a| matches!(a, Action::Tick)))
-            .or_else(|| actions.iter().find(|a| matches!(a, Action::Submit)));
-        let Some(&a) = next else { return st };
+        let Some(a) = next_action(model, &st) else { return st };
         st = model.step(&st, a, Some(trace));
     }
     panic!("the schedule does not end: {trace:#?}");
@@ -97,14 +102,7 @@ fn drive_until(model: &FailoverModel, mut st: State, trace: &mut Vec<String>, ne
         if trace.iter().any(|l| l.contains(needle)) {
             return st;
         }
-        let mut actions = Vec::new();
-        model.actions(&st, &mut actions);
-        let next = actions
-            .iter()
-            .find(|a| matches!(a, Action::Deliver { .. }))
-            .or_else(|| actions.iter().find(|a| matches!(a, Action::Tick)))
-            .or_else(|| actions.iter().find(|a| matches!(a, Action::Submit)));
-        let Some(&a) = next else { break };
+        let Some(a) = next_action(model, &st) else { break };
         st = model.step(&st, a, Some(trace));
     }
     panic!("{needle} never happened: {trace:#?}");

@@ -740,9 +740,10 @@ impl Monitor {
             let holder = self.holder(episode).map(|h| h.source);
             // Waiting for an untried source that is busy (none free, or a CCR would have been sent).
             // No path live and another may come back (decision 31): the hold waits for it as for a next source.
+            let back = !self.coming_back(episode).is_empty();
             if within_limit
                 && holder.is_none()
-                && !self.coming_back(episode).is_empty()
+                && back
                 && let Some(x) = self.ext.get_mut(&episode)
                 && (!x.extended || x.resume)
             {
@@ -750,12 +751,9 @@ impl Monitor {
                 x.resume = true;
             }
             let x = self.ext.get(&episode).copied().unwrap_or_default();
-            let comeback = x.extended && x.resume && !self.coming_back(episode).is_empty();
-            let next_source = comeback
-                || x.extended
-                    && x.resume
-                    && !self.untried_live(episode, false).is_empty()
-                    && self.free_untried(episode).is_empty();
+            let next_source = x.extended
+                && x.resume
+                && (back || !self.untried_live(episode, false).is_empty() && self.free_untried(episode).is_empty());
             self.check((holder.is_some() || next_source) && within_limit, Invariant::HoldDeadline, || {
                 format!(
                     "command {token} still held past its deadline {:?}: no CCR holds it ({x:?})",
